@@ -1,0 +1,21 @@
+import type { Knex } from 'knex';
+import * as core from './20261123_001_core.ts';
+
+// Migrations are listed here (not discovered on disk) so they load the same way under
+// tsx, vitest and any bundler. Append only; never edit a migration that has shipped.
+const migrations: Record<string, { up(k: Knex): Promise<void>; down?(k: Knex): Promise<void> }> = {
+  '20261123_001_core': core,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  async getMigrations() {
+    return Object.keys(migrations).sort();
+  },
+  getMigrationName(name) {
+    return name;
+  },
+  async getMigration(name) {
+    const m = migrations[name];
+    return { up: m.up, down: m.down ?? (async () => {}) };
+  },
+};

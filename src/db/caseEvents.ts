@@ -1,0 +1,30 @@
+import type { Db } from './connection.ts';
+
+export interface CaseEventRow {
+  id: string;
+  case_id: string;
+  seq: number;
+  type: string;
+  payload: Record<string, unknown>;
+  actor_id: string | null;
+  actor_name: string | null;
+  from_state: unknown;
+  to_state: unknown;
+  occurred_at: Date;
+}
+
+export async function appendEvent(db: Db, row: Omit<CaseEventRow, 'id'>): Promise<string> {
+  const [inserted] = await db('case_events')
+    .insert({
+      ...row,
+      payload: JSON.stringify(row.payload),
+      from_state: row.from_state === null ? null : JSON.stringify(row.from_state),
+      to_state: JSON.stringify(row.to_state),
+    })
+    .returning('id');
+  return String(inserted.id);
+}
+
+export async function listEvents(db: Db, caseId: string): Promise<CaseEventRow[]> {
+  return db<CaseEventRow>('case_events').where({ case_id: caseId }).orderBy('seq');
+}

@@ -1,0 +1,66 @@
+import type { Db } from './connection.ts';
+
+export interface CaseRow {
+  id: string;
+  reference: string;
+  tracking_code_hash: string;
+  procedure_id: string;
+  definition_version: number;
+  region_code: string;
+  status: CaseStatus;
+  state_value: unknown;
+  snapshot: any;
+  version: number;
+  applicant_name: string;
+  applicant: Record<string, any>;
+  application: Record<string, any>;
+  created_by: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type CaseStatus = 'running' | 'done';
+
+const json = (v: unknown) => JSON.stringify(v);
+
+export async function insertCase(db: Db, row: CaseRow): Promise<void> {
+  await db('cases').insert({
+    ...row,
+    state_value: json(row.state_value),
+    snapshot: json(row.snapshot),
+    applicant: json(row.applicant),
+    application: json(row.application),
+  });
+}
+
+export async function getCase(db: Db, id: string): Promise<CaseRow | undefined> {
+  return db<CaseRow>('cases').where({ id }).first();
+}
+
+export async function getCaseByReference(db: Db, reference: string): Promise<CaseRow | undefined> {
+  return db<CaseRow>('cases').where({ reference }).first();
+}
+
+/** Locks the case row for the rest of the transaction: every writer of a case goes through here first. */
+export async function lockCase(db: Db, id: string): Promise<CaseRow | undefined> {
+  return db<CaseRow>('cases').where({ id }).forUpdate().first();
+}
+
+/** Writes the next snapshot; returns false if someone else advanced the case first. */
+export async function saveTransition(
+  db: Db,
+  id: string,
+  expectedVersion: number,
+  next: { status: CaseStatus; stateValue: unknown; snapshot: unknown; updatedAt: Date },
+): Promise<boolean> {
+  const updated = await db('cases')
+    .where({ id, version: expectedVersion })
+    .update({
+      status: next.status,
+      state_value: json(next.stateValue),
+      snapshot: json(next.snapshot),
+      version: expectedVersion + 1,
+      updated_at: next.updatedAt,
+    });
+  return updated === 1;
+}

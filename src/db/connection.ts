@@ -1,0 +1,37 @@
+import fs from 'node:fs';
+import knexFactory, { type Knex } from 'knex';
+import ClientPgLite from 'knex-pglite';
+import { migrationSource } from '../../migrations/index.ts';
+
+export type Db = Knex | Knex.Transaction;
+
+export type DatabaseTarget =
+  | { kind: 'postgres'; url: string; poolMax?: number }
+  /** Embedded PGlite: `dataDir` on disk, or in memory when undefined. */
+  | { kind: 'embedded'; dataDir?: string };
+
+/**
+ * One SQL dialect (PostgreSQL) and one code path: the embedded database is PGlite, PostgreSQL
+ * compiled to WebAssembly, behind the same Knex API. PGlite is single-connection, so on it
+ * transactions queue instead of running concurrently — correctness is unchanged.
+ */
+export function connect(target: DatabaseTarget): Knex {
+  if (target.kind === 'postgres') {
+    return knexFactory({
+      client: 'pg',
+      connection: target.url,
+      pool: { min: 0, max: target.poolMax ?? 10 },
+    });
+  }
+  if (target.dataDir) fs.mkdirSync(target.dataDir, { recursive: true });
+  return knexFactory({
+    client: ClientPgLite as unknown as Knex.Config['client'],
+    dialect: 'postgres',
+    connection: target.dataDir ? { filename: target.dataDir } : {},
+  } as Knex.Config);
+}
+
+export async function migrateToLatest(db: Knex): Promise<string[]> {
+  const [, applied] = await db.migrate.latest({ migrationSource });
+  return applied as string[];
+}

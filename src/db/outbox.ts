@@ -1,0 +1,6 @@
+import type { Db } from './connection.ts';
+
+/** Side effects leave the engine only as outbox rows written in the transition's transaction. */
+export async function insertOutbox(db: Db, caseId: string, kind: string, payload: unknown, createdAt: Date): Promise<void> {
+  await db('outbox').insert({ case_id: caseId, kind, payload: JSON.stringify(payload), created_at: createdAt });
+}

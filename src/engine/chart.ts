@@ -1,0 +1,75 @@
+import { createActor, getNextTransitions, type AnyMachineSnapshot } from 'xstate';
+import type { CaseEvent, ProcedureDefinition, StateMeta } from '../../workflows/index.ts';
+
+/**
+ * Pure chart operations over persisted snapshots. We restore an actor rather than call
+ * `transition()`: restoring does not re-run entry actions, collects `emit`ted effects through
+ * `actor.on`, and is the route that later lets the engine capture delayed events as timers.
+ */
+
+export interface StepResult {
+  snapshot: PersistedSnapshot;
+  emitted: Array<{ type: string; [k: string]: unknown }>;
+}
+
+export type PersistedSnapshot = { status: string; value: unknown; context: unknown; [k: string]: unknown };
+
+function run(definition: ProcedureDefinition, options: { snapshot?: PersistedSnapshot; input?: unknown }, event?: CaseEvent): StepResult {
+  const actor = createActor(definition.machine, options as any);
+  const emitted: StepResult['emitted'] = [];
+  actor.on('*', (e: any) => emitted.push(e));
+  actor.start();
+  if (event) actor.send(event);
+  const snapshot = actor.getPersistedSnapshot() as unknown as PersistedSnapshot;
+  actor.stop();
+  if (snapshot.status === 'error') {
+    throw new Error(`chart ${definition.id}@${definition.version} failed on ${event?.type ?? 'start'}: ${String((snapshot as any).error)}`);
+  }
+  return { snapshot, emitted };
+}
+
+export function initialSnapshot(definition: ProcedureDefinition, input: unknown): PersistedSnapshot {
+  return run(definition, { input }).snapshot;
+}
+
+export function step(definition: ProcedureDefinition, snapshot: PersistedSnapshot, event: CaseEvent): StepResult {
+  return run(definition, { snapshot }, event);
+}
+
+export function resolve(definition: ProcedureDefinition, persisted: PersistedSnapshot): AnyMachineSnapshot {
+  const actor = createActor(definition.machine, { snapshot: persisted } as any);
+  const snap = actor.getSnapshot();
+  if (snap.status === 'error') throw new Error(`stored snapshot does not fit ${definition.id}@${definition.version}`);
+  return snap;
+}
+
+export interface ActiveLeaf {
+  stateId: string;
+  meta: StateMeta;
+  final: boolean;
+}
+
+/** Active atomic (and final) states across all parallel regions, in document order. */
+export function activeLeaves(snapshot: AnyMachineSnapshot): ActiveLeaf[] {
+  const nodes: any[] = (snapshot as any)._nodes;
+  return nodes
+    .filter((n) => n.type === 'atomic' || n.type === 'final')
+    .map((n) => ({ stateId: n.id as string, meta: (n.meta ?? { stage: '' }) as StateMeta, final: n.type === 'final' }));
+}
+
+/** Event types the current state knows (guards not evaluated). Internal `xstate.*` events never count. */
+export function knownEvents(snapshot: AnyMachineSnapshot): string[] {
+  if (snapshot.status !== 'active') return [];
+  const types = new Set<string>();
+  for (const t of getNextTransitions(snapshot)) {
+    const type = (t as any).eventType as string;
+    if (type && type !== '*' && !type.startsWith('xstate.')) types.add(type);
+  }
+  return [...types];
+}
+
+/** Citizen-facing stage: the stages of every active leaf, in order, without duplicates. */
+export function stageText(leaves: ActiveLeaf[]): string {
+  const stages = leaves.filter((l) => !l.meta.hiddenFromCitizen).map((l) => l.meta.stage);
+  return [...new Set(stages)].join('；');
+}

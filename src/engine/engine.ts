@@ -1,0 +1,453 @@
+import { randomUUID } from 'node:crypto';
+import { applicantSchema, type ProcedureDefinition, type Role } from '../../workflows/index.ts';
+import type { Db } from '../db/connection.ts';
+import * as cases from '../db/cases.ts';
+import * as caseEvents from '../db/caseEvents.ts';
+import * as tasks from '../db/tasks.ts';
+import * as payments from '../db/payments.ts';
+import * as outbox from '../db/outbox.ts';
+import { effectiveSettings } from '../db/regions.ts';
+import { nextSequence } from '../db/referenceSequences.ts';
+import { activeLeaves, initialSnapshot, knownEvents, resolve, stageText, step, type ActiveLeaf, type PersistedSnapshot } from './chart.ts';
+import { DomainError, fieldIssues, notFound, type FieldIssue } from './errors.ts';
+import { maskApplicant, maskName } from './masking.ts';
+import { chinaDate, formatReference, hashTrackingCode, newTrackingCode, trackingCodeMatches } from './references.ts';
+import type { ProcedureRegistry } from './registry.ts';
+
+/** The authenticated person behind a command. */
+export interface Actor {
+  id: string;
+  name: string;
+  regionCode: string;
+  department: string;
+  roles: Role[];
+}
+
+export interface EngineOptions {
+  registry: ProcedureRegistry;
+  /** Injectable clock: tests move time, never sleep. */
+  clock?: () => Date;
+}
+
+export interface EventCommand {
+  type: string;
+  data?: unknown;
+  /** The case version the sender saw; a stale one is refused. */
+  expectedVersion?: number;
+}
+
+/** Region codes nest by prefix: a county user covers its townships. */
+export const coversRegion = (actor: Actor, regionCode: string) => regionCode.startsWith(actor.regionCode);
+
+const mayWork = (actor: Actor, task: tasks.TaskRow) =>
+  actor.department === task.department && actor.roles.includes(task.role as Role) && coversRegion(actor, task.region_code);
+
+/**
+ * Advances cases. Every method takes the caller's transaction and writes snapshot, event log,
+ * tasks and effects through it, so a command is all-or-nothing. Every writer locks the case row
+ * first: concurrent commands on one case serialise, and the loser sees the winner's result.
+ */
+export class Engine {
+  readonly registry: ProcedureRegistry;
+  readonly clock: () => Date;
+
+  constructor(options: EngineOptions) {
+    this.registry = options.registry;
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  async openCase(
+    trx: Db,
+    actor: Actor,
+    input: { procedureId: string; applicant: unknown; application: unknown },
+  ): Promise<{ id: string; reference: string; trackingCode: string; version: number }> {
+    if (!actor.roles.includes('clerk')) {
+      throw new DomainError('forbidden', 'ROLE_REQUIRED', '只有窗口受理人员可以受理申请');
+    }
+    let def: ProcedureDefinition;
+    try {
+      def = this.registry.latest(input.procedureId);
+    } catch {
+      throw new DomainError('invalid', 'UNKNOWN_PROCEDURE', `未知的事项：${input.procedureId}`, [
+        { path: 'procedureId', message: '未知的事项' },
+      ]);
+    }
+    const applicant = applicantSchema.safeParse(input.applicant);
+    const application = def.applicationSchema.safeParse(input.application ?? {});
+    const issues: FieldIssue[] = [
+      ...(applicant.success ? [] : prefixIssues('applicant', applicant.error.issues)),
+      ...(application.success ? [] : prefixIssues('application', application.error.issues)),
+    ];
+    if (issues.length || !applicant.success || !application.success) {
+      throw new DomainError('invalid', 'INVALID_APPLICATION', '申请信息有误，请按提示修改', issues);
+    }
+
+    const now = this.clock();
+    const regionSettings = await effectiveSettings(trx, actor.regionCode);
+    const snapshot = initialSnapshot(def, def.createInput({ application: application.data, regionSettings }));
+    const day = chinaDate(now);
+    const seq = await nextSequence(trx, actor.regionCode, def.code, day.yyyymmdd);
+    const reference = formatReference(def.code, actor.regionCode, day.yymmdd, seq);
+    const trackingCode = newTrackingCode();
+    const id = randomUUID();
+
+    await cases.insertCase(trx, {
+      id,
+      reference,
+      tracking_code_hash: hashTrackingCode(reference, trackingCode),
+      procedure_id: def.id,
+      definition_version: def.version,
+      region_code: actor.regionCode,
+      status: caseStatus(snapshot),
+      state_value: snapshot.value,
+      snapshot,
+      version: 1,
+      applicant_name: applicant.data.name,
+      applicant: applicant.data,
+      application: application.data as Record<string, unknown>,
+      created_by: actor.id,
+      created_at: now,
+      updated_at: now,
+    });
+    await caseEvents.appendEvent(trx, {
+      case_id: id,
+      seq: 1,
+      type: 'CASE_OPENED',
+      payload: { procedureId: def.id, definitionVersion: def.version },
+      actor_id: actor.id,
+      actor_name: actor.name,
+      from_state: null,
+      to_state: snapshot.value,
+      occurred_at: now,
+    });
+    await this.syncTasks(trx, def, { id, region_code: actor.regionCode }, snapshot, [], null, actor, now, null);
+    return { id, reference, trackingCode, version: 1 };
+  }
+
+  /** Sends an event to a case. `viaTaskId` is set when a reviewer completes a task from the inbox. */
+  async sendEvent(trx: Db, actor: Actor, caseId: string, command: EventCommand, viaTaskId?: string): Promise<{ version: number }> {
+    const row = await cases.lockCase(trx, caseId);
+    if (!row || !coversRegion(actor, row.region_code)) throw notFound();
+    if (command.expectedVersion !== undefined && command.expectedVersion !== row.version) {
+      throw new DomainError('conflict', 'VERSION_CONFLICT', '办件已被他人更新，请刷新后重试', {
+        expectedVersion: command.expectedVersion,
+        currentVersion: row.version,
+      });
+    }
+    const def = this.registry.pinned(row.procedure_id, row.definition_version);
+    const current = resolve(def, row.snapshot);
+    const known = knownEvents(current);
+    const spec = Object.hasOwn(def.events, command.type) ? def.events[command.type] : undefined;
+    if (!spec || !known.includes(command.type)) {
+      throw new DomainError(
+        'conflict',
+        row.status === 'done' ? 'CASE_CLOSED' : 'EVENT_NOT_ALLOWED',
+        row.status === 'done' ? '办件已办结，不能再办理' : '当前环节不能执行该操作',
+        { allowedEvents: known },
+      );
+    }
+
+    const live = await tasks.liveTasksOfCase(trx, caseId);
+    const usedTask = this.authorise(actor, def, command.type, live, viaTaskId);
+
+    const parsed = spec.schema.safeParse(command.data ?? {});
+    if (!parsed.success) {
+      throw new DomainError('invalid', 'INVALID_EVENT_DATA', '办理信息有误，请按提示修改', fieldIssues(parsed.error.issues));
+    }
+    const event = { type: command.type, data: parsed.data as Record<string, unknown> };
+    // The state knows the event, but the chart's own rules (guards) may still refuse it.
+    if (!current.can(event)) {
+      throw new DomainError('conflict', 'EVENT_REFUSED', spec.refusedMessage ?? '当前情形下不能执行该操作', {
+        allowedEvents: known,
+      });
+    }
+
+    const { snapshot: next, emitted } = step(def, row.snapshot, event);
+    const now = this.clock();
+    const version = row.version + 1;
+    if (!(await cases.saveTransition(trx, caseId, row.version, { status: caseStatus(next), stateValue: next.value, snapshot: next, updatedAt: now }))) {
+      throw new DomainError('conflict', 'VERSION_CONFLICT', '办件已被他人更新，请刷新后重试');
+    }
+    const eventId = await caseEvents.appendEvent(trx, {
+      case_id: caseId,
+      seq: version,
+      type: command.type,
+      payload: event.data,
+      actor_id: actor.id,
+      actor_name: actor.name,
+      from_state: row.snapshot.value,
+      to_state: next.value,
+      occurred_at: now,
+    });
+    await this.syncTasks(trx, def, row, next, live, usedTask, actor, now, command.type);
+    for (const effect of emitted) await this.recordEffect(trx, caseId, eventId, effect, now);
+    return { version };
+  }
+
+  /** Decides which open task (if any) the actor is working by sending this event. */
+  private authorise(actor: Actor, def: ProcedureDefinition, type: string, live: tasks.TaskRow[], viaTaskId?: string): tasks.TaskRow | null {
+    const carrying = live.filter((t) => t.actions.includes(type) && (!viaTaskId || t.id === viaTaskId));
+    if (viaTaskId && carrying.length === 0) {
+      throw new DomainError('conflict', 'TASK_NOT_OPEN', '该任务已办结或不能执行此操作');
+    }
+    if (carrying.length) {
+      const task = carrying.find((t) => mayWork(actor, t));
+      if (!task) throw new DomainError('forbidden', 'NOT_YOUR_DEPARTMENT', '该环节不属于您所在部门或岗位办理');
+      if (task.status === 'claimed' && task.assignee_id !== actor.id) {
+        throw new DomainError('conflict', 'TASK_CLAIMED_BY_OTHER', '该任务已由他人认领');
+      }
+      return task;
+    }
+    const sentBy = def.events[type].sentBy;
+    if (!sentBy || !sentBy.roles.some((r) => actor.roles.includes(r))) {
+      throw new DomainError('forbidden', 'NOT_PERMITTED', '您无权执行该操作');
+    }
+    return null;
+  }
+
+  /** Opens a task for every entered task state and closes the task of every state left. */
+  private async syncTasks(
+    trx: Db,
+    def: ProcedureDefinition,
+    caseRow: { id: string; region_code: string },
+    next: PersistedSnapshot,
+    live: tasks.TaskRow[],
+    usedTask: tasks.TaskRow | null,
+    actor: Actor,
+    now: Date,
+    eventType: string | null,
+  ): Promise<void> {
+    const taskLeaves = activeLeaves(resolve(def, next)).filter((l) => l.meta.task && !l.final);
+    const activeIds = new Set(taskLeaves.map((l) => l.stateId));
+    for (const t of live) {
+      if (activeIds.has(t.state_id)) continue;
+      const completed = usedTask?.id === t.id;
+      await tasks.closeTask(trx, t.id, {
+        status: completed ? 'completed' : 'cancelled',
+        closedAt: now,
+        closedBy: actor.id,
+        outcome: completed ? eventType : null,
+      });
+    }
+    const liveIds = new Set(live.map((t) => t.state_id));
+    await tasks.insertTasks(
+      trx,
+      taskLeaves
+        .filter((l) => !liveIds.has(l.stateId))
+        .map((l) => ({
+          id: randomUUID(),
+          case_id: caseRow.id,
+          procedure_id: def.id,
+          region_code: caseRow.region_code,
+          state_id: l.stateId,
+          title: l.meta.task!.title,
+          department: l.meta.task!.department,
+          role: l.meta.task!.role,
+          actions: l.meta.task!.actions,
+          time_limit: l.meta.task!.timeLimit,
+          status: 'open' as const,
+          assignee_id: null,
+          opened_at: now,
+          closed_at: null,
+          closed_by: null,
+          outcome: null,
+        })),
+    );
+  }
+
+  private async recordEffect(trx: Db, caseId: string, eventId: string, effect: { type: string; [k: string]: unknown }, now: Date) {
+    if (effect.type === 'payment') {
+      const period = String(effect.period);
+      const paymentId = await payments.insertPayment(trx, {
+        case_id: caseId,
+        period,
+        amount_fen: Number(effect.amountFen),
+        event_id: eventId,
+        created_at: now,
+      });
+      if (!paymentId) throw new DomainError('conflict', 'ALREADY_PAID', `${period} 已发放，不能重复发放`);
+      await outbox.insertOutbox(trx, caseId, 'payment.requested', { paymentId, period, amountFen: effect.amountFen }, now);
+      return;
+    }
+    await outbox.insertOutbox(trx, caseId, effect.type, effect, now);
+  }
+
+  async claimTask(trx: Db, actor: Actor, taskId: string): Promise<void> {
+    const task = await this.visibleTask(trx, actor, taskId);
+    await cases.lockCase(trx, task.case_id);
+    const fresh = (await tasks.getTask(trx, taskId))!;
+    if (!mayWork(actor, fresh)) throw new DomainError('forbidden', 'NOT_YOUR_DEPARTMENT', '该环节不属于您所在部门或岗位办理');
+    if (fresh.status === 'claimed' && fresh.assignee_id === actor.id) return;
+    if (fresh.status !== 'open') {
+      throw new DomainError('conflict', fresh.status === 'claimed' ? 'TASK_CLAIMED_BY_OTHER' : 'TASK_NOT_OPEN',
+        fresh.status === 'claimed' ? '该任务已由他人认领' : '该任务已办结');
+    }
+    await tasks.claimTask(trx, taskId, actor.id);
+  }
+
+  async completeTask(
+    trx: Db,
+    actor: Actor,
+    taskId: string,
+    command: { outcome: string; data?: unknown; expectedVersion?: number },
+  ): Promise<{ caseId: string; version: number }> {
+    const task = await this.visibleTask(trx, actor, taskId);
+    if (!task.actions.includes(command.outcome)) {
+      throw new DomainError('invalid', 'INVALID_OUTCOME', '该任务不能以此结果办结', [
+        { path: 'outcome', message: `可选：${task.actions.join('、')}` },
+      ]);
+    }
+    const { version } = await this.sendEvent(
+      trx,
+      actor,
+      task.case_id,
+      { type: command.outcome, data: command.data, expectedVersion: command.expectedVersion },
+      taskId,
+    );
+    return { caseId: task.case_id, version };
+  }
+
+  /** A task outside the actor's region does not exist for them. */
+  private async visibleTask(db: Db, actor: Actor, taskId: string): Promise<tasks.TaskRow> {
+    const task = await tasks.getTask(db, taskId);
+    if (!task || !coversRegion(actor, task.region_code)) throw notFound('任务');
+    return task;
+  }
+
+  async caseView(db: Db, actor: Actor, caseId: string) {
+    const row = await cases.getCase(db, caseId);
+    if (!row || !coversRegion(actor, row.region_code)) throw notFound();
+    const def = this.registry.pinned(row.procedure_id, row.definition_version);
+    const snap = resolve(def, row.snapshot);
+    const leaves = activeLeaves(snap);
+    const [allTasks, events, paid] = await Promise.all([
+      tasks.tasksOfCase(db, caseId),
+      caseEvents.listEvents(db, caseId),
+      payments.listPayments(db, caseId),
+    ]);
+    return {
+      id: row.id,
+      reference: row.reference,
+      procedureId: def.id,
+      procedureName: def.name,
+      definitionVersion: def.version,
+      regionCode: row.region_code,
+      status: row.status,
+      version: row.version,
+      stage: stageText(leaves),
+      stateValue: row.state_value,
+      activeStates: leaves.map((l) => ({ stateId: l.stateId, stage: l.meta.stage })),
+      facts: snap.context as Record<string, unknown>,
+      applicant: maskApplicant(row.applicant),
+      application: row.application,
+      openTasks: allTasks.filter((t) => tasks.LIVE_STATUSES.includes(t.status)).map((t) => taskView(def, t)),
+      closedTasks: allTasks.filter((t) => !tasks.LIVE_STATUSES.includes(t.status)).map((t) => taskView(def, t)),
+      allowedEvents: knownEvents(snap).map((type) => ({ type, label: def.events[type]?.label ?? type })),
+      history: events.map((e) => ({
+        seq: e.seq,
+        type: e.type,
+        label: e.type === 'CASE_OPENED' ? '受理登记' : (def.events[e.type]?.label ?? e.type),
+        actor: e.actor_name,
+        at: e.occurred_at.toISOString(),
+        fromState: e.from_state,
+        toState: e.to_state,
+        payload: e.payload,
+      })),
+      payments: paid.map((p) => ({ period: p.period, amountFen: p.amount_fen, at: p.created_at.toISOString() })),
+      createdAt: row.created_at.toISOString(),
+      updatedAt: row.updated_at.toISOString(),
+    };
+  }
+
+  async inbox(db: Db, actor: Actor, q: { status?: tasks.TaskStatus; procedureId?: string; page: number; pageSize: number }) {
+    const { rows, total } = await tasks.listInbox(db, {
+      department: actor.department,
+      regionPrefix: actor.regionCode,
+      statuses: q.status ? [q.status] : tasks.LIVE_STATUSES,
+      procedureId: q.procedureId,
+      limit: q.pageSize,
+      offset: (q.page - 1) * q.pageSize,
+    });
+    return {
+      items: rows.map((r) => ({
+        ...taskView(this.registry.latest(r.procedure_id), r),
+        reference: r.reference,
+        applicantName: maskName(r.applicant_name),
+        caseVersion: r.case_version,
+      })),
+      total,
+      page: q.page,
+      pageSize: q.pageSize,
+    };
+  }
+
+  /**
+   * The citizen's view. An unknown reference and a wrong code give the same answer, so the
+   * reference alone reveals nothing — not even that the case exists.
+   */
+  async track(db: Db, reference: string, code: string) {
+    const row = reference.length <= 64 && code.length <= 64 ? await cases.getCaseByReference(db, reference) : undefined;
+    if (!row || !trackingCodeMatches(reference, code, row.tracking_code_hash)) {
+      throw new DomainError('not_found', 'TRACKING_NOT_FOUND', '未查询到办件，请核对受理编号和查询码');
+    }
+    const def = this.registry.pinned(row.procedure_id, row.definition_version);
+    const snap = resolve(def, row.snapshot);
+    const leaves = activeLeaves(snap);
+    const [live, events] = await Promise.all([tasks.liveTasksOfCase(db, row.id), caseEvents.listEvents(db, row.id)]);
+    const ctx = snap.context as Record<string, any>;
+    return {
+      reference: row.reference,
+      procedureName: def.name,
+      applicantName: maskName(row.applicant_name),
+      status: row.status,
+      stage: stageText(leaves),
+      handlingDepartments: [...new Set(live.map((t) => def.departments[t.department] ?? t.department))],
+      missingMaterials: leaves.some((l) => l.stateId.endsWith('supplement'))
+        ? (ctx.missingMaterials as string[] | undefined)?.map((c) => def.materials.find((m) => m.code === c)?.name ?? c) ?? []
+        : [],
+      decision: citizenDecision(ctx.decision),
+      submittedAt: row.created_at.toISOString(),
+      updatedAt: row.updated_at.toISOString(),
+      timeline: events.map((e) => ({
+        at: e.occurred_at.toISOString(),
+        step: e.type === 'CASE_OPENED' ? '申请已登记' : (def.events[e.type]?.label ?? e.type),
+      })),
+    };
+  }
+}
+
+function citizenDecision(decision: any) {
+  if (!decision) return null;
+  return decision.approved
+    ? { approved: true, monthlyAmountFen: decision.monthlyAmountFen, startMonth: decision.startMonth }
+    : { approved: false, reason: decision.reason, remedy: decision.remedy };
+}
+
+function taskView(def: ProcedureDefinition, t: tasks.TaskRow) {
+  return {
+    id: t.id,
+    caseId: t.case_id,
+    procedureId: t.procedure_id,
+    title: t.title,
+    department: t.department,
+    departmentName: def.departments[t.department] ?? t.department,
+    role: t.role,
+    status: t.status,
+    actions: t.actions.map((type) => ({ type, label: def.events[type]?.label ?? type })),
+    timeLimit: t.time_limit as { days: number; unit: string; source: string } | null,
+    assigneeId: t.assignee_id,
+    openedAt: t.opened_at.toISOString(),
+    closedAt: t.closed_at ? t.closed_at.toISOString() : null,
+    outcome: t.outcome,
+  };
+}
+
+function caseStatus(snapshot: PersistedSnapshot): cases.CaseStatus {
+  return snapshot.status === 'done' ? 'done' : 'running';
+}
+
+function prefixIssues(prefix: string, issues: Parameters<typeof fieldIssues>[0]): FieldIssue[] {
+  return fieldIssues(issues).map((i) => ({ ...i, path: i.path ? `${prefix}.${i.path}` : prefix }));
+}
+
+export type { ActiveLeaf };

@@ -1,0 +1,29 @@
+/** Masks for personal data in responses (暂行办法 art. 61: assistance data is confidential). */
+export function maskName(name: string): string {
+  const chars = [...name];
+  if (chars.length <= 1) return '*';
+  if (chars.length === 2) return `${chars[0]}*`;
+  return `${chars[0]}${'*'.repeat(chars.length - 2)}${chars[chars.length - 1]}`;
+}
+
+export function maskIdNumber(id: string): string {
+  return id.length < 8 ? '*'.repeat(id.length) : `${id.slice(0, 3)}${'*'.repeat(id.length - 7)}${id.slice(-4)}`;
+}
+
+export function maskPhone(phone: string): string {
+  return phone.length < 7 ? '*'.repeat(phone.length) : `${phone.slice(0, 3)}****${phone.slice(-4)}`;
+}
+
+export function maskBankCard(card: string): string {
+  return `${'*'.repeat(Math.max(0, card.length - 4))}${card.slice(-4)}`;
+}
+
+export function maskApplicant(a: Record<string, any>): Record<string, unknown> {
+  return {
+    name: a.name,
+    idNumber: a.idNumber ? maskIdNumber(a.idNumber) : undefined,
+    phone: a.phone ? maskPhone(a.phone) : undefined,
+    address: a.address,
+    bankCard: a.bankCard ? maskBankCard(a.bankCard) : undefined,
+  };
+}

@@ -1,0 +1,61 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { DomainError, type ErrorKind } from '../engine/errors.ts';
+
+/** The one error shape every endpoint returns. */
+export const errorSchema = z
+  .object({
+    code: z.string().describe('Stable machine-readable code'),
+    message: z.string().describe('Human-readable message (zh-CN)'),
+    details: z.unknown().optional().describe('Field-level issues or other structured detail'),
+  })
+  .describe('Error');
+
+const STATUS: Record<ErrorKind, number> = {
+  bad_request: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  invalid: 422,
+};
+
+// Fastify's own 4xx errors, in words a person can act on.
+const FASTIFY_MESSAGES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: '不支持的请求内容类型，请使用 application/json',
+  FST_ERR_CTP_BODY_TOO_LARGE: '请求内容过大',
+  FST_ERR_CTP_EMPTY_JSON_BODY: '请求体不能为空',
+  FST_ERR_CTP_INVALID_JSON_BODY: '请求体不是有效的 JSON',
+};
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | DomainError, request, reply) => {
+    if (err instanceof DomainError) {
+      return reply.status(STATUS[err.kind]).send({ code: err.code, message: err.message, details: err.details });
+    }
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      // A malformed id in the path names nothing that could exist.
+      if (err.validationContext === 'params') {
+        return reply.status(404).send({ code: 'NOT_FOUND', message: '未找到该资源' });
+      }
+      const details = err.validation.map((v) => ({
+        path: [err.validationContext, ...v.instancePath.split('/').filter(Boolean)].join('.'),
+        message: v.message,
+      }));
+      return reply.status(422).send({ code: 'VALIDATION_FAILED', message: '请求参数有误，请按提示修改', details });
+    }
+    const status = (err as FastifyError).statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      const code = (err as FastifyError).code ?? 'BAD_REQUEST';
+      const message = FASTIFY_MESSAGES[code] ?? (err as Error).message ?? '请求有误';
+      return reply.status(status).send({ code: code.replace(/^FST_ERR_(CTP_)?/, ''), message });
+    }
+    request.log.error({ err }, 'unhandled error');
+    return reply.status(500).send({ code: 'INTERNAL_ERROR', message: '系统内部错误，请稍后重试' });
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ code: 'ROUTE_NOT_FOUND', message: `接口不存在：${request.method} ${request.url.split('?')[0]}` }),
+  );
+}

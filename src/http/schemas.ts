@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { errorSchema } from './errors.ts';
+
+// Response shapes, shared by routes and the OpenAPI description.
+
+export const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, errorSchema]));
+
+const stateValue = z.unknown().describe('XState state value');
+const timeLimit = z.object({ days: z.number(), unit: z.string(), source: z.string() }).nullable();
+const action = z.object({ type: z.string(), label: z.string() });
+
+export const taskSchema = z
+  .object({
+    id: z.string(),
+    caseId: z.string(),
+    procedureId: z.string(),
+    title: z.string(),
+    department: z.string(),
+    departmentName: z.string(),
+    role: z.string(),
+    status: z.enum(['open', 'claimed', 'completed', 'cancelled']),
+    actions: z.array(action),
+    timeLimit,
+    assigneeId: z.string().nullable(),
+    openedAt: z.string(),
+    closedAt: z.string().nullable(),
+    outcome: z.string().nullable(),
+  })
+  .describe('Task');
+
+export const inboxItemSchema = taskSchema.extend({
+  reference: z.string(),
+  applicantName: z.string().describe('Masked'),
+  caseVersion: z.number().int(),
+});
+
+export const caseViewSchema = z
+  .object({
+    id: z.string(),
+    reference: z.string(),
+    procedureId: z.string(),
+    procedureName: z.string(),
+    definitionVersion: z.number().int(),
+    regionCode: z.string(),
+    status: z.enum(['running', 'done']),
+    version: z.number().int(),
+    stage: z.string(),
+    stateValue,
+    activeStates: z.array(z.object({ stateId: z.string(), stage: z.string() })),
+    facts: z.record(z.string(), z.unknown()).describe('Chart context: what the procedure decided on'),
+    applicant: z.record(z.string(), z.unknown()).describe('Personal data, masked'),
+    application: z.record(z.string(), z.unknown()),
+    openTasks: z.array(taskSchema),
+    closedTasks: z.array(taskSchema),
+    allowedEvents: z.array(action),
+    history: z.array(
+      z.object({
+        seq: z.number().int(),
+        type: z.string(),
+        label: z.string(),
+        actor: z.string().nullable(),
+        at: z.string(),
+        fromState: stateValue,
+        toState: stateValue,
+        payload: z.record(z.string(), z.unknown()),
+      }),
+    ),
+    payments: z.array(z.object({ period: z.string(), amountFen: z.number(), at: z.string() })),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .describe('Case');
+
+export const trackingViewSchema = z
+  .object({
+    reference: z.string(),
+    procedureName: z.string(),
+    applicantName: z.string().describe('Masked'),
+    status: z.enum(['running', 'done']),
+    stage: z.string().describe('Current stage in plain Chinese'),
+    handlingDepartments: z.array(z.string()),
+    missingMaterials: z.array(z.string()),
+    decision: z
+      .object({
+        approved: z.boolean(),
+        monthlyAmountFen: z.number().optional(),
+        startMonth: z.string().optional(),
+        reason: z.string().optional(),
+        remedy: z.string().optional(),
+      })
+      .nullable(),
+    submittedAt: z.string(),
+    updatedAt: z.string(),
+    timeline: z.array(z.object({ at: z.string(), step: z.string() })),
+  })
+  .describe('CitizenTracking');
+
+export const idParams = z.object({ id: z.uuid('无效的编号') });

@@ -1,0 +1,34 @@
+import { loadConfig } from './config.ts';
+import { buildApp } from './http/app.ts';
+import { DEMO_PASSWORD, DEMO_USERS, seedDemo } from './seed.ts';
+import { createEngine, openDatabase } from './services.ts';
+
+const config = loadConfig();
+const db = await openDatabase(config);
+if (!config.databaseUrl && !(await db('users').first())) {
+  // First start on the embedded database: give a new user something to log in with.
+  await seedDemo(db);
+  console.log(`demo users seeded (password ${DEMO_PASSWORD}): ${DEMO_USERS.map((u) => u.username).join(', ')}`);
+}
+const app = await buildApp({ db, engine: createEngine(), sessionHours: config.sessionHours }, {
+  logger: {
+    level: config.logLevel,
+    // Tokens and passwords never reach the log.
+    redact: ['req.headers.authorization', 'req.body.password'],
+  },
+});
+
+let closing = false;
+async function shutdown(signal: string) {
+  if (closing) return;
+  closing = true;
+  app.log.info({ signal }, 'shutting down');
+  await app.close();
+  await db.destroy();
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+await app.listen({ host: config.host, port: config.port });
+app.log.info(`OneWindow on ${config.databaseUrl ? 'PostgreSQL' : `embedded PGlite (${config.dataDir})`}; API docs at /docs`);

@@ -1,0 +1,32 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from './db/connection.ts';
+import { upsertRegion } from './db/regions.ts';
+import { upsertUser } from './db/users.ts';
+import { hashPassword } from './identity.ts';
+
+export const DEMO_PASSWORD = 'OneWindow@2026';
+
+/** A demo county with two townships: 北山街道 confirms at county level, 西溪街道 is delegated. */
+export const DEMO_REGIONS = [
+  { code: '330106', name: '西湖区（演示）', parent_code: null, settings: {} },
+  { code: '330106001', name: '北山街道（演示）', parent_code: '330106', settings: {} },
+  { code: '330106002', name: '西溪街道（演示，审核确认委托街道）', parent_code: '330106', settings: { assistanceConfirmationDelegated: true } },
+];
+
+export const DEMO_USERS = [
+  { username: 'clerk.beishan', display_name: '北山街道窗口 王敏', region_code: '330106001', department: 'township-window', roles: ['clerk'] },
+  { username: 'clerk.xixi', display_name: '西溪街道窗口 李娜', region_code: '330106002', department: 'township-window', roles: ['clerk'] },
+  { username: 'township.beishan', display_name: '北山街道社会救助 陈刚', region_code: '330106001', department: 'township-civil-affairs', roles: ['reviewer'] },
+  { username: 'township.xixi', display_name: '西溪街道社会救助 周丽', region_code: '330106002', department: 'township-civil-affairs', roles: ['reviewer'] },
+  { username: 'verify.xihu', display_name: '区核对中心 吴强', region_code: '330106', department: 'county-verification', roles: ['reviewer'] },
+  { username: 'county.xihu', display_name: '区民政局 郑洁', region_code: '330106', department: 'county-civil-affairs', roles: ['reviewer'] },
+  { username: 'medical.xihu', display_name: '区医保局 孙涛', region_code: '330106', department: 'medical-insurance', roles: ['reviewer'] },
+  { username: 'supervisor.xihu', display_name: '区民政局督办 赵芳', region_code: '330106', department: 'county-civil-affairs', roles: ['supervisor'] },
+  { username: 'admin.xihu', display_name: '系统管理员', region_code: '330106', department: 'administration', roles: ['admin'] },
+];
+
+export async function seedDemo(db: Db): Promise<void> {
+  for (const region of DEMO_REGIONS) await upsertRegion(db, region);
+  const passwordHash = await hashPassword(DEMO_PASSWORD);
+  for (const u of DEMO_USERS) await upsertUser(db, { id: randomUUID(), password_hash: passwordHash, ...u });
+}

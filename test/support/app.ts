@@ -1,0 +1,72 @@
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll } from 'vitest';
+import { buildApp } from '../../src/http/app.ts';
+import { DEMO_PASSWORD, seedDemo } from '../../src/seed.ts';
+import { createEngine } from '../../src/services.ts';
+import type { Engine } from '../../src/engine/engine.ts';
+import { createTestDatabase, type TestDatabase } from './db.ts';
+
+/** A settable clock: tests move time forward instead of sleeping. */
+export class TestClock {
+  constructor(public current = new Date('2026-03-02T01:30:00Z')) {}
+  now = () => new Date(this.current);
+  advance(ms: number) {
+    this.current = new Date(this.current.getTime() + ms);
+  }
+}
+
+export interface TestContext {
+  database: TestDatabase;
+  app: FastifyInstance;
+  engine: Engine;
+  clock: TestClock;
+  /** Logs in a seeded demo user and returns a request helper acting as them. */
+  as(username: string): Promise<Client>;
+}
+
+export interface Client {
+  token: string;
+  get(url: string): Promise<LightMyRequestResponse>;
+  post(url: string, body?: unknown): Promise<LightMyRequestResponse>;
+}
+
+/** Per test file: fresh database, demo region and users, the app behind inject(). */
+export function useTestApp(): TestContext {
+  const ctx = { clock: new TestClock() } as TestContext;
+  const tokens = new Map<string, string>();
+  beforeAll(async () => {
+    ctx.database = await createTestDatabase();
+    await seedDemo(ctx.database.db);
+    ctx.engine = createEngine(ctx.clock.now);
+    ctx.app = await buildApp({ db: ctx.database.db, engine: ctx.engine, sessionHours: 24 * 365 });
+  });
+  afterAll(async () => {
+    await ctx.app?.close();
+    await ctx.database?.destroy();
+  });
+  ctx.as = async (username: string) => {
+    let token = tokens.get(username);
+    if (!token) {
+      const res = await ctx.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username, password: DEMO_PASSWORD } });
+      if (res.statusCode !== 200) throw new Error(`login ${username}: ${res.statusCode} ${res.body}`);
+      token = res.json().token as string;
+      tokens.set(username, token);
+    }
+    const headers = { authorization: `Bearer ${token}` };
+    return {
+      token,
+      get: (url) => ctx.app.inject({ method: 'GET', url, headers }),
+      post: (url, body) => ctx.app.inject({ method: 'POST', url, headers, payload: (body ?? {}) as object }),
+    };
+  };
+  return ctx;
+}
+
+export const applicant = {
+  name: '张三丰',
+  idNumber: '11010519491231002X',
+  phone: '13800138000',
+  bankCard: '6222020200112233445',
+};
+
+export const application = { householdSize: 3, monthlyHouseholdIncomeFen: 120000, reason: '因病致贫，家庭收入低于当地低保标准' };

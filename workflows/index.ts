@@ -1,0 +1,12 @@
+import type { ProcedureDefinition } from './shared/types.ts';
+import { socialAssistance } from './social-assistance/index.ts';
+
+export type { ProcedureDefinition, StateMeta, TaskMeta, EventSpec, CaseEvent, Role } from './shared/types.ts';
+export { ROLES } from './shared/types.ts';
+export { applicantSchema, type Applicant } from './shared/schemas.ts';
+
+/**
+ * Every definition version that may still have cases. Cases are pinned to the version they
+ * started on, so an old version stays here until no case uses it; new cases use the latest.
+ */
+export const procedureDefinitions: ProcedureDefinition<any>[] = [socialAssistance];
