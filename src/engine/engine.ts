@@ -134,6 +134,10 @@ export class Engine {
         currentVersion: row.version,
       });
     }
+    const live = await tasks.liveTasksOfCase(trx, caseId);
+    if (viaTaskId && !live.some((t) => t.id === viaTaskId)) {
+      throw new DomainError('conflict', 'TASK_NOT_OPEN', '该任务已办结或不能执行此操作');
+    }
     const def = this.registry.pinned(row.procedure_id, row.definition_version);
     const current = resolve(def, row.snapshot);
     const known = knownEvents(current);
@@ -147,7 +151,6 @@ export class Engine {
       );
     }
 
-    const live = await tasks.liveTasksOfCase(trx, caseId);
     const usedTask = this.authorise(actor, def, command.type, live, viaTaskId);
 
     const parsed = spec.schema.safeParse(command.data ?? {});
@@ -187,9 +190,6 @@ export class Engine {
   /** Decides which open task (if any) the actor is working by sending this event. */
   private authorise(actor: Actor, def: ProcedureDefinition, type: string, live: tasks.TaskRow[], viaTaskId?: string): tasks.TaskRow | null {
     const carrying = live.filter((t) => t.actions.includes(type) && (!viaTaskId || t.id === viaTaskId));
-    if (viaTaskId && carrying.length === 0) {
-      throw new DomainError('conflict', 'TASK_NOT_OPEN', '该任务已办结或不能执行此操作');
-    }
     if (carrying.length) {
       const task = carrying.find((t) => mayWork(actor, t));
       if (!task) throw new DomainError('forbidden', 'NOT_YOUR_DEPARTMENT', '该环节不属于您所在部门或岗位办理');

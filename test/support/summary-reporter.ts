@@ -15,6 +15,8 @@ export default class SummaryReporter implements Reporter {
         else skipped++;
       }
     }
-    process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+    const line = `${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`;
+    // Printed at exit so it is the run's closing line, after vitest's own summary.
+    process.once('exit', () => process.stdout.write(`\n${line}\n`));
   }
 }
