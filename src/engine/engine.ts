@@ -23,6 +23,19 @@ export interface Actor {
   roles: Role[];
 }
 
+/** What a command returns: the case as it now stands, without its history. */
+export interface TransitionResult {
+  caseId: string;
+  reference: string;
+  version: number;
+  status: cases.CaseStatus;
+  stage: string;
+  activeStates: Array<{ stateId: string; stage: string }>;
+  facts: Record<string, unknown>;
+  openTasks: ReturnType<typeof taskView>[];
+  allowedEvents: Array<{ type: string; label: string }>;
+}
+
 export interface EngineOptions {
   registry: ProcedureRegistry;
   /** Injectable clock: tests move time, never sleep. */
@@ -125,7 +138,7 @@ export class Engine {
   }
 
   /** Sends an event to a case. `viaTaskId` is set when a reviewer completes a task from the inbox. */
-  async sendEvent(trx: Db, actor: Actor, caseId: string, command: EventCommand, viaTaskId?: string): Promise<{ version: number }> {
+  async sendEvent(trx: Db, actor: Actor, caseId: string, command: EventCommand, viaTaskId?: string): Promise<TransitionResult> {
     const row = await cases.lockCase(trx, caseId);
     if (!row || !coversRegion(actor, row.region_code)) throw notFound();
     if (command.expectedVersion !== undefined && command.expectedVersion !== row.version) {
@@ -182,9 +195,21 @@ export class Engine {
       to_state: next.value,
       occurred_at: now,
     });
-    await this.syncTasks(trx, def, row, next, live, usedTask, actor, now, command.type);
+    const { leaves, liveTasks } = await this.syncTasks(trx, def, row, next, live, usedTask, actor, now, command.type);
     for (const effect of emitted) await this.recordEffect(trx, caseId, eventId, effect, now);
-    return { version };
+    const nextSnap = resolve(def, next);
+    // Built from what the transition already holds: no extra queries on the hot path.
+    return {
+      caseId,
+      reference: row.reference,
+      version,
+      status: caseStatus(next),
+      stage: stageText(leaves),
+      activeStates: leaves.map((l) => ({ stateId: l.stateId, stage: l.meta.stage })),
+      facts: nextSnap.context as Record<string, unknown>,
+      openTasks: liveTasks.map((t) => taskView(def, t)),
+      allowedEvents: knownEvents(nextSnap).map((type) => ({ type, label: def.events[type]?.label ?? type })),
+    };
   }
 
   /** Decides which open task (if any) the actor is working by sending this event. */
@@ -216,8 +241,9 @@ export class Engine {
     actor: Actor,
     now: Date,
     eventType: string | null,
-  ): Promise<void> {
-    const taskLeaves = activeLeaves(resolve(def, next)).filter((l) => l.meta.task && !l.final);
+  ): Promise<{ leaves: ActiveLeaf[]; liveTasks: tasks.TaskRow[] }> {
+    const leaves = activeLeaves(resolve(def, next));
+    const taskLeaves = leaves.filter((l) => l.meta.task && !l.final);
     const activeIds = new Set(taskLeaves.map((l) => l.stateId));
     for (const t of live) {
       if (activeIds.has(t.state_id)) continue;
@@ -230,29 +256,28 @@ export class Engine {
       });
     }
     const liveIds = new Set(live.map((t) => t.state_id));
-    await tasks.insertTasks(
-      trx,
-      taskLeaves
-        .filter((l) => !liveIds.has(l.stateId))
-        .map((l) => ({
-          id: randomUUID(),
-          case_id: caseRow.id,
-          procedure_id: def.id,
-          region_code: caseRow.region_code,
-          state_id: l.stateId,
-          title: l.meta.task!.title,
-          department: l.meta.task!.department,
-          role: l.meta.task!.role,
-          actions: l.meta.task!.actions,
-          time_limit: l.meta.task!.timeLimit,
-          status: 'open' as const,
-          assignee_id: null,
-          opened_at: now,
-          closed_at: null,
-          closed_by: null,
-          outcome: null,
-        })),
-    );
+    const opened: tasks.TaskRow[] = taskLeaves
+      .filter((l) => !liveIds.has(l.stateId))
+      .map((l) => ({
+        id: randomUUID(),
+        case_id: caseRow.id,
+        procedure_id: def.id,
+        region_code: caseRow.region_code,
+        state_id: l.stateId,
+        title: l.meta.task!.title,
+        department: l.meta.task!.department,
+        role: l.meta.task!.role,
+        actions: l.meta.task!.actions,
+        time_limit: l.meta.task!.timeLimit,
+        status: 'open' as const,
+        assignee_id: null,
+        opened_at: now,
+        closed_at: null,
+        closed_by: null,
+        outcome: null,
+      }));
+    await tasks.insertTasks(trx, opened);
+    return { leaves, liveTasks: [...live.filter((t) => activeIds.has(t.state_id)), ...opened] };
   }
 
   private async recordEffect(trx: Db, caseId: string, eventId: string, effect: { type: string; [k: string]: unknown }, now: Date) {
@@ -290,21 +315,20 @@ export class Engine {
     actor: Actor,
     taskId: string,
     command: { outcome: string; data?: unknown; expectedVersion?: number },
-  ): Promise<{ caseId: string; version: number }> {
+  ): Promise<TransitionResult> {
     const task = await this.visibleTask(trx, actor, taskId);
     if (!task.actions.includes(command.outcome)) {
       throw new DomainError('invalid', 'INVALID_OUTCOME', '该任务不能以此结果办结', [
         { path: 'outcome', message: `可选：${task.actions.join('、')}` },
       ]);
     }
-    const { version } = await this.sendEvent(
+    return this.sendEvent(
       trx,
       actor,
       task.case_id,
       { type: command.outcome, data: command.data, expectedVersion: command.expectedVersion },
       taskId,
     );
-    return { caseId: task.case_id, version };
   }
 
   /** A task outside the actor's region does not exist for them. */
@@ -320,11 +344,10 @@ export class Engine {
     const def = this.registry.pinned(row.procedure_id, row.definition_version);
     const snap = resolve(def, row.snapshot);
     const leaves = activeLeaves(snap);
-    const [allTasks, events, paid] = await Promise.all([
-      tasks.tasksOfCase(db, caseId),
-      caseEvents.listEvents(db, caseId),
-      payments.listPayments(db, caseId),
-    ]);
+    // Sequential: `db` may be a transaction, which is one connection.
+    const allTasks = await tasks.tasksOfCase(db, caseId);
+    const events = await caseEvents.listEvents(db, caseId);
+    const paid = await payments.listPayments(db, caseId);
     return {
       id: row.id,
       reference: row.reference,
@@ -393,7 +416,8 @@ export class Engine {
     const def = this.registry.pinned(row.procedure_id, row.definition_version);
     const snap = resolve(def, row.snapshot);
     const leaves = activeLeaves(snap);
-    const [live, events] = await Promise.all([tasks.liveTasksOfCase(db, row.id), caseEvents.listEvents(db, row.id)]);
+    const live = await tasks.liveTasksOfCase(db, row.id);
+    const events = await caseEvents.listEvents(db, row.id);
     const ctx = snap.context as Record<string, any>;
     return {
       reference: row.reference,

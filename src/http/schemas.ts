@@ -71,6 +71,20 @@ export const caseViewSchema = z
   })
   .describe('Case');
 
+export const transitionResultSchema = z
+  .object({
+    caseId: z.string(),
+    reference: z.string(),
+    version: z.number().int(),
+    status: z.enum(['running', 'done']),
+    stage: z.string(),
+    activeStates: z.array(z.object({ stateId: z.string(), stage: z.string() })),
+    facts: z.record(z.string(), z.unknown()),
+    openTasks: z.array(taskSchema),
+    allowedEvents: z.array(action),
+  })
+  .describe('TransitionResult: the case after the command (GET the case for its history)');
+
 export const trackingViewSchema = z
   .object({
     reference: z.string(),

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { actorOf } from '../auth.ts';
-import { caseViewSchema, errors, idParams } from '../schemas.ts';
+import { caseViewSchema, errors, idParams, transitionResultSchema } from '../schemas.ts';
 
 const routes: FastifyPluginAsyncZod = async (app) => {
   const { db, engine } = app.deps;
@@ -60,15 +60,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           data: z.record(z.string(), z.unknown()).optional(),
           expectedVersion: z.number().int().min(1).describe('The case version you saw; stale → 409'),
         }),
-        response: { 200: caseViewSchema, ...errors(401, 403, 404, 409, 422) },
+        response: { 200: transitionResultSchema, ...errors(401, 403, 404, 409, 422) },
       },
     },
     async (request) => {
       const actor = actorOf(request);
-      return db.transaction(async (trx) => {
-        await engine.sendEvent(trx, actor, request.params.id, request.body);
-        return engine.caseView(trx, actor, request.params.id);
-      });
+      return db.transaction((trx) => engine.sendEvent(trx, actor, request.params.id, request.body));
     },
   );
 };

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { actorOf } from '../auth.ts';
-import { caseViewSchema, errors, idParams, inboxItemSchema } from '../schemas.ts';
+import { errors, idParams, inboxItemSchema, transitionResultSchema } from '../schemas.ts';
 
 const routes: FastifyPluginAsyncZod = async (app) => {
   const { db, engine } = app.deps;
@@ -59,15 +59,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
           data: z.record(z.string(), z.unknown()).optional(),
           expectedVersion: z.number().int().min(1).optional(),
         }),
-        response: { 200: caseViewSchema, ...errors(401, 403, 404, 409, 422) },
+        response: { 200: transitionResultSchema, ...errors(401, 403, 404, 409, 422) },
       },
     },
     async (request) => {
       const actor = actorOf(request);
-      return db.transaction(async (trx) => {
-        const { caseId } = await engine.completeTask(trx, actor, request.params.id, request.body);
-        return engine.caseView(trx, actor, caseId);
-      });
+      return db.transaction((trx) => engine.completeTask(trx, actor, request.params.id, request.body));
     },
   );
 };
