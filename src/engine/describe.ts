@@ -1,4 +1,4 @@
-import type { ProcedureDefinition, StateMeta } from '../../workflows/index.ts';
+import { departmentName, type ProcedureDefinition, type StateMeta } from '../../workflows/index.ts';
 
 export interface StateDescription {
   id: string;
@@ -19,7 +19,8 @@ export function describeProcedure(def: ProcedureDefinition) {
     code: def.code,
     name: def.name,
     legalBasis: def.legalBasis,
-    departments: def.departments,
+    departments: Object.fromEntries(def.departments.map((d) => [d, departmentName(d)])),
+    acceptingDepartments: def.acceptingDepartments,
     materials: def.materials,
     totalTimeLimit: def.totalTimeLimit,
     events: Object.entries(def.events).map(([type, spec]) => ({

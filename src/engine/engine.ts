@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { applicantSchema, type ProcedureDefinition, type Role } from '../../workflows/index.ts';
+import { applicantSchema, departmentName, type ProcedureDefinition, type Role } from '../../workflows/index.ts';
 import type { Db } from '../db/connection.ts';
 import * as cases from '../db/cases.ts';
 import * as caseEvents from '../db/caseEvents.ts';
@@ -16,12 +16,17 @@ import type { ProcedureRegistry } from './registry.ts';
 
 /** The authenticated person behind a command. */
 export interface Actor {
-  id: string;
+  /** null only for the system actor (the deadline engine). */
+  id: string | null;
   name: string;
   regionCode: string;
   department: string;
   roles: Role[];
+  system?: true;
 }
+
+/** The engine itself, sending events only it may send (deadlines). Covers every region. */
+export const SYSTEM_ACTOR: Actor = { id: null, name: '系统（时限引擎）', regionCode: '', department: 'system', roles: [], system: true };
 
 /** What a command returns: the case as it now stands, without its history. */
 export interface TransitionResult {
@@ -85,6 +90,9 @@ export class Engine {
         { path: 'procedureId', message: '未知的事项' },
       ]);
     }
+    if (!def.acceptingDepartments.includes(actor.department)) {
+      throw new DomainError('forbidden', 'NOT_ACCEPTING_DEPARTMENT', `本事项由${def.acceptingDepartments.map(departmentName).join('、')}受理`);
+    }
     const applicant = applicantSchema.safeParse(input.applicant);
     const application = def.applicationSchema.safeParse(input.application ?? {});
     const issues: FieldIssue[] = [
@@ -97,7 +105,8 @@ export class Engine {
 
     const now = this.clock();
     const regionSettings = await effectiveSettings(trx, actor.regionCode);
-    const snapshot = initialSnapshot(def, def.createInput({ application: application.data, regionSettings }));
+    const applicantAge = ageOn(applicant.data.idNumber, now);
+    const snapshot = initialSnapshot(def, def.createInput({ application: application.data, regionSettings, applicantAge }));
     const day = chinaDate(now);
     const seq = await nextSequence(trx, actor.regionCode, def.code, day.yyyymmdd);
     const reference = formatReference(def.code, actor.regionCode, day.yymmdd, seq);
@@ -118,7 +127,7 @@ export class Engine {
       applicant_name: applicant.data.name,
       applicant: applicant.data,
       application: application.data as Record<string, unknown>,
-      created_by: actor.id,
+      created_by: actor.id!, // a clerk, never the system
       created_at: now,
       updated_at: now,
     });
@@ -215,7 +224,7 @@ export class Engine {
   /** Decides which open task (if any) the actor is working by sending this event. */
   private authorise(actor: Actor, def: ProcedureDefinition, type: string, live: tasks.TaskRow[], viaTaskId?: string): tasks.TaskRow | null {
     const carrying = live.filter((t) => t.actions.includes(type) && (!viaTaskId || t.id === viaTaskId));
-    if (carrying.length) {
+    if (carrying.length && !actor.system) {
       const task = carrying.find((t) => mayWork(actor, t));
       if (!task) throw new DomainError('forbidden', 'NOT_YOUR_DEPARTMENT', '该环节不属于您所在部门或岗位办理');
       if (task.status === 'claimed' && task.assignee_id !== actor.id) {
@@ -224,9 +233,8 @@ export class Engine {
       return task;
     }
     const sentBy = def.events[type].sentBy;
-    if (!sentBy || !sentBy.roles.some((r) => actor.roles.includes(r))) {
-      throw new DomainError('forbidden', 'NOT_PERMITTED', '您无权执行该操作');
-    }
+    const permitted = sentBy && ('system' in sentBy ? actor.system === true : sentBy.roles.some((r) => actor.roles.includes(r)));
+    if (!permitted) throw new DomainError('forbidden', 'NOT_PERMITTED', '您无权执行该操作');
     return null;
   }
 
@@ -307,7 +315,7 @@ export class Engine {
       throw new DomainError('conflict', fresh.status === 'claimed' ? 'TASK_CLAIMED_BY_OTHER' : 'TASK_NOT_OPEN',
         fresh.status === 'claimed' ? '该任务已由他人认领' : '该任务已办结');
     }
-    await tasks.claimTask(trx, taskId, actor.id);
+    await tasks.claimTask(trx, taskId, actor.id!);
   }
 
   async completeTask(
@@ -425,7 +433,7 @@ export class Engine {
       applicantName: maskName(row.applicant_name),
       status: row.status,
       stage: stageText(leaves),
-      handlingDepartments: [...new Set(live.map((t) => def.departments[t.department] ?? t.department))],
+      handlingDepartments: [...new Set(live.map((t) => departmentName(t.department)))],
       missingMaterials: leaves.some((l) => l.stateId.endsWith('supplement'))
         ? (ctx.missingMaterials as string[] | undefined)?.map((c) => def.materials.find((m) => m.code === c)?.name ?? c) ?? []
         : [],
@@ -438,6 +446,14 @@ export class Engine {
       })),
     };
   }
+}
+
+/** Whole years of age on `at` (China time), from the birth date inside a resident ID number. */
+export function ageOn(idNumber: string, at: Date): number {
+  const birth = idNumber.slice(6, 14);
+  const today = chinaDate(at).yyyymmdd;
+  const years = Number(today.slice(0, 4)) - Number(birth.slice(0, 4));
+  return today.slice(4) >= birth.slice(4) ? years : years - 1;
 }
 
 function citizenDecision(decision: any) {
@@ -454,7 +470,8 @@ function taskView(def: ProcedureDefinition, t: tasks.TaskRow) {
     procedureId: t.procedure_id,
     title: t.title,
     department: t.department,
-    departmentName: def.departments[t.department] ?? t.department,
+    stateId: t.state_id,
+    departmentName: departmentName(t.department),
     role: t.role,
     status: t.status,
     actions: t.actions.map((type) => ({ type, label: def.events[type]?.label ?? type })),

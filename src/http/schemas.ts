@@ -15,6 +15,7 @@ export const taskSchema = z
     caseId: z.string(),
     procedureId: z.string(),
     title: z.string(),
+    stateId: z.string().describe('The chart state that opened the task'),
     department: z.string(),
     departmentName: z.string(),
     role: z.string(),

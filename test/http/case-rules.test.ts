@@ -185,7 +185,7 @@ describe('procedures and API description', () => {
   it('describes procedures with their states, tasks and time limits', async () => {
     const clerk = await ctx.as('clerk.beishan');
     const list = (await clerk.get('/api/procedures')).json();
-    expect(list).toEqual([expect.objectContaining({ id: 'social-assistance', version: 1 })]);
+    expect(list.map((p: any) => p.id).sort()).toEqual(['destitute-support', 'funeral', 'marriage', 'social-assistance', 'social-organization', 'temporary-assistance']);
     const def = (await clerk.get('/api/procedures/social-assistance')).json();
     const states: any[] = [];
     const walk = (n: any) => (states.push(n), n.states.forEach(walk));

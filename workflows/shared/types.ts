@@ -40,10 +40,27 @@ export interface EventSpec {
   schema: z.ZodType;
   /** Label shown to clerks and reviewers (zh-CN). */
   label: string;
-  /** Who may send this event when no open task carries it (e.g. withdrawal at the window). */
-  sentBy?: { roles: Role[] };
+  /**
+   * Who may send this event when no open task carries it: staff roles (e.g. withdrawal at the
+   * window), or `system` for events only the deadline engine sends (e.g. a window expiring).
+   */
+  sentBy?: { roles: Role[] } | { system: true };
   /** Message (zh-CN) when the chart's rules refuse the event although the state knows it. */
   refusedMessage?: string;
+  /**
+   * Valid example data — one or more variants, possibly depending on the chart context. Model
+   * checking explores every variant; model-based tests send them. Omitted means `{}`.
+   */
+  examples?: Array<Record<string, unknown>> | ((context: any) => Array<Record<string, unknown>>);
+}
+
+/** A way a case can start (application and region settings) that model checking explores. */
+export interface ModelVariant {
+  name: string;
+  application: unknown;
+  regionSettings: Record<string, unknown>;
+  /** Applicant age on the day the case opens, for rules that depend on it (e.g. minors). */
+  applicantAge?: number;
 }
 
 export interface Material {
@@ -60,13 +77,23 @@ export interface ProcedureDefinition<Application = unknown> {
   name: string;
   legalBasis: string[];
   machine: AnyStateMachine;
-  departments: Record<string, string>;
+  /** Department ids (see shared/departments.ts) that hold tasks in this procedure. */
+  departments: string[];
   materials: Material[];
   totalTimeLimit: TimeLimit;
   applicationSchema: z.ZodType<Application>;
   events: Record<string, EventSpec>;
+  /** Departments whose clerks may open cases of this procedure. */
+  acceptingDepartments: string[];
   /** Builds the chart's input from the application and the region's settings at creation time. */
-  createInput(args: { application: Application; regionSettings: Record<string, unknown> }): unknown;
+  createInput(args: { application: Application; regionSettings: Record<string, unknown>; applicantAge: number }): unknown;
+  /**
+   * The part of the chart context that decides which transitions are possible, for model
+   * checking: states with equal value and equal key are one vertex. Omitted: the value alone.
+   */
+  modelKey?: (context: any) => unknown;
+  /** Starting points model checking and model-based tests cover. */
+  variants: ModelVariant[];
 }
 
 /** The event shape every chart receives: the engine wraps validated data under `data`. */

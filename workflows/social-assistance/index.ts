@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { amountFen, note, period, reason } from '../shared/schemas.ts';
 import { wd } from '../shared/meta.ts';
 import type { ProcedureDefinition } from '../shared/types.ts';
+import { ASSISTANCE_DEPARTMENTS, assistanceEvents } from './events.ts';
 import { socialAssistanceMachine } from './machine.ts';
 
 export const materials = [
@@ -22,6 +22,8 @@ export const applicationSchema = z.strictObject({
 });
 export type SocialAssistanceApplication = z.infer<typeof applicationSchema>;
 
+const sampleApplication = { householdSize: 3, monthlyHouseholdIncomeFen: 120000, reason: '因病致贫' };
+
 export const socialAssistance: ProcedureDefinition<SocialAssistanceApplication> = {
   id: 'social-assistance',
   version: 1,
@@ -29,62 +31,18 @@ export const socialAssistance: ProcedureDefinition<SocialAssistanceApplication> 
   name: '最低生活保障（低保）申请',
   legalBasis: ['社会救助暂行办法', '最低生活保障审核确认办法（民发〔2021〕57号）', '中华人民共和国行政许可法'],
   machine: socialAssistanceMachine,
-  departments: {
-    'township-window': '乡镇（街道）便民服务窗口',
-    'township-civil-affairs': '乡镇（街道）社会救助经办机构',
-    'county-verification': '县级居民家庭经济状况核对机构',
-    'county-civil-affairs': '县级民政局',
-    'medical-insurance': '县级医疗保障局',
-  },
+  departments: ASSISTANCE_DEPARTMENTS,
+  acceptingDepartments: ['township-window'],
   materials,
   totalTimeLimit: wd(30, '最低生活保障审核确认办法（特殊情况45个工作日）'),
   applicationSchema,
-  events: {
-    ACCEPT: {
-      label: '受理',
-      schema: z.strictObject({ referToMedicalAssistance: z.boolean().default(false), note }),
-    },
-    REQUEST_SUPPLEMENT: {
-      label: '一次性告知补正',
-      schema: z.strictObject({ missingMaterials: z.array(materialCode).min(1, '请列出全部缺少的材料'), note }),
-    },
-    REJECT_APPLICATION: { label: '不予受理', schema: z.strictObject({ reason }) },
-    SUPPLEMENT_RECEIVED: { label: '补正材料已收齐', schema: z.strictObject({ note }) },
-    VERIFICATION_COMPLETED: {
-      label: '信息核对完成',
-      schema: z.strictObject({
-        verifiedMonthlyIncomeFen: z.number().int().min(0),
-        propertyWithinLimit: z.boolean(),
-        note,
-      }),
-    },
-    HOME_VISIT_COMPLETED: {
-      label: '入户调查完成',
-      schema: z.strictObject({
-        visitors: z.array(z.string().trim().min(1).max(50)).min(2, '入户调查须两名以上工作人员'),
-        findings: z.string().trim().min(2).max(2000),
-      }),
-    },
-    PRELIMINARY_APPROVE: { label: '初审通过', schema: z.strictObject({ proposedMonthlyAmountFen: amountFen, note }) },
-    PRELIMINARY_REFUSE: { label: '初审不通过', schema: z.strictObject({ reason }) },
-    PUBLIC_NOTICE_ENDED: { label: '公示期满无异议', schema: z.strictObject({ note }) },
-    OBJECTION_RAISED: { label: '公示有异议，重新调查', schema: z.strictObject({ details: reason }) },
-    APPROVE: {
-      label: '审核确认通过',
-      schema: z.strictObject({ monthlyAmountFen: amountFen, startMonth: period }),
-    },
-    REFUSE: { label: '不予确认', schema: z.strictObject({ reason, remedy: z.string().trim().max(500).optional() }) },
-    PAY_MONTH: {
-      label: '发放当月低保金',
-      schema: z.strictObject({ period }),
-      refusedMessage: '该月份已发放或早于发放起始月份，不能发放',
-    },
-    STOP_PAYMENTS: { label: '停发', schema: z.strictObject({ reason }) },
-    MEDICAL_ASSISTANCE_GRANTED: { label: '医疗救助批准', schema: z.strictObject({ note }) },
-    MEDICAL_ASSISTANCE_REFUSED: { label: '医疗救助不予批准', schema: z.strictObject({ reason }) },
-    WITHDRAW: { label: '申请人撤回申请', schema: z.strictObject({ reason }), sentBy: { roles: ['clerk'] } },
-  },
+  events: assistanceEvents(materials),
   createInput: ({ regionSettings }) => ({
     confirmationDelegated: regionSettings.assistanceConfirmationDelegated === true,
+    applicantIsMinor: false,
   }),
+  variants: [
+    { name: '两级审核确认', application: sampleApplication, regionSettings: {} },
+    { name: '审核确认委托乡镇', application: sampleApplication, regionSettings: { assistanceConfirmationDelegated: true } },
+  ],
 };

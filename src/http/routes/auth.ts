@@ -5,7 +5,7 @@ import { actorOf, bearerToken } from '../auth.ts';
 import { errors } from '../schemas.ts';
 
 const actorSchema = z.object({
-  id: z.string(),
+  id: z.string().nullable(),
   name: z.string(),
   regionCode: z.string(),
   department: z.string(),
