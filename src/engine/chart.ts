@@ -52,8 +52,10 @@ export interface ActiveLeaf {
 /** Active atomic (and final) states across all parallel regions, in document order. */
 export function activeLeaves(snapshot: AnyMachineSnapshot): ActiveLeaf[] {
   const nodes: any[] = (snapshot as any)._nodes;
+  // Document order, whatever order the snapshot was restored in: stage text must be stable.
   return nodes
     .filter((n) => n.type === 'atomic' || n.type === 'final')
+    .sort((a, b) => a.order - b.order)
     .map((n) => ({ stateId: n.id as string, meta: (n.meta ?? { stage: '' }) as StateMeta, final: n.type === 'final' }));
 }
 

@@ -35,10 +35,8 @@ export const temporaryAssistanceMachine = setup({
     recordProposal: assign({ proposedAmountFen: ({ event }) => data(event).amountFen as number }),
     recordApproval: assign({ decision: ({ event }) => ({ approved: true, amountFen: data(event).amountFen as number }) }),
     recordRefusal: assign({ decision: ({ event }) => ({ approved: false, reason: data(event).reason as string }) }),
-    payUrgentRelief: [
-      assign({ urgentAmountFen: ({ event }) => data(event as CaseEvent).amountFen as number }),
-      emit(({ event }) => ({ type: 'payment' as const, period: 'URGENT', amountFen: data(event as CaseEvent).amountFen as number })),
-    ],
+    recordUrgentRelief: assign({ urgentAmountFen: ({ event }) => data(event).amountFen as number }),
+    payUrgentRelief: emit(({ event }) => ({ type: 'payment' as const, period: 'URGENT', amountFen: data(event).amountFen as number })),
     payApprovedAmount: emit(({ context }) => ({ type: 'payment' as const, period: 'ONCE', amountFen: context.decision!.amountFen! })),
   },
 }).createMachine({
@@ -69,7 +67,7 @@ export const temporaryAssistanceMachine = setup({
         actions: ['URGENT_RELIEF_PAID'],
         timeLimit: wd(1, 'local（24小时）'),
       }),
-      on: { URGENT_RELIEF_PAID: { target: 'paperwork', actions: 'payUrgentRelief' } },
+      on: { URGENT_RELIEF_PAID: { target: 'paperwork', actions: ['recordUrgentRelief', 'payUrgentRelief'] } },
     },
     paperwork: {
       id: 'ls.paperwork',
