@@ -1,4 +1,5 @@
 import { departmentName, type ProcedureDefinition, type StateMeta } from '../../workflows/index.ts';
+import { toMermaid } from './diagram.ts';
 
 export interface StateDescription {
   id: string;
@@ -30,6 +31,7 @@ export function describeProcedure(def: ProcedureDefinition) {
       dataSchema: spec.schema.toJSONSchema?.() ?? null,
     })),
     root: describeNode(def, def.machine.root),
+    diagram: toMermaid(def),
   };
 }
 

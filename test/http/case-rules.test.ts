@@ -192,6 +192,8 @@ describe('procedures and API description', () => {
     walk(def.root);
     const countyConfirmation = states.find((s) => s.id === 'sa.countyConfirmation');
     expect(countyConfirmation.task).toMatchObject({ department: 'county-civil-affairs', role: 'reviewer', timeLimit: { days: 10, unit: 'WD' } });
+    expect(def.diagram).toMatch(/^stateDiagram-v2\n/);
+    expect(def.diagram).toContain('state "县级民政部门审核确认中" as sa_countyConfirmation');
     expect((await clerk.get('/api/procedures/nope')).statusCode).toBe(404);
   });
 

@@ -51,6 +51,7 @@ const funeralMachine = setup({
     handling: {
       id: 'fu.handling',
       type: 'parallel',
+      meta: stage('各部门并联办理'),
       onDone: 'completed',
       on: { WITHDRAW: { target: 'withdrawn', actions: 'recordReason' } },
       states: Object.fromEntries(BRANCHES.map((b) => [b.key, branchRegion(b)])) as any,

@@ -106,6 +106,7 @@ const marriageMachine = setup({
     registered: {
       id: 'mr.registered',
       type: 'parallel',
+      meta: stage('已登记，相关信息并联变更'),
       onDone: 'completed',
       states: Object.fromEntries(DOWNSTREAM.map((b) => [b.key, branchRegion(b)])) as any,
     },

@@ -174,7 +174,7 @@ export function branchRegion(o: BranchOptions) {
     states.routing = { meta: stage('分派中', { hiddenFromCitizen: true }), always: [{ guard: o.applies, target: 'pending' }, { target: 'skipped' }] };
     states.skipped = { type: 'final', meta: stage(`${o.title}：不适用`, { hiddenFromCitizen: true }) };
   }
-  return { initial: o.applies ? 'routing' : 'pending', states };
+  return { initial: o.applies ? 'routing' : 'pending', meta: stage(o.title), states };
 }
 
 /** Event specs for a branch built by `branchRegion`. */

@@ -121,18 +121,22 @@ export function buildAssistanceMachine(o: AssistanceChartOptions) {
       handling: {
         id: `${p}.handling`,
         type: 'parallel',
+        meta: stage('协同办理中'),
         on: { WITHDRAW: { target: 'withdrawn', actions: 'recordReason' } },
         onDone: 'completed',
         states: {
           assistance: {
+            meta: stage('救助审核'),
             initial: 'investigation',
             states: {
               // 家庭经济状况调查: two branches in parallel, joined before 初审.
               investigation: {
                 type: 'parallel',
+                meta: stage('家庭经济状况调查'),
                 onDone: 'preliminaryReview',
                 states: {
                   informationCheck: {
+                    meta: stage('信息核对'),
                     initial: 'checking',
                     states: {
                       checking: {
@@ -150,6 +154,7 @@ export function buildAssistanceMachine(o: AssistanceChartOptions) {
                     },
                   },
                   homeVisit: {
+                    meta: stage('入户调查'),
                     initial: 'visiting',
                     states: {
                       visiting: {
@@ -249,6 +254,7 @@ export function buildAssistanceMachine(o: AssistanceChartOptions) {
           },
           // 转办: medical assistance decided by the medical-insurance bureau, in parallel.
           medicalAssistance: {
+            meta: stage('医疗救助（转办医保部门）'),
             initial: 'routing',
             states: {
               routing: {

@@ -93,6 +93,7 @@ const socialOrgMachine = setup({
     followUps: {
       id: 'so.followUps',
       type: 'parallel',
+      meta: stage('登记后续事项并联办理'),
       onDone: 'completed',
       states: Object.fromEntries(FOLLOW_UPS.map((b) => [b.key, branchRegion(b)])) as any,
     },

@@ -81,6 +81,7 @@ export const temporaryAssistanceMachine = setup({
     handling: {
       id: 'ls.handling',
       initial: 'review',
+      meta: stage('审核审批'),
       on: {
         WITHDRAW: [
           { guard: 'urgent', target: 'recovery', actions: 'recordReason' },
