@@ -17,6 +17,10 @@ export interface CaseRow {
   created_by: string;
   created_at: Date;
   updated_at: Date;
+  /** Whole-case due date; moves later by clock-stopped time. */
+  due_at: Date | null;
+  clock_paused_at: Date | null;
+  deadline_note: string | null;
 }
 
 export type CaseStatus = 'running' | 'done';
@@ -51,7 +55,15 @@ export async function saveTransition(
   db: Db,
   id: string,
   expectedVersion: number,
-  next: { status: CaseStatus; stateValue: unknown; snapshot: unknown; updatedAt: Date },
+  next: {
+    status: CaseStatus;
+    stateValue: unknown;
+    snapshot: unknown;
+    updatedAt: Date;
+    dueAt?: Date | null;
+    clockPausedAt?: Date | null;
+    deadlineNote?: string | null;
+  },
 ): Promise<boolean> {
   const updated = await db('cases')
     .where({ id, version: expectedVersion })
@@ -61,6 +73,9 @@ export async function saveTransition(
       snapshot: json(next.snapshot),
       version: expectedVersion + 1,
       updated_at: next.updatedAt,
+      ...(next.dueAt !== undefined ? { due_at: next.dueAt } : {}),
+      ...(next.clockPausedAt !== undefined ? { clock_paused_at: next.clockPausedAt } : {}),
+      ...(next.deadlineNote !== undefined ? { deadline_note: next.deadlineNote } : {}),
     });
   return updated === 1;
 }

@@ -20,6 +20,13 @@ export interface TaskRow {
   closed_at: Date | null;
   closed_by: string | null;
   outcome: string | null;
+  due_at: Date | null;
+  warn_at: Date | null;
+  red_at: Date | null;
+  /** none | warned | overdue | red */
+  escalation: string;
+  escalated_at: Date | null;
+  deadline_note: string | null;
 }
 
 export async function insertTasks(db: Db, rows: TaskRow[]): Promise<void> {

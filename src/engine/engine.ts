@@ -13,6 +13,10 @@ import { DomainError, fieldIssues, notFound, type FieldIssue } from './errors.ts
 import { maskApplicant, maskName } from './masking.ts';
 import { chinaDate, formatReference, hashTrackingCode, newTrackingCode, trackingCodeMatches } from './references.ts';
 import type { ProcedureRegistry } from './registry.ts';
+import * as timers from '../db/timers.ts';
+import { CalendarYearMissingError } from './calendar.ts';
+import { CalendarService } from './calendars.ts';
+import { dueOrNote, escalationTimers, planTaskDeadline } from './deadlines.ts';
 
 /** The authenticated person behind a command. */
 export interface Actor {
@@ -43,6 +47,7 @@ export interface TransitionResult {
 
 export interface EngineOptions {
   registry: ProcedureRegistry;
+  calendars?: CalendarService;
   /** Injectable clock: tests move time, never sleep. */
   clock?: () => Date;
 }
@@ -68,9 +73,11 @@ const mayWork = (actor: Actor, task: tasks.TaskRow) =>
 export class Engine {
   readonly registry: ProcedureRegistry;
   readonly clock: () => Date;
+  readonly calendars: CalendarService;
 
   constructor(options: EngineOptions) {
     this.registry = options.registry;
+    this.calendars = options.calendars ?? new CalendarService();
     this.clock = options.clock ?? (() => new Date());
   }
 
@@ -112,6 +119,8 @@ export class Engine {
     const reference = formatReference(def.code, actor.regionCode, day.yymmdd, seq);
     const trackingCode = newTrackingCode();
     const id = randomUUID();
+    const leaves = activeLeaves(resolve(def, snapshot));
+    const caseDue = dueOrNote(await this.calendars.forRegion(trx, actor.regionCode), now, def.totalTimeLimit);
 
     await cases.insertCase(trx, {
       id,
@@ -130,6 +139,9 @@ export class Engine {
       created_by: actor.id!, // a clerk, never the system
       created_at: now,
       updated_at: now,
+      due_at: caseDue.due,
+      clock_paused_at: leaves.some((l) => l.meta.clockStopped && !l.final) ? now : null,
+      deadline_note: caseDue.note,
     });
     await caseEvents.appendEvent(trx, {
       case_id: id,
@@ -142,7 +154,7 @@ export class Engine {
       to_state: snapshot.value,
       occurred_at: now,
     });
-    await this.syncTasks(trx, def, { id, region_code: actor.regionCode }, snapshot, [], null, actor, now, null);
+    await this.syncTasks(trx, def, { id, region_code: actor.regionCode }, [], leaves, [], null, actor, now, null);
     return { id, reference, trackingCode, version: 1 };
   }
 
@@ -190,7 +202,10 @@ export class Engine {
     const { snapshot: next, emitted } = step(def, row.snapshot, event);
     const now = this.clock();
     const version = row.version + 1;
-    if (!(await cases.saveTransition(trx, caseId, row.version, { status: caseStatus(next), stateValue: next.value, snapshot: next, updatedAt: now }))) {
+    const nextSnap = resolve(def, next);
+    const leaves = activeLeaves(nextSnap);
+    const clock = await this.caseClock(trx, def, row, leaves, now);
+    if (!(await cases.saveTransition(trx, caseId, row.version, { status: caseStatus(next), stateValue: next.value, snapshot: next, updatedAt: now, ...clock }))) {
       throw new DomainError('conflict', 'VERSION_CONFLICT', '办件已被他人更新，请刷新后重试');
     }
     const eventId = await caseEvents.appendEvent(trx, {
@@ -204,9 +219,8 @@ export class Engine {
       to_state: next.value,
       occurred_at: now,
     });
-    const { leaves, liveTasks } = await this.syncTasks(trx, def, row, next, live, usedTask, actor, now, command.type);
+    const liveTasks = await this.syncTasks(trx, def, row, activeLeaves(current), leaves, live, usedTask, actor, now, command.type);
     for (const effect of emitted) await this.recordEffect(trx, caseId, eventId, effect, now);
-    const nextSnap = resolve(def, next);
     // Built from what the transition already holds: no extra queries on the hot path.
     return {
       caseId,
@@ -219,6 +233,25 @@ export class Engine {
       openTasks: liveTasks.map((t) => taskView(def, t)),
       allowedEvents: knownEvents(nextSnap).map((type) => ({ type, label: def.events[type]?.label ?? type })),
     };
+  }
+
+  /**
+   * The whole-case clock: it stops while any active state is clock-stopped (补正, excluded 公示,
+   * 冷静期…) and, when it starts again, the due date moves by the time that did not count.
+   */
+  private async caseClock(trx: Db, def: ProcedureDefinition, row: cases.CaseRow, leaves: ActiveLeaf[], now: Date) {
+    const paused = leaves.some((l) => l.meta.clockStopped && !l.final);
+    const wasPaused = row.clock_paused_at !== null;
+    if (paused === wasPaused) return {};
+    if (paused) return { clockPausedAt: now };
+    if (!row.due_at) return { clockPausedAt: null };
+    const calendar = await this.calendars.forRegion(trx, row.region_code);
+    try {
+      return { clockPausedAt: null, dueAt: calendar.extend(row.due_at, row.clock_paused_at!, now, def.totalTimeLimit.unit) };
+    } catch (e) {
+      if (e instanceof CalendarYearMissingError) return { clockPausedAt: null, dueAt: null, deadlineNote: `${e.code}:${e.year}` };
+      throw e;
+    }
   }
 
   /** Decides which open task (if any) the actor is working by sending this event. */
@@ -238,23 +271,27 @@ export class Engine {
     return null;
   }
 
-  /** Opens a task for every entered task state and closes the task of every state left. */
+  /**
+   * Derives what follows from the chart's new state, in the same transaction: opens a task (with
+   * its deadline and escalation timers) for every task state entered, closes the task of every
+   * state left and cancels its timers, and schedules or cancels the chart's own state timers.
+   */
   private async syncTasks(
     trx: Db,
     def: ProcedureDefinition,
     caseRow: { id: string; region_code: string },
-    next: PersistedSnapshot,
+    previousLeaves: ActiveLeaf[],
+    leaves: ActiveLeaf[],
     live: tasks.TaskRow[],
     usedTask: tasks.TaskRow | null,
     actor: Actor,
     now: Date,
     eventType: string | null,
-  ): Promise<{ leaves: ActiveLeaf[]; liveTasks: tasks.TaskRow[] }> {
-    const leaves = activeLeaves(resolve(def, next));
+  ): Promise<tasks.TaskRow[]> {
     const taskLeaves = leaves.filter((l) => l.meta.task && !l.final);
     const activeIds = new Set(taskLeaves.map((l) => l.stateId));
-    for (const t of live) {
-      if (activeIds.has(t.state_id)) continue;
+    const closing = live.filter((t) => !activeIds.has(t.state_id));
+    for (const t of closing) {
       const completed = usedTask?.id === t.id;
       await tasks.closeTask(trx, t.id, {
         status: completed ? 'completed' : 'cancelled',
@@ -263,29 +300,45 @@ export class Engine {
         outcome: completed ? eventType : null,
       });
     }
+    await timers.cancelTaskTimers(trx, closing.map((t) => t.id));
+
     const liveIds = new Set(live.map((t) => t.state_id));
-    const opened: tasks.TaskRow[] = taskLeaves
-      .filter((l) => !liveIds.has(l.stateId))
-      .map((l) => ({
-        id: randomUUID(),
-        case_id: caseRow.id,
-        procedure_id: def.id,
-        region_code: caseRow.region_code,
-        state_id: l.stateId,
-        title: l.meta.task!.title,
-        department: l.meta.task!.department,
-        role: l.meta.task!.role,
-        actions: l.meta.task!.actions,
-        time_limit: l.meta.task!.timeLimit,
-        status: 'open' as const,
-        assignee_id: null,
-        opened_at: now,
-        closed_at: null,
-        closed_by: null,
-        outcome: null,
-      }));
+    const entering = taskLeaves.filter((l) => !liveIds.has(l.stateId));
+    const previousIds = new Set(previousLeaves.map((l) => l.stateId));
+    const timedEntered = leaves.filter((l) => l.meta.timer && !previousIds.has(l.stateId));
+    const calendar = entering.length || timedEntered.length ? await this.calendars.forRegion(trx, caseRow.region_code) : null;
+    const opened: tasks.TaskRow[] = entering.map((l) => ({
+      id: randomUUID(),
+      case_id: caseRow.id,
+      procedure_id: def.id,
+      region_code: caseRow.region_code,
+      state_id: l.stateId,
+      title: l.meta.task!.title,
+      department: l.meta.task!.department,
+      role: l.meta.task!.role,
+      actions: l.meta.task!.actions,
+      time_limit: l.meta.task!.timeLimit,
+      status: 'open' as const,
+      assignee_id: null,
+      opened_at: now,
+      closed_at: null,
+      closed_by: null,
+      outcome: null,
+      escalation: 'none',
+      escalated_at: null,
+      ...planTaskDeadline(calendar!, now, l.meta.task!, def),
+    }));
     await tasks.insertTasks(trx, opened);
-    return { leaves, liveTasks: [...live.filter((t) => activeIds.has(t.state_id)), ...opened] };
+
+    const newTimers = opened.flatMap((t, i) => escalationTimers(t, entering[i].meta.task!, now));
+    for (const l of timedEntered) {
+      const { due } = dueOrNote(calendar!, now, l.meta.timer!);
+      if (due) newTimers.push({ case_id: caseRow.id, task_id: null, state_id: l.stateId, kind: 'state', event_type: l.meta.timer!.event, due_at: due, created_at: now });
+    }
+    await timers.insertTimers(trx, newTimers);
+    const activeLeafIds = new Set(leaves.map((l) => l.stateId));
+    await timers.cancelStateTimers(trx, caseRow.id, previousLeaves.filter((l) => l.meta.timer && !activeLeafIds.has(l.stateId)).map((l) => l.stateId));
+    return [...live.filter((t) => activeIds.has(t.state_id)), ...opened];
   }
 
   private async recordEffect(trx: Db, caseId: string, eventId: string, effect: { type: string; [k: string]: unknown }, now: Date) {

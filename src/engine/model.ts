@@ -83,6 +83,12 @@ export function validateProcedure(def: ProcedureDefinition, models: VariantModel
   const problems: string[] = [];
   const where = (node: any) => `${def.id}: state "${node.id}"`;
   const nodes = getStateNodes(def.machine.root) as any[];
+  // Deadline events are sent by the engine alone, and the state must be listening for them.
+  const checkSystemEvent = (node: any, type: string, accepted: Set<string>) => {
+    const spec = def.events[type];
+    if (!spec || !spec.sentBy || !('system' in spec.sentBy)) problems.push(`${where(node)} times out with ${type}, which is not a system event`);
+    if (!accepted.has(type)) problems.push(`${where(node)} times out with ${type}, which the state does not accept`);
+  };
 
   for (const node of nodes) {
     const meta = (node.meta ?? {}) as Partial<StateMeta>;
@@ -104,6 +110,11 @@ export function validateProcedure(def: ProcedureDefinition, models: VariantModel
         if (!Object.hasOwn(def.events, a)) problems.push(`${where(node)} lists task action ${a}, which has no schema`);
       }
       if (!t.timeLimit || !(t.timeLimit.days > 0) || !['WD', 'CD'].includes(t.timeLimit.unit)) problems.push(`${where(node)} opens a task without a valid time limit`);
+      if (t.overdueEvent) checkSystemEvent(node, t.overdueEvent, accepted);
+    }
+    if (meta.timer) {
+      if (!(meta.timer.days > 0) || !['WD', 'CD'].includes(meta.timer.unit)) problems.push(`${where(node)} has a timer without a valid period`);
+      checkSystemEvent(node, meta.timer.event, accepted);
     }
     if (node.type === 'parallel') {
       const joins = [...node.transitions.keys()].some((k: string) => k === `xstate.done.state.${node.id}`);

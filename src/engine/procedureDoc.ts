@@ -24,14 +24,23 @@ export function procedureDoc(def: ProcedureDefinition): string {
   for (const d of def.departments) out.push(`| \`${d}\` | ${departmentName(d)} |`);
   out.push('', '## Tasks and time limits', '');
   out.push('Each task opens when its state is entered and closes when the state is left. "Clock" says whether the step clock runs there.', '');
-  out.push('| state | task | department | role | actions | limit | source | clock |', '|---|---|---|---|---|---|---|---|');
+  out.push('| state | task | department | role | actions | limit | source | clock | when overdue |', '|---|---|---|---|---|---|---|---|---|');
   for (const n of nodes) {
     const meta = (n.meta ?? {}) as Partial<StateMeta>;
     const t = meta.task;
     if (!t) continue;
     const actions = t.actions.map((a) => `${def.events[a]?.label ?? a} (\`${a}\`)`).join('<br>');
-    out.push(`| \`${n.id}\` | ${t.title} | ${departmentName(t.department)} | ${ROLE_NAMES[t.role] ?? t.role} | ${actions} | ${t.timeLimit.days} ${t.timeLimit.unit} | ${cell(t.timeLimit.source)} | ${meta.clockStopped ? 'stopped' : 'runs'} |`);
+    out.push(`| \`${n.id}\` | ${t.title} | ${departmentName(t.department)} | ${ROLE_NAMES[t.role] ?? t.role} | ${actions} | ${t.timeLimit.days} ${t.timeLimit.unit} | ${cell(t.timeLimit.source)} | ${meta.clockStopped ? 'stopped' : 'runs'} | ${t.overdueEvent ? `sends \`${t.overdueEvent}\`` : 'escalates'} |`);
   }
+  const timed = nodes.filter((n) => (n.meta as Partial<StateMeta> | undefined)?.timer);
+  if (timed.length) {
+    out.push('', '## Timed transitions', '', '| state | after | sends | source |', '|---|---|---|---|');
+    for (const n of timed) {
+      const t = (n.meta as StateMeta).timer!;
+      out.push(`| \`${n.id}\` | ${t.days} ${t.unit} | \`${t.event}\` | ${cell(t.source)} |`);
+    }
+  }
+  out.push('', 'Escalation: a task is warned (yellow) when 80% of its time is used, overdue (黄牌) at its due date, red (红牌, 督办) 3 working days later, unless the procedure or step sets other thresholds.');
   out.push('', '## Citizen-facing stages', '', 'What `/api/track` shows for each state (hidden: internal routing, never shown).', '');
   out.push('| state | stage |', '|---|---|');
   for (const n of nodes) {

@@ -55,8 +55,13 @@ const marriageMachine = setup({
     marriageExamination: examination('mr.marriageExamination', '结婚登记审查中', 'REGISTER_MARRIAGE', true),
     supplement: {
       id: 'mr.supplement',
-      meta: taskState('待补正', { title: '接收补正材料', department: 'marriage-registry', role: 'clerk', actions: ['SUPPLEMENT_RECEIVED'], timeLimit: cd(30, 'local') }, { clockStopped: true }),
+      meta: taskState(
+        '待补正',
+        { title: '接收补正材料', department: 'marriage-registry', role: 'clerk', actions: ['SUPPLEMENT_RECEIVED'], timeLimit: cd(30, 'local'), overdueEvent: 'SUPPLEMENT_EXPIRED' },
+        { clockStopped: true },
+      ),
       on: {
+        SUPPLEMENT_EXPIRED: 'supplementExpired',
         SUPPLEMENT_RECEIVED: [
           { guard: 'isDivorce', target: 'divorceAcceptance', actions: 'clearMissingMaterials' },
           { target: 'marriageExamination', actions: 'clearMissingMaterials' },
@@ -83,7 +88,7 @@ const marriageMachine = setup({
     // 冷静期: 30 calendar days in which either party may withdraw (WITHDRAW at the registry).
     coolingOff: {
       id: 'mr.coolingOff',
-      meta: stage('离婚冷静期（30日）', { clockStopped: true }),
+      meta: stage('离婚冷静期（30日）', { clockStopped: true, timer: { ...cd(30, '民法典第1077条'), event: 'COOLING_OFF_ENDED' } }),
       on: { COOLING_OFF_ENDED: 'appearanceWindow', WITHDRAW },
     },
     appearanceWindow: {
@@ -94,6 +99,7 @@ const marriageMachine = setup({
         role: 'clerk',
         actions: ['BOTH_PARTIES_APPEARED'],
         timeLimit: cd(30, '民法典第1077条'),
+        overdueEvent: 'APPEARANCE_WINDOW_EXPIRED',
       }),
       on: {
         BOTH_PARTIES_APPEARED: 'divorceExamination',
@@ -111,6 +117,7 @@ const marriageMachine = setup({
       states: Object.fromEntries(DOWNSTREAM.map((b) => [b.key, branchRegion(b)])) as any,
     },
     refused: { type: 'final', meta: stage('不予登记') },
+    supplementExpired: { type: 'final', meta: stage('补正期满未补正，终止办理') },
     notAccepted: { type: 'final', meta: stage('不予受理') },
     withdrawn: { type: 'final', meta: stage('已撤回') },
     deemedWithdrawn: { type: 'final', meta: stage('期满未到场，视为撤回离婚登记申请') },
@@ -155,13 +162,14 @@ export const marriage: ProcedureDefinition<z.infer<typeof applicationSchema>> = 
       examples: [{ missingMaterials: ['photos'] }],
     },
     SUPPLEMENT_RECEIVED: { label: '补正材料已收齐', schema: noData },
+    SUPPLEMENT_EXPIRED: { label: '补正期满未补正（终止办理）', schema: z.strictObject({}), sentBy: { system: true } },
     REJECT_APPLICATION: { label: '不予受理', schema: z.strictObject({ reason }), examples: [{ reason: '当事人不符合协议离婚条件' }] },
     REGISTER_MARRIAGE: { label: '准予结婚登记，当场发证', schema: noData },
     REGISTER_DIVORCE: { label: '准予离婚登记，发给离婚证', schema: noData },
     REFUSE_REGISTRATION: { label: '不予登记（书面说明理由）', schema: z.strictObject({ reason }), examples: [{ reason: '当事人未达法定婚龄' }] },
-    COOLING_OFF_ENDED: { label: '冷静期届满', schema: noData, sentBy: { system: true } },
+    COOLING_OFF_ENDED: { label: '冷静期届满', schema: z.strictObject({}), sentBy: { system: true } },
     BOTH_PARTIES_APPEARED: { label: '双方亲自到场申请发证', schema: noData },
-    APPEARANCE_WINDOW_EXPIRED: { label: '到场期限届满未到场（视为撤回）', schema: noData, sentBy: { system: true } },
+    APPEARANCE_WINDOW_EXPIRED: { label: '到场期限届满未到场（视为撤回）', schema: z.strictObject({}), sentBy: { system: true } },
     WITHDRAW: { label: '当事人撤回申请', schema: z.strictObject({ reason }), sentBy: { roles: ['clerk'] }, examples: [{ reason: '一方撤回离婚登记申请' }] },
     ...(Object.assign({}, ...DOWNSTREAM.map((b) => branchEvents(b))) as Record<string, EventSpec>),
   },

@@ -86,14 +86,18 @@ export function intakeStates(o: IntakeOptions) {
           role: o.role ?? 'clerk',
           actions: ['SUPPLEMENT_RECEIVED'],
           timeLimit: cd(30, 'local'),
+          // An unanswered 补正 notice ends the case when its period runs out.
+          overdueEvent: 'SUPPLEMENT_EXPIRED',
         },
         { clockStopped: true },
       ),
       on: {
         SUPPLEMENT_RECEIVED: { target: 'acceptance', actions: 'clearMissingMaterials' },
+        SUPPLEMENT_EXPIRED: 'supplementExpired',
         WITHDRAW: { target: 'withdrawn', actions: 'recordReason' },
       },
     },
+    supplementExpired: { type: 'final', meta: stage('补正期满未补正，终止办理') },
     notAccepted: { type: 'final', meta: stage('不予受理') },
     withdrawn: { type: 'final', meta: stage('已撤回') },
   } as const;
@@ -111,6 +115,7 @@ export function intakeEvents(materials: Material[], acceptSchema: z.ZodType = z.
     },
     REJECT_APPLICATION: { label: '不予受理', schema: z.strictObject({ reason }), examples: [{ reason: '不符合受理条件' }] },
     SUPPLEMENT_RECEIVED: { label: '补正材料已收齐', schema: z.strictObject({ note }) },
+    SUPPLEMENT_EXPIRED: { label: '补正期满未补正（终止办理）', schema: z.strictObject({}), sentBy: { system: true } },
     WITHDRAW: {
       label: '申请人撤回申请',
       schema: z.strictObject({ reason }),

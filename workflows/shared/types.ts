@@ -22,6 +22,23 @@ export interface TaskMeta {
   /** Events a holder of this task may send; each must have a schema in the procedure's `events`. */
   actions: string[];
   timeLimit: TimeLimit;
+  /** Event the deadline engine sends when the task goes overdue (e.g. deemed withdrawal). */
+  overdueEvent?: string;
+  /** Overrides the procedure's escalation thresholds for this step. */
+  escalation?: Partial<EscalationPolicy>;
+}
+
+/** When a task turns yellow (warning), overdue (黄牌) and red (红牌, 督办). */
+export interface EscalationPolicy {
+  /** Share of the step's time after which it is warned, e.g. 0.8. */
+  warnRatio: number;
+  /** Working days after the due date at which an unfinished task turns red. */
+  redAfterWorkingDays: number;
+}
+
+/** A chart's own timed transition: `event` is sent (by the system) this long after entering the state. */
+export interface StateTimer extends TimeLimit {
+  event: string;
 }
 
 /** `meta` on every state node of a procedure chart. */
@@ -33,6 +50,7 @@ export interface StateMeta {
   clockStopped?: boolean;
   /** Internal routing states a citizen need not see. */
   hiddenFromCitizen?: boolean;
+  timer?: StateTimer;
 }
 
 export interface EventSpec {
@@ -81,6 +99,8 @@ export interface ProcedureDefinition<Application = unknown> {
   departments: string[];
   materials: Material[];
   totalTimeLimit: TimeLimit;
+  /** Escalation thresholds for every task unless a task overrides them. */
+  escalation?: EscalationPolicy;
   applicationSchema: z.ZodType<Application>;
   events: Record<string, EventSpec>;
   /** Departments whose clerks may open cases of this procedure. */

@@ -1,0 +1,81 @@
+import type { Db } from './connection.ts';
+
+export type TimerKind = 'warn' | 'overdue' | 'red' | 'state';
+
+export interface TimerRow {
+  id: string;
+  case_id: string;
+  task_id: string | null;
+  state_id: string;
+  kind: TimerKind;
+  event_type: string;
+  due_at: Date;
+  status: 'pending' | 'fired' | 'cancelled' | 'failed';
+  attempts: number;
+  locked_by: string | null;
+  locked_until: Date | null;
+  last_error: string | null;
+  fired_at: Date | null;
+  created_at: Date;
+}
+
+export type NewTimer = Pick<TimerRow, 'case_id' | 'task_id' | 'state_id' | 'kind' | 'event_type' | 'due_at' | 'created_at'>;
+
+export async function insertTimers(db: Db, rows: NewTimer[]): Promise<void> {
+  if (rows.length) await db('timers').insert(rows);
+}
+
+/** Cancels the pending timers of tasks that closed, in the transition's transaction. */
+export async function cancelTaskTimers(db: Db, taskIds: string[]): Promise<void> {
+  if (taskIds.length) await db('timers').whereIn('task_id', taskIds).andWhere('status', 'pending').update({ status: 'cancelled' });
+}
+
+/** Cancels a case's pending state timers for states it has left. */
+export async function cancelStateTimers(db: Db, caseId: string, stateIds: string[]): Promise<void> {
+  if (stateIds.length) {
+    await db('timers').where({ case_id: caseId, kind: 'state', status: 'pending' }).whereIn('state_id', stateIds).update({ status: 'cancelled' });
+  }
+}
+
+/**
+ * Leases up to `limit` due timers to `workerId` until `leaseUntil`. SKIP LOCKED lets any number
+ * of workers claim side by side; a lease that expires (its worker died) makes the timer
+ * claimable again.
+ */
+export async function claimDueTimers(db: Db, workerId: string, now: Date, leaseUntil: Date, limit: number): Promise<string[]> {
+  const { rows } = await db.raw(
+    `update timers set locked_by = ?, locked_until = ?, attempts = attempts + 1
+     where id in (
+       select id from timers
+       where status = 'pending' and due_at <= ? and (locked_until is null or locked_until < ?)
+       order by due_at
+       limit ?
+       for update skip locked)
+     returning id`,
+    [workerId, leaseUntil, now, now, limit],
+  );
+  return rows.map((r: { id: string | number }) => String(r.id));
+}
+
+export async function getTimer(db: Db, id: string): Promise<TimerRow | undefined> {
+  return db<TimerRow>('timers').where({ id }).first();
+}
+
+export async function lockTimer(db: Db, id: string): Promise<TimerRow | undefined> {
+  return db<TimerRow>('timers').where({ id }).forUpdate().first();
+}
+
+export async function finishTimer(db: Db, id: string, status: 'fired' | 'cancelled', at: Date): Promise<void> {
+  await db('timers').where({ id }).update({ status, fired_at: at, locked_until: null });
+}
+
+/** Records a failed attempt; the timer is retried after `retryAt`, or gives up as failed. */
+export async function recordTimerFailure(db: Db, id: string, workerId: string, error: string, retryAt: Date, giveUp: boolean): Promise<void> {
+  await db('timers')
+    .where({ id, locked_by: workerId, status: 'pending' })
+    .update({ last_error: error.slice(0, 2000), locked_until: retryAt, status: giveUp ? 'failed' : 'pending' });
+}
+
+export async function pendingTimersOfCase(db: Db, caseId: string): Promise<TimerRow[]> {
+  return db<TimerRow>('timers').where({ case_id: caseId, status: 'pending' }).orderBy('due_at');
+}

@@ -1,0 +1,101 @@
+import type { TimeLimit } from '../../workflows/index.ts';
+import { DomainError } from './errors.ts';
+
+/**
+ * Working-day arithmetic on the statutory calendar. Days are China-time dates ('YYYY-MM-DD');
+ * a due date is the end of its day in China (23:59:59.999 +08:00).
+ *
+ * - Working day: Monday–Friday, unless the calendar marks it a holiday; a weekend day the
+ *   calendar marks as a make-up working day (调休上班) is a working day.
+ * - N working days from an instant: counting starts the next day; due at the end of the Nth.
+ * - N calendar days (民法典 art. 201, 203): counting starts the next day; if the last day is not a
+ *   working day the period ends at the end of the next working day.
+ * - A year whose calendar is not loaded is an error, never a guess.
+ */
+export type DayKind = 'holiday' | 'workday';
+
+const DAY_MS = 86_400_000;
+const CHINA_OFFSET_MS = 8 * 3_600_000;
+
+/** The China-time date of an instant. */
+export function chinaDay(at: Date): string {
+  return new Date(at.getTime() + CHINA_OFFSET_MS).toISOString().slice(0, 10);
+}
+
+/** The last millisecond of a China-time day. */
+export function endOfChinaDay(day: string): Date {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + DAY_MS - CHINA_OFFSET_MS - 1);
+}
+
+export function addDays(day: string, n: number): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + n * DAY_MS).toISOString().slice(0, 10);
+}
+
+export class CalendarYearMissingError extends DomainError {
+  constructor(readonly year: number) {
+    super('conflict', 'CALENDAR_YEAR_MISSING', `${year}年工作日历尚未加载，无法按工作日计算时限`, { year });
+  }
+}
+
+export class WorkCalendar {
+  /**
+   * @param years years whose schedule is loaded
+   * @param days overrides by date: national first, then each region down the tree (later wins)
+   */
+  constructor(
+    private readonly years: ReadonlySet<number>,
+    private readonly days: ReadonlyMap<string, DayKind>,
+  ) {}
+
+  isWorkingDay(day: string): boolean {
+    const year = Number(day.slice(0, 4));
+    if (!this.years.has(year)) throw new CalendarYearMissingError(year);
+    const override = this.days.get(day);
+    if (override) return override === 'workday';
+    const weekday = new Date(`${day}T00:00:00Z`).getUTCDay();
+    return weekday !== 0 && weekday !== 6;
+  }
+
+  /** The end of the Nth working day after `from`'s day. */
+  addWorkingDays(from: Date, n: number): Date {
+    let day = chinaDay(from);
+    for (let counted = 0; counted < n; ) {
+      day = addDays(day, 1);
+      if (this.isWorkingDay(day)) counted++;
+    }
+    return endOfChinaDay(day);
+  }
+
+  /** N calendar days after `from`'s day, moved to the next working day if it ends on a day off. */
+  addCalendarDays(from: Date, n: number): Date {
+    let day = addDays(chinaDay(from), n);
+    while (!this.isWorkingDay(day)) day = addDays(day, 1);
+    return endOfChinaDay(day);
+  }
+
+  /** Working days after `from`'s day up to and including `to`'s day; negative if `to` is earlier. */
+  workingDaysBetween(from: Date, to: Date): number {
+    const a = chinaDay(from);
+    const b = chinaDay(to);
+    if (b < a) return -this.workingDaysBetween(to, from);
+    let n = 0;
+    for (let day = addDays(a, 1); day <= b; day = addDays(day, 1)) if (this.isWorkingDay(day)) n++;
+    return n;
+  }
+
+  due(from: Date, limit: Pick<TimeLimit, 'days' | 'unit'>): Date {
+    return limit.unit === 'WD' ? this.addWorkingDays(from, limit.days) : this.addCalendarDays(from, limit.days);
+  }
+
+  /** Moves a due date later by time that did not count, in the limit's own unit. */
+  extend(due: Date, pausedFrom: Date, resumedAt: Date, unit: TimeLimit['unit']): Date {
+    if (unit === 'WD') return this.addWorkingDays(due, this.workingDaysBetween(pausedFrom, resumedAt));
+    const days = Math.round((Date.parse(chinaDay(resumedAt)) - Date.parse(chinaDay(pausedFrom))) / DAY_MS);
+    return endOfChinaDay(addDays(chinaDay(due), days));
+  }
+
+  /** Working days left until `due` (0 on its last day, negative once overdue). */
+  remainingWorkingDays(now: Date, due: Date): number {
+    return this.workingDaysBetween(now, due);
+  }
+}
