@@ -9,6 +9,10 @@ export interface Config {
   /** How long a login token stays valid. */
   sessionHours: number;
   logLevel: string;
+  /** Run the timer worker inside the service (default) — WORKER=off to run it separately. */
+  worker: boolean;
+  /** A fixed "now" (ISO) for demos and tests; unset → the real clock. */
+  fixedNow: string | undefined;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -21,5 +25,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port,
     sessionHours: Number(env.SESSION_HOURS ?? 12),
     logLevel: env.LOG_LEVEL ?? 'info',
+    worker: env.WORKER !== 'off',
+    fixedNow: env.ONEWINDOW_NOW || undefined,
   };
 }

@@ -2,6 +2,7 @@ import { loadConfig } from './config.ts';
 import { buildApp } from './http/app.ts';
 import { DEMO_PASSWORD, DEMO_USERS, seedDemo } from './seed.ts';
 import { createEngine, openDatabase } from './services.ts';
+import { TimerWorker } from './worker/timerWorker.ts';
 
 const config = loadConfig();
 const db = await openDatabase(config);
@@ -10,7 +11,8 @@ if (!config.databaseUrl && !(await db('users').first())) {
   await seedDemo(db);
   console.log(`demo users seeded (password ${DEMO_PASSWORD}): ${DEMO_USERS.map((u) => u.username).join(', ')}`);
 }
-const app = await buildApp({ db, engine: createEngine(), sessionHours: config.sessionHours }, {
+const engine = createEngine(config.fixedNow ? () => new Date(config.fixedNow!) : undefined);
+const app = await buildApp({ db, engine, sessionHours: config.sessionHours }, {
   logger: {
     level: config.logLevel,
     // Tokens and passwords never reach the log.
@@ -18,11 +20,16 @@ const app = await buildApp({ db, engine: createEngine(), sessionHours: config.se
   },
 });
 
+const worker = config.worker
+  ? new TimerWorker({ db, engine, log: (msg, extra) => app.log.warn(extra ?? {}, msg) })
+  : null;
+
 let closing = false;
 async function shutdown(signal: string) {
   if (closing) return;
   closing = true;
   app.log.info({ signal }, 'shutting down');
+  await worker?.stop();
   await app.close();
   await db.destroy();
   process.exit(0);
@@ -31,4 +38,5 @@ process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
 await app.listen({ host: config.host, port: config.port });
+worker?.start();
 app.log.info(`OneWindow on ${config.databaseUrl ? 'PostgreSQL' : `embedded PGlite (${config.dataDir})`}; API docs at /docs`);

@@ -1,6 +1,7 @@
 import type { Db } from './connection.ts';
 
 export type TaskStatus = 'open' | 'claimed' | 'completed' | 'cancelled';
+export type EscalationLevel = 'none' | 'warned' | 'overdue' | 'red';
 export const LIVE_STATUSES: TaskStatus[] = ['open', 'claimed'];
 
 export interface TaskRow {
@@ -23,8 +24,7 @@ export interface TaskRow {
   due_at: Date | null;
   warn_at: Date | null;
   red_at: Date | null;
-  /** none | warned | overdue | red */
-  escalation: string;
+  escalation: EscalationLevel;
   escalated_at: Date | null;
   deadline_note: string | null;
 }
@@ -57,6 +57,10 @@ export async function closeTask(
     closed_by: close.closedBy,
     outcome: close.outcome,
   });
+}
+
+export async function escalateTask(db: Db, id: string, level: EscalationLevel, at: Date): Promise<void> {
+  await db('tasks').where({ id }).update({ escalation: level, escalated_at: at });
 }
 
 export async function claimTask(db: Db, id: string, userId: string): Promise<void> {
@@ -92,4 +96,16 @@ export async function listInbox(db: Db, q: InboxQuery): Promise<{ rows: InboxRow
     .limit(q.limit)
     .offset(q.offset);
   return { rows, total: Number(count) };
+}
+
+/** Live tasks that have been warned or are overdue in a region and below, oldest deadline first. */
+export async function listEscalated(db: Db, regionPrefix: string, limit: number): Promise<InboxRow[]> {
+  return db('tasks')
+    .join('cases', 'cases.id', 'tasks.case_id')
+    .whereIn('tasks.status', LIVE_STATUSES)
+    .andWhereNot('tasks.escalation', 'none')
+    .andWhere('tasks.region_code', 'like', `${regionPrefix}%`)
+    .select('tasks.*', 'cases.reference', 'cases.applicant_name', 'cases.version as case_version')
+    .orderBy([{ column: 'tasks.due_at' }, { column: 'tasks.id' }])
+    .limit(limit);
 }

@@ -17,7 +17,7 @@ export const ESCALATION_LABELS: Record<string, string> = {
 };
 export const ESCALATION_LEVEL = { warn: 'warned', overdue: 'overdue', red: 'red' } as const;
 const RANK: Record<string, number> = { none: 0, warned: 1, overdue: 2, red: 3 };
-export const isHigherLevel = (next: string, current: string) => RANK[next] > RANK[current];
+export const isHigherLevel = (next: string, current: string): boolean => RANK[next] > RANK[current];
 
 export interface TaskDeadline {
   due_at: Date | null;

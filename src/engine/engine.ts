@@ -14,9 +14,9 @@ import { maskApplicant, maskName } from './masking.ts';
 import { chinaDate, formatReference, hashTrackingCode, newTrackingCode, trackingCodeMatches } from './references.ts';
 import type { ProcedureRegistry } from './registry.ts';
 import * as timers from '../db/timers.ts';
-import { CalendarYearMissingError } from './calendar.ts';
+import { CalendarYearMissingError, type WorkCalendar } from './calendar.ts';
 import { CalendarService } from './calendars.ts';
-import { dueOrNote, escalationTimers, planTaskDeadline } from './deadlines.ts';
+import { ESCALATION_LABELS, ESCALATION_LEVEL, dueOrNote, escalationTimers, isHigherLevel, planTaskDeadline } from './deadlines.ts';
 
 /** The authenticated person behind a command. */
 export interface Actor {
@@ -324,7 +324,7 @@ export class Engine {
       closed_at: null,
       closed_by: null,
       outcome: null,
-      escalation: 'none',
+      escalation: 'none' as const,
       escalated_at: null,
       ...planTaskDeadline(calendar!, now, l.meta.task!, def),
     }));
@@ -356,6 +356,64 @@ export class Engine {
       return;
     }
     await outbox.insertOutbox(trx, caseId, effect.type, effect, now);
+  }
+
+  /**
+   * Fires one leased timer through the normal engine path: the case row is locked first (as on
+   * every path), then the timer row; a timer no longer pending or leased to someone else is
+   * skipped, and a timer whose task or state the case has left is a no-op. Escalation raises the
+   * task's level, is logged, and is offered to the chart as an event; a chart that listens for
+   * it (deemed withdrawal, 补正 expiry) transitions, otherwise the event is only recorded.
+   */
+  async fireTimer(trx: Db, timerId: string, workerId: string): Promise<'fired' | 'moot' | 'skipped'> {
+    const peek = await timers.getTimer(trx, timerId);
+    if (!peek) return 'skipped';
+    const row = await cases.lockCase(trx, peek.case_id);
+    const timer = await timers.lockTimer(trx, timerId);
+    if (!row || !timer || timer.status !== 'pending' || timer.locked_by !== workerId) return 'skipped';
+    const now = this.clock();
+    const def = this.registry.pinned(row.procedure_id, row.definition_version);
+    const current = resolve(def, row.snapshot);
+    let payload: Record<string, unknown> = { timerId: timer.id, kind: timer.kind, dueAt: timer.due_at.toISOString() };
+    if (timer.task_id) {
+      const task = await tasks.getTask(trx, timer.task_id);
+      if (!task || !tasks.LIVE_STATUSES.includes(task.status)) {
+        await timers.finishTimer(trx, timer.id, 'cancelled', now);
+        return 'moot';
+      }
+      const level = ESCALATION_LEVEL[timer.kind as keyof typeof ESCALATION_LEVEL];
+      if (isHigherLevel(level, task.escalation)) await tasks.escalateTask(trx, task.id, level, now);
+      payload = { ...payload, taskId: task.id, task: task.title, department: task.department, level };
+    } else if (!activeLeaves(current).some((l) => l.stateId === timer.state_id)) {
+      await timers.finishTimer(trx, timer.id, 'cancelled', now);
+      return 'moot';
+    }
+    const event = { type: timer.event_type, data: {} };
+    if (current.status === 'active' && knownEvents(current).includes(event.type) && current.can(event)) {
+      await this.sendEvent(trx, SYSTEM_ACTOR, row.id, event);
+    } else {
+      await this.appendNote(trx, row, timer.event_type, payload, now);
+    }
+    await timers.finishTimer(trx, timer.id, 'fired', now);
+    return 'fired';
+  }
+
+  /** Records an event the chart does not act on (an escalation): version moves, state stays. */
+  private async appendNote(trx: Db, row: cases.CaseRow, type: string, payload: Record<string, unknown>, now: Date): Promise<void> {
+    if (!(await cases.saveTransition(trx, row.id, row.version, { status: row.status, stateValue: row.state_value, snapshot: row.snapshot, updatedAt: now }))) {
+      throw new DomainError('conflict', 'VERSION_CONFLICT', '办件已被他人更新，请刷新后重试');
+    }
+    await caseEvents.appendEvent(trx, {
+      case_id: row.id,
+      seq: row.version + 1,
+      type,
+      payload,
+      actor_id: null,
+      actor_name: SYSTEM_ACTOR.name,
+      from_state: row.state_value,
+      to_state: row.state_value,
+      occurred_at: now,
+    });
   }
 
   async claimTask(trx: Db, actor: Actor, taskId: string): Promise<void> {
@@ -409,6 +467,7 @@ export class Engine {
     const allTasks = await tasks.tasksOfCase(db, caseId);
     const events = await caseEvents.listEvents(db, caseId);
     const paid = await payments.listPayments(db, caseId);
+    const remaining = remainingFn(await this.calendars.forRegion(db, row.region_code), this.clock());
     return {
       id: row.id,
       reference: row.reference,
@@ -424,13 +483,14 @@ export class Engine {
       facts: snap.context as Record<string, unknown>,
       applicant: maskApplicant(row.applicant),
       application: row.application,
-      openTasks: allTasks.filter((t) => tasks.LIVE_STATUSES.includes(t.status)).map((t) => taskView(def, t)),
+      deadline: caseDeadline(row, remaining),
+      openTasks: allTasks.filter((t) => tasks.LIVE_STATUSES.includes(t.status)).map((t) => taskView(def, t, remaining)),
       closedTasks: allTasks.filter((t) => !tasks.LIVE_STATUSES.includes(t.status)).map((t) => taskView(def, t)),
       allowedEvents: knownEvents(snap).map((type) => ({ type, label: def.events[type]?.label ?? type })),
       history: events.map((e) => ({
         seq: e.seq,
         type: e.type,
-        label: e.type === 'CASE_OPENED' ? '受理登记' : (def.events[e.type]?.label ?? e.type),
+        label: eventLabel(def, e.type),
         actor: e.actor_name,
         at: e.occurred_at.toISOString(),
         fromState: e.from_state,
@@ -452,16 +512,32 @@ export class Engine {
       limit: q.pageSize,
       offset: (q.page - 1) * q.pageSize,
     });
+    const remaining = remainingFn(await this.calendars.forRegion(db, actor.regionCode), this.clock());
     return {
-      items: rows.map((r) => ({
-        ...taskView(this.registry.latest(r.procedure_id), r),
-        reference: r.reference,
-        applicantName: maskName(r.applicant_name),
-        caseVersion: r.case_version,
-      })),
+      items: rows.map((r) => inboxItem(this.registry.latest(r.procedure_id), r, remaining)),
       total,
       page: q.page,
       pageSize: q.pageSize,
+    };
+  }
+
+  /** Warned, overdue and red tasks in the supervisor's region, by department, oldest deadline first. */
+  async supervision(db: Db, actor: Actor) {
+    if (!actor.roles.includes('supervisor') && !actor.roles.includes('admin')) {
+      throw new DomainError('forbidden', 'ROLE_REQUIRED', '仅督办人员可查看时限督办情况');
+    }
+    const rows = await tasks.listEscalated(db, actor.regionCode, 1000);
+    const remaining = remainingFn(await this.calendars.forRegion(db, actor.regionCode), this.clock());
+    const byDepartment = new Map<string, Array<ReturnType<typeof inboxItem>>>();
+    for (const r of rows) {
+      const view = inboxItem(this.registry.latest(r.procedure_id), r, remaining);
+      byDepartment.set(r.department, [...(byDepartment.get(r.department) ?? []), view]);
+    }
+    const count = (level: string) => rows.filter((r) => r.escalation === level).length;
+    return {
+      regionCode: actor.regionCode,
+      totals: { warned: count('warned'), overdue: count('overdue'), red: count('red') },
+      departments: [...byDepartment].map(([department, items]) => ({ department, departmentName: departmentName(department), tasks: items })),
     };
   }
 
@@ -491,11 +567,12 @@ export class Engine {
         ? (ctx.missingMaterials as string[] | undefined)?.map((c) => def.materials.find((m) => m.code === c)?.name ?? c) ?? []
         : [],
       decision: citizenDecision(ctx.decision),
+      deadline: caseDeadline(row, remainingFn(await this.calendars.forRegion(db, row.region_code), this.clock())),
       submittedAt: row.created_at.toISOString(),
       updatedAt: row.updated_at.toISOString(),
       timeline: events.map((e) => ({
         at: e.occurred_at.toISOString(),
-        step: e.type === 'CASE_OPENED' ? '申请已登记' : (def.events[e.type]?.label ?? e.type),
+        step: eventLabel(def, e.type),
       })),
     };
   }
@@ -509,6 +586,11 @@ export function ageOn(idNumber: string, at: Date): number {
   return today.slice(4) >= birth.slice(4) ? years : years - 1;
 }
 
+function eventLabel(def: ProcedureDefinition, type: string): string {
+  if (type === 'CASE_OPENED') return '申请已登记';
+  return def.events[type]?.label ?? ESCALATION_LABELS[type] ?? type;
+}
+
 function citizenDecision(decision: any) {
   if (!decision) return null;
   return decision.approved
@@ -516,7 +598,21 @@ function citizenDecision(decision: any) {
     : { approved: false, reason: decision.reason, remedy: decision.remedy };
 }
 
-function taskView(def: ProcedureDefinition, t: tasks.TaskRow) {
+/** Working days left until a due date, or null when the calendar cannot say. */
+type Remaining = (due: Date | null) => number | null;
+
+function remainingFn(calendar: WorkCalendar, now: Date): Remaining {
+  return (due) => {
+    if (!due) return null;
+    try {
+      return calendar.remainingWorkingDays(now, due);
+    } catch {
+      return null;
+    }
+  };
+}
+
+function taskView(def: ProcedureDefinition, t: tasks.TaskRow, remaining: Remaining = () => null) {
   return {
     id: t.id,
     caseId: t.case_id,
@@ -533,6 +629,24 @@ function taskView(def: ProcedureDefinition, t: tasks.TaskRow) {
     openedAt: t.opened_at.toISOString(),
     closedAt: t.closed_at ? t.closed_at.toISOString() : null,
     outcome: t.outcome,
+    dueAt: t.due_at ? t.due_at.toISOString() : null,
+    remainingWorkingDays: tasks.LIVE_STATUSES.includes(t.status) ? remaining(t.due_at) : null,
+    escalation: t.escalation,
+    deadlineNote: t.deadline_note,
+  };
+}
+
+function inboxItem(def: ProcedureDefinition, r: tasks.InboxRow, remaining: Remaining) {
+  return { ...taskView(def, r, remaining), reference: r.reference, applicantName: maskName(r.applicant_name), caseVersion: r.case_version };
+}
+
+function caseDeadline(row: cases.CaseRow, remaining: Remaining) {
+  return {
+    dueAt: row.due_at ? row.due_at.toISOString() : null,
+    clockPaused: row.clock_paused_at !== null,
+    // While paused, the remaining time is frozen at what was left when the clock stopped.
+    remainingWorkingDays: row.status === 'done' ? null : remaining(row.due_at),
+    note: row.deadline_note,
   };
 }
 

@@ -9,6 +9,8 @@ import { installErrorHandling } from './errors.ts';
 import authRoutes from './routes/auth.ts';
 import caseRoutes from './routes/cases.ts';
 import procedureRoutes from './routes/procedures.ts';
+import adminRoutes from './routes/admin.ts';
+import supervisionRoutes from './routes/supervision.ts';
 import taskRoutes from './routes/tasks.ts';
 import trackRoutes from './routes/track.ts';
 
@@ -58,6 +60,8 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   await api.register(taskRoutes, { prefix: '/api/tasks' });
   await api.register(trackRoutes, { prefix: '/api/track' });
   await api.register(procedureRoutes, { prefix: '/api/procedures' });
+  await api.register(supervisionRoutes, { prefix: '/api/supervision' });
+  await api.register(adminRoutes, { prefix: '/api/admin' });
 };
 
 export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Promise<FastifyInstance> {

@@ -26,8 +26,21 @@ export const taskSchema = z
     openedAt: z.string(),
     closedAt: z.string().nullable(),
     outcome: z.string().nullable(),
+    dueAt: z.string().nullable().describe('End of the step limit on the statutory calendar'),
+    remainingWorkingDays: z.number().int().nullable().describe('Negative once overdue'),
+    escalation: z.enum(['none', 'warned', 'overdue', 'red']),
+    deadlineNote: z.string().nullable().describe('Why there is no due date (e.g. CALENDAR_YEAR_MISSING:2027)'),
   })
   .describe('Task');
+
+export const deadlineSchema = z
+  .object({
+    dueAt: z.string().nullable(),
+    clockPaused: z.boolean().describe('The whole-case clock is stopped (补正, 公示, 冷静期…)'),
+    remainingWorkingDays: z.number().int().nullable(),
+    note: z.string().nullable(),
+  })
+  .describe('Whole-case deadline');
 
 export const inboxItemSchema = taskSchema.extend({
   reference: z.string(),
@@ -50,6 +63,7 @@ export const caseViewSchema = z
     activeStates: z.array(z.object({ stateId: z.string(), stage: z.string() })),
     facts: z.record(z.string(), z.unknown()).describe('Chart context: what the procedure decided on'),
     applicant: z.record(z.string(), z.unknown()).describe('Personal data, masked'),
+    deadline: deadlineSchema,
     application: z.record(z.string(), z.unknown()),
     openTasks: z.array(taskSchema),
     closedTasks: z.array(taskSchema),
@@ -104,6 +118,7 @@ export const trackingViewSchema = z
         remedy: z.string().optional(),
       })
       .nullable(),
+    deadline: deadlineSchema,
     submittedAt: z.string(),
     updatedAt: z.string(),
     timeline: z.array(z.object({ at: z.string(), step: z.string() })),

@@ -1,0 +1,97 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { NATIONAL, getCalendarYear, replaceCalendarYear } from '../../db/calendars.ts';
+import { getRegion } from '../../db/regions.ts';
+import { DomainError, notFound } from '../../engine/errors.ts';
+import type { Actor } from '../../engine/engine.ts';
+import { actorOf } from '../auth.ts';
+import { errors } from '../schemas.ts';
+
+const day = z.iso.date('日期格式应为 YYYY-MM-DD');
+const entry = z.strictObject({ date: day, name: z.string().trim().min(1).max(50) });
+const yearParams = z.object({ year: z.coerce.number().int().min(2000).max(2100) });
+const calendarYear = z.object({
+  regionCode: z.string(),
+  year: z.number().int(),
+  source: z.string(),
+  loadedAt: z.string(),
+  days: z.array(z.object({ day: z.string(), kind: z.enum(['holiday', 'workday']), name: z.string() })),
+});
+
+/**
+ * An admin manages calendars of their own region and below; the national calendar ('CN') only
+ * by an admin of a top-level region.
+ */
+async function assertMayManage(db: Parameters<typeof getRegion>[0], actor: Actor, regionCode: string): Promise<void> {
+  if (!actor.roles.includes('admin')) throw new DomainError('forbidden', 'ROLE_REQUIRED', '仅管理员可维护工作日历');
+  if (regionCode === NATIONAL) {
+    const own = await getRegion(db, actor.regionCode);
+    if (own?.parent_code) throw new DomainError('forbidden', 'NOT_PERMITTED', '仅省级以上管理员可维护全国工作日历');
+    return;
+  }
+  if (!regionCode.startsWith(actor.regionCode) || !(await getRegion(db, regionCode))) {
+    throw new DomainError('forbidden', 'NOT_PERMITTED', '只能维护本辖区的工作日历');
+  }
+}
+
+const routes: FastifyPluginAsyncZod = async (app) => {
+  const { db, engine } = app.deps;
+
+  app.get(
+    '/calendars/:year',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: '查看某年工作日历（全国或地区调整）',
+        params: yearParams,
+        querystring: z.object({ region: z.string().max(12).default(NATIONAL) }),
+        response: { 200: calendarYear, ...errors(401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const actor = actorOf(request);
+      if (!actor.roles.includes('admin') && !actor.roles.includes('supervisor')) throw new DomainError('forbidden', 'ROLE_REQUIRED', '无权查看工作日历');
+      const found = await getCalendarYear(db, request.query.region, request.params.year);
+      if (!found) throw notFound('该年度工作日历');
+      return found;
+    },
+  );
+
+  app.put(
+    '/calendars/:year',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: '加载（替换）某年工作日历：法定节假日与调休上班日',
+        params: yearParams,
+        body: z
+          .strictObject({
+            regionCode: z.string().max(12).default(NATIONAL),
+            source: z.string().trim().min(2).max(200).describe('e.g. 国务院办公厅关于2027年部分节假日安排的通知'),
+            holidays: z.array(entry).max(366),
+            workdays: z.array(entry).max(366).describe('Weekend days worked (调休上班)'),
+          })
+          .describe('CalendarYear'),
+        response: { 200: calendarYear, ...errors(401, 403, 422) },
+      },
+    },
+    async (request) => {
+      const actor = actorOf(request);
+      const { year } = request.params;
+      const body = request.body;
+      await assertMayManage(db, actor, body.regionCode);
+      const issues = [
+        ...body.holidays.map((d, i) => (d.date.startsWith(`${year}-`) ? null : { path: `holidays.${i}.date`, message: `日期不在${year}年内` })),
+        ...body.workdays.map((d, i) => (d.date.startsWith(`${year}-`) ? null : { path: `workdays.${i}.date`, message: `日期不在${year}年内` })),
+        ...body.workdays.map((d, i) => ([0, 6].includes(new Date(`${d.date}T00:00:00Z`).getUTCDay()) ? null : { path: `workdays.${i}.date`, message: '调休上班日应为周六或周日' })),
+      ].filter((x) => x !== null);
+      const dates = [...body.holidays, ...body.workdays].map((d) => d.date);
+      if (new Set(dates).size !== dates.length) issues.push({ path: 'holidays', message: '同一日期不能重复出现' });
+      if (issues.length) throw new DomainError('invalid', 'INVALID_CALENDAR', '工作日历有误，请按提示修改', issues);
+      await db.transaction((trx) => replaceCalendarYear(trx, { ...body, year }, engine.clock()));
+      engine.calendars.invalidate();
+      return (await getCalendarYear(db, body.regionCode, year))!;
+    },
+  );
+};
+export default routes;

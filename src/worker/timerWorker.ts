@@ -1,0 +1,103 @@
+import { hostname } from 'node:os';
+import type { Knex } from 'knex';
+import { claimDueTimers, recordTimerFailure } from '../db/timers.ts';
+import type { Engine } from '../engine/engine.ts';
+
+export interface TimerWorkerOptions {
+  db: Knex;
+  engine: Engine;
+  workerId?: string;
+  batchSize?: number;
+  /** How long a claimed batch is ours; a worker that dies loses its timers after this. */
+  leaseMs?: number;
+  /** Pause between polls when nothing was due. */
+  idleMs?: number;
+  maxAttempts?: number;
+  /** Called after a claim, before firing — a fault-injection hook for crash tests. */
+  afterClaim?: (ids: string[]) => void;
+  log?: (msg: string, extra?: object) => void;
+}
+
+export interface BatchResult {
+  claimed: number;
+  fired: number;
+  moot: number;
+  skipped: number;
+  failed: number;
+}
+
+/**
+ * Fires due timers. Stateless: any number of workers, in any number of processes, share one
+ * database — SKIP LOCKED hands each timer to one claimant, the lease returns it if that
+ * claimant dies, and each firing re-checks ownership under the case lock, so a timer fires once.
+ * Each timer fires in its own transaction through the engine, like any other command.
+ */
+export class TimerWorker {
+  readonly workerId: string;
+  private stopped = false;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+
+  constructor(private readonly o: TimerWorkerOptions) {
+    this.workerId = o.workerId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  }
+
+  async runOnce(): Promise<BatchResult> {
+    const { db, engine } = this.o;
+    const now = engine.clock();
+    const leaseUntil = new Date(now.getTime() + (this.o.leaseMs ?? 60_000));
+    const ids = await claimDueTimers(db, this.workerId, now, leaseUntil, this.o.batchSize ?? 100);
+    this.o.afterClaim?.(ids);
+    const result: BatchResult = { claimed: ids.length, fired: 0, moot: 0, skipped: 0, failed: 0 };
+    for (const id of ids) {
+      try {
+        const outcome = await db.transaction((trx) => engine.fireTimer(trx, id, this.workerId));
+        result[outcome]++;
+      } catch (err) {
+        result.failed++;
+        await this.recordFailure(id, err);
+      }
+    }
+    return result;
+  }
+
+  /** Retries with exponential back-off (1 s, 2 s, 4 s … capped at 1 h); gives up after maxAttempts. */
+  private async recordFailure(id: string, err: unknown): Promise<void> {
+    const { db, engine } = this.o;
+    const row = await db('timers').where({ id }).first('attempts');
+    const attempts = Number(row?.attempts ?? 1);
+    const delay = Math.min(3_600_000, 1000 * 2 ** (attempts - 1));
+    const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    await recordTimerFailure(db, id, this.workerId, message, new Date(engine.clock().getTime() + delay), attempts >= (this.o.maxAttempts ?? 10));
+    this.o.log?.('timer failed', { id, attempts, message });
+  }
+
+  /** Polls until stopped; a full batch is followed at once by the next. */
+  start(): void {
+    if (this.loop) return;
+    this.stopped = false;
+    this.loop = (async () => {
+      while (!this.stopped) {
+        let claimed = 0;
+        try {
+          claimed = (await this.runOnce()).claimed;
+        } catch (err) {
+          this.o.log?.('timer poll failed', { message: err instanceof Error ? err.message : String(err) });
+        }
+        if (claimed < (this.o.batchSize ?? 100) && !this.stopped) {
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, this.o.idleMs ?? 1000);
+            this.wake = () => (clearTimeout(t), resolve());
+          });
+        }
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+    this.loop = null;
+  }
+}
