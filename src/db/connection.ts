@@ -31,7 +31,18 @@ export function connect(target: DatabaseTarget): Knex {
   } as Knex.Config);
 }
 
+/**
+ * Applies pending migrations. Several processes may start at once (service and workers): the
+ * one holding Knex's migration lock migrates, the others wait for it and then find nothing to do.
+ */
 export async function migrateToLatest(db: Knex): Promise<string[]> {
-  const [, applied] = await db.migrate.latest({ migrationSource });
-  return applied as string[];
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const [, applied] = await db.migrate.latest({ migrationSource });
+      return applied as string[];
+    } catch (err) {
+      if ((err as Error).name !== 'MigrationLocked' || attempt >= 120) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }

@@ -51,10 +51,13 @@ export async function claimDueTimers(db: Db, workerId: string, now: Date, leaseU
        order by due_at
        limit ?
        for update skip locked)
-     returning id`,
+     returning id, due_at`,
     [workerId, leaseUntil, now, now, limit],
   );
-  return rows.map((r: { id: string | number }) => String(r.id));
+  // RETURNING has no order: fire in due order, so a warning is logged before the overdue event.
+  return rows
+    .sort((a: { id: string | number; due_at: Date }, b: { id: string | number; due_at: Date }) => new Date(a.due_at).getTime() - new Date(b.due_at).getTime() || Number(a.id) - Number(b.id))
+    .map((r: { id: string | number }) => String(r.id));
 }
 
 export async function getTimer(db: Db, id: string): Promise<TimerRow | undefined> {

@@ -7,6 +7,8 @@ import { TEMPLATE_DB, withDatabase } from './global-setup.ts';
 export interface TestDatabase {
   db: Knex;
   kind: 'postgres' | 'embedded';
+  /** Connection string other processes can use (PostgreSQL only). */
+  url?: string;
   destroy(): Promise<void>;
 }
 
@@ -25,6 +27,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return {
     db,
     kind: 'postgres',
+    url: withDatabase(url, name),
     async destroy() {
       await db.destroy();
       await admin.raw(`drop database if exists ${name} with (force)`);
