@@ -1,5 +1,5 @@
 /**
- * npm run bench — case transitions through the HTTP API against PostgreSQL, next to a raw-SQL
+ * Case transitions through the HTTP API against PostgreSQL, next to a raw-SQL
  * ceiling (the same statements one transition needs, from a plain pg client loop).
  *
  *   BENCH_SECONDS (default 15)  duration of each phase
@@ -10,42 +10,14 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import os from 'node:os';
-import knexFactory from 'knex';
 import pg from 'pg';
-import { connect, migrateToLatest } from '../src/db/connection.ts';
-import type { Actor } from '../src/engine/engine.ts';
-import { DEMO_PASSWORD, seedDemo } from '../src/seed.ts';
+import { DEMO_PASSWORD } from '../src/seed.ts';
 import { createEngine } from '../src/services.ts';
+import { benchUrl, demoActor, fmt, freshBenchDatabase, openCases, summarise, type Stats } from './support.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const CASES = Number(process.env.BENCH_CASES ?? 400);
-const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const BENCH_DB = 'onewindow_bench';
-const benchUrl = (() => {
-  const u = new URL(baseUrl);
-  u.pathname = `/${BENCH_DB}`;
-  return u.toString();
-})();
-
-interface Stats {
-  count: number;
-  seconds: number;
-  perSecond: number;
-  p50: number;
-  p99: number;
-  errors: number;
-}
-
-function summarise(latencies: number[], seconds: number, errors: number): Stats {
-  const sorted = [...latencies].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-  return { count: sorted.length, seconds, perSecond: sorted.length / seconds, p50: at(0.5), p99: at(0.99), errors };
-}
-
-const fmt = (s: Stats) =>
-  `${s.perSecond.toFixed(0).padStart(6)} transitions/s  p50 ${s.p50.toFixed(1).padStart(6)} ms  p99 ${s.p99.toFixed(1).padStart(6)} ms  (${s.count} in ${s.seconds.toFixed(1)} s, ${s.errors} errors)`;
 
 // The loop every bench case runs: 公示 objection → both investigation branches → 初审 → 公示 again.
 // Four transitions, each closing one task and opening others, as real traffic does.
@@ -57,39 +29,19 @@ const CYCLE: Array<{ user: 'township' | 'verify'; type: string; data: Record<str
 ];
 
 async function prepare() {
-  const admin = knexFactory({ client: 'pg', connection: baseUrl, pool: { min: 0, max: 1 } });
-  await admin.raw(`drop database if exists ${BENCH_DB} with (force)`);
-  await admin.raw(`create database ${BENCH_DB}`);
-  await admin.destroy();
-  const db = connect({ kind: 'postgres', url: benchUrl, poolMax: 4 });
-  await migrateToLatest(db);
-  await seedDemo(db);
+  const db = await freshBenchDatabase();
   const engine = createEngine();
-  const actor = async (username: string): Promise<Actor> => {
-    const u = await db('users').where({ username }).first();
-    return { id: u.id, name: u.display_name, regionCode: u.region_code, department: u.department, roles: u.roles };
-  };
-  const [clerk, township, verify] = await Promise.all(['clerk.beishan', 'township.beishan', 'verify.xihu'].map(actor));
-  const ids: string[] = [];
-  for (let i = 0; i < CASES; i++) {
-    const id = await db.transaction(async (t) => {
-      const { id } = await engine.openCase(t, clerk, {
-        procedureId: 'social-assistance',
-        applicant: { name: '测试', idNumber: '11010519491231002X', phone: '13800138000' },
-        application: { householdSize: 2, monthlyHouseholdIncomeFen: 100000, reason: '基准测试' },
-      });
-      for (const [who, type, data] of [
-        [clerk, 'ACCEPT', {}],
-        [verify, 'VERIFICATION_COMPLETED', CYCLE[1].data],
-        [township, 'HOME_VISIT_COMPLETED', CYCLE[2].data],
-        [township, 'PRELIMINARY_APPROVE', CYCLE[3].data],
-      ] as const) {
-        await engine.sendEvent(t, who, id, { type, data });
-      }
-      return id;
-    });
-    ids.push(id);
-  }
+  const [clerk, township, verify] = await Promise.all(['clerk.beishan', 'township.beishan', 'verify.xihu'].map((u) => demoActor(db, u)));
+  const ids = await openCases(db, CASES, async (t, id) => {
+    for (const [who, type, data] of [
+      [clerk, 'ACCEPT', {}],
+      [verify, 'VERIFICATION_COMPLETED', CYCLE[1].data],
+      [township, 'HOME_VISIT_COMPLETED', CYCLE[2].data],
+      [township, 'PRELIMINARY_APPROVE', CYCLE[3].data],
+    ] as const) {
+      await engine.sendEvent(t, who, id, { type, data });
+    }
+  });
   const versions = new Map<string, number>((await db('cases').select('id', 'version')).map((r) => [r.id, r.version]));
   await db.destroy();
   return { ids, versions };
@@ -99,7 +51,7 @@ async function startServer(): Promise<{ url: string; stop(): void }> {
   const port = 3900 + Math.floor(Math.random() * 90);
   const profile = process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROFILE] : [];
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, DATABASE_URL: benchUrl, PORT: String(port), LOG_LEVEL: 'warn' },
+    env: { ...process.env, DATABASE_URL: benchUrl, PORT: String(port), LOG_LEVEL: 'warn', WORKER: 'off' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -230,16 +182,8 @@ async function rawSqlPhase(ids: string[]): Promise<Stats> {
   return summarise(latencies, (performance.now() - started) / 1000, errors);
 }
 
-async function main() {
-  console.log(`machine: ${os.cpus().length} × ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
-  const pgVersion = await (async () => {
-    const c = new pg.Client({ connectionString: baseUrl });
-    await c.connect();
-    const { rows } = await c.query('show server_version');
-    await c.end();
-    return rows[0].server_version;
-  })();
-  console.log(`PostgreSQL ${pgVersion}; ${CASES} cases, ${CONCURRENCY} clients, ${SECONDS} s per phase`);
+export async function benchTransitions(): Promise<void> {
+  console.log(`\n## Case transitions: ${CASES} cases, ${CONCURRENCY} clients, ${SECONDS} s per phase`);
   const t0 = performance.now();
   const { ids, versions } = await prepare();
   console.log(`prepared ${ids.length} cases in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -259,9 +203,4 @@ async function main() {
   } finally {
     server.stop();
   }
-  const admin = knexFactory({ client: 'pg', connection: baseUrl, pool: { min: 0, max: 1 } });
-  await admin.raw(`drop database if exists ${BENCH_DB} with (force)`);
-  await admin.destroy();
 }
-
-await main();

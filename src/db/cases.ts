@@ -47,7 +47,9 @@ export async function getCaseByReference(db: Db, reference: string): Promise<Cas
 
 /** Locks the case row for the rest of the transaction: every writer of a case goes through here first. */
 export async function lockCase(db: Db, id: string): Promise<CaseRow | undefined> {
-  return db<CaseRow>('cases').where({ id }).forUpdate().first();
+  // NO KEY UPDATE: writers of one case exclude each other, yet rows that merely reference the case
+  // (timers, tasks, events inserted elsewhere) are not blocked by the lock.
+  return db<CaseRow>('cases').where({ id }).forNoKeyUpdate().first();
 }
 
 /** Writes the next snapshot; returns false if someone else advanced the case first. */

@@ -30,7 +30,7 @@ export interface BatchResult {
  * Fires due timers. Stateless: any number of workers, in any number of processes, share one
  * database — SKIP LOCKED hands each timer to one claimant, the lease returns it if that
  * claimant dies, and each firing re-checks ownership under the case lock, so a timer fires once.
- * Each timer fires in its own transaction through the engine, like any other command.
+ * Each timer fires through the engine like any other command, inside its own savepoint.
  */
 export class TimerWorker {
   readonly workerId: string;
@@ -49,14 +49,22 @@ export class TimerWorker {
     const ids = await claimDueTimers(db, this.workerId, now, leaseUntil, this.o.batchSize ?? 100);
     this.o.afterClaim?.(ids);
     const result: BatchResult = { claimed: ids.length, fired: 0, moot: 0, skipped: 0, failed: 0 };
-    for (const id of ids) {
-      try {
-        const outcome = await db.transaction((trx) => engine.fireTimer(trx, id, this.workerId));
-        result[outcome]++;
-      } catch (err) {
-        result.failed++;
-        await this.recordFailure(id, err);
+    if (ids.length === 0) return result;
+    // One transaction per batch, one savepoint per timer: a commit (and its fsync) is shared by
+    // the batch, while a timer that fails rolls back alone and is retried later.
+    const failures: Array<[string, unknown]> = [];
+    await db.transaction(async (trx) => {
+      for (const id of ids) {
+        try {
+          result[await trx.transaction((sp) => engine.fireTimer(sp, id, this.workerId))]++;
+        } catch (err) {
+          failures.push([id, err]);
+        }
       }
+    });
+    for (const [id, err] of failures) {
+      result.failed++;
+      await this.recordFailure(id, err);
     }
     return result;
   }

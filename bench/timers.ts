@@ -1,0 +1,91 @@
+/**
+ * Timer firing: throughput for a backlog of due timers with 1 and 3 worker processes, and the
+ * lag from due to fired for timers falling due while 1M others wait in the table.
+ *
+ *   BENCH_TIMERS (default 100000)   due timers in the throughput backlog
+ *   BENCH_PENDING (default 1000000) future timers sitting in the table during the lag test
+ *   BENCH_LAG_SECONDS (default 20), BENCH_LAG_RATE (default 100 timers/s)
+ */
+import { spawn } from 'node:child_process';
+import type { Knex } from 'knex';
+import { createEngine } from '../src/services.ts';
+import { TimerWorker } from '../src/worker/timerWorker.ts';
+import { benchUrl, freshBenchDatabase, openCases, summarise } from './support.ts';
+
+const TIMERS = Number(process.env.BENCH_TIMERS ?? 100_000);
+const PENDING = Number(process.env.BENCH_PENDING ?? 1_000_000);
+const LAG_SECONDS = Number(process.env.BENCH_LAG_SECONDS ?? 20);
+const LAG_RATE = Number(process.env.BENCH_LAG_RATE ?? 100);
+const CASES = 1000;
+
+/** Inserts `n` warning timers on the cases' live tasks, due at `dueSql` (an SQL expression of g). */
+async function insertTimers(db: Knex, n: number, dueSql: string): Promise<void> {
+  await db.raw(
+    `insert into timers (case_id, task_id, state_id, kind, event_type, due_at, created_at)
+     select t.case_id, t.id, t.state_id, 'warn', 'DEADLINE_WARNING', ${dueSql}, now()
+     from generate_series(1, ?) g
+     join (select row_number() over () - 1 as i, id, case_id, state_id from tasks where status = 'open') t on t.i = g % ?`,
+    [n, CASES],
+  );
+}
+
+function workerProcess(id: string, now: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+      env: { ...process.env, DATABASE_URL: benchUrl, WORKER_ID: id, WORKER_EXIT_WHEN_IDLE: '1', WORKER_BATCH: '200', ONEWINDOW_NOW: now },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)!).fired) : reject(new Error(`worker ${id} exited ${code}`))));
+  });
+}
+
+async function throughput(db: Knex, workers: number): Promise<void> {
+  await db('timers').delete();
+  // Due in the past, spread over the last day so consecutive timers hit different cases.
+  await insertTimers(db, TIMERS, `now() - (random() * interval '1 day')`);
+  await db.raw('analyze timers');
+  const t0 = performance.now();
+  const now = new Date().toISOString();
+  const fired = await Promise.all(Array.from({ length: workers }, (_, i) => workerProcess(`bench-${workers}-${i}`, now)));
+  const seconds = (performance.now() - t0) / 1000;
+  const total = fired.reduce((a, b) => a + b, 0);
+  console.log(`${workers} worker${workers > 1 ? 's' : ' '} firing ${TIMERS} due timers: ${(total / seconds).toFixed(0)} timers/s (${total} fired in ${seconds.toFixed(1)} s, incl. process start-up)`);
+}
+
+async function lag(db: Knex): Promise<void> {
+  await db('timers').delete();
+  await insertTimers(db, PENDING, `now() + interval '30 days' + (g * interval '1 second')`);
+  await db.raw('analyze timers');
+  const worker = new TimerWorker({ db, engine: createEngine(), workerId: 'lag', batchSize: 200, idleMs: 100 });
+  worker.start();
+  const t0 = performance.now();
+  let inserted = 0;
+  while (performance.now() - t0 < LAG_SECONDS * 1000) {
+    // Timers falling due half a second from now, at a steady rate.
+    await insertTimers(db, Math.ceil(LAG_RATE / 10), `now() + interval '500 milliseconds'`);
+    inserted += Math.ceil(LAG_RATE / 10);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, 3000));
+  await worker.stop();
+  const rows = await db('timers').where({ status: 'fired' }).select(db.raw('extract(epoch from (fired_at - due_at)) * 1000 as lag_ms'));
+  const stats = summarise(rows.map((r: any) => Number(r.lag_ms)), LAG_SECONDS);
+  console.log(`firing lag with ${PENDING} pending timers: p50 ${stats.p50.toFixed(0)} ms, p99 ${stats.p99.toFixed(0)} ms (${stats.count} of ${inserted} fired at ${LAG_RATE}/s, poll 100 ms)`);
+}
+
+export async function benchTimers(): Promise<void> {
+  console.log(`\n## Timers: ${TIMERS} due timers; lag with ${PENDING} pending`);
+  const db = await freshBenchDatabase();
+  try {
+    await openCases(db, CASES);
+    await throughput(db, 1);
+    await throughput(db, 3);
+    await lag(db);
+  } finally {
+    await db.destroy();
+  }
+}
+
+
