@@ -4,7 +4,8 @@ import pg from 'pg';
 import { connect, migrateToLatest } from '../src/db/connection.ts';
 import type { Actor } from '../src/engine/engine.ts';
 import { seedDemo } from '../src/seed.ts';
-import { createEngine } from '../src/services.ts';
+import { TEST_DATA_KEYS, createEngine } from '../src/services.ts';
+import { PersonalDataCipher } from '../src/engine/personalData.ts';
 
 export const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const BENCH_DB = 'onewindow_bench';
@@ -65,7 +66,7 @@ export async function demoActor(db: Knex, username: string): Promise<Actor> {
 
 /** Opens `n` social-assistance cases through the engine, applying `then` in the same transaction. */
 export async function openCases(db: Knex, n: number, then?: (t: Knex.Transaction, id: string) => Promise<void>): Promise<string[]> {
-  const engine = createEngine();
+  const engine = createEngine({ cipher: PersonalDataCipher.fromSpec(TEST_DATA_KEYS) });
   const clerk = await demoActor(db, 'clerk.beishan');
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {

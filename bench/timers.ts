@@ -8,7 +8,8 @@
  */
 import { spawn } from 'node:child_process';
 import type { Knex } from 'knex';
-import { createEngine } from '../src/services.ts';
+import { TEST_DATA_KEYS, createEngine } from '../src/services.ts';
+import { PersonalDataCipher } from '../src/engine/personalData.ts';
 import { TimerWorker } from '../src/worker/timerWorker.ts';
 import { benchUrl, freshBenchDatabase, openCases, summarise } from './support.ts';
 
@@ -32,7 +33,7 @@ async function insertTimers(db: Knex, n: number, dueSql: string): Promise<void> 
 function workerProcess(id: string, now: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
-      env: { ...process.env, DATABASE_URL: benchUrl, WORKER_ID: id, WORKER_EXIT_WHEN_IDLE: '1', WORKER_BATCH: '200', ONEWINDOW_NOW: now },
+      env: { ...process.env, DATABASE_URL: benchUrl, ONEWINDOW_DATA_KEYS: TEST_DATA_KEYS, WORKER_ID: id, WORKER_EXIT_WHEN_IDLE: '1', WORKER_BATCH: '200', ONEWINDOW_NOW: now },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -58,7 +59,7 @@ async function lag(db: Knex): Promise<void> {
   await db('timers').delete();
   await insertTimers(db, PENDING, `now() + interval '30 days' + (g * interval '1 second')`);
   await db.raw('analyze timers');
-  const worker = new TimerWorker({ db, engine: createEngine(), workerId: 'lag', batchSize: 200, idleMs: 100 });
+  const worker = new TimerWorker({ db, engine: createEngine({ cipher: PersonalDataCipher.fromSpec(TEST_DATA_KEYS) }), workerId: 'lag', batchSize: 200, idleMs: 100 });
   worker.start();
   const t0 = performance.now();
   let inserted = 0;

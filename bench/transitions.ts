@@ -12,7 +12,8 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { DEMO_PASSWORD } from '../src/seed.ts';
-import { createEngine } from '../src/services.ts';
+import { TEST_DATA_KEYS, createEngine } from '../src/services.ts';
+import { PersonalDataCipher } from '../src/engine/personalData.ts';
 import { benchUrl, demoActor, fmt, freshBenchDatabase, openCases, summarise, type Stats } from './support.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
@@ -30,7 +31,7 @@ const CYCLE: Array<{ user: 'township' | 'verify'; type: string; data: Record<str
 
 async function prepare() {
   const db = await freshBenchDatabase();
-  const engine = createEngine();
+  const engine = createEngine({ cipher: PersonalDataCipher.fromSpec(TEST_DATA_KEYS) });
   const [clerk, township, verify] = await Promise.all(['clerk.beishan', 'township.beishan', 'verify.xihu'].map((u) => demoActor(db, u)));
   const ids = await openCases(db, CASES, async (t, id) => {
     for (const [who, type, data] of [
@@ -51,7 +52,7 @@ async function startServer(): Promise<{ url: string; stop(): void }> {
   const port = 3900 + Math.floor(Math.random() * 90);
   const profile = process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROFILE] : [];
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, DATABASE_URL: benchUrl, PORT: String(port), LOG_LEVEL: 'warn', WORKER: 'off' },
+    env: { ...process.env, DATABASE_URL: benchUrl, ONEWINDOW_DATA_KEYS: TEST_DATA_KEYS, PORT: String(port), LOG_LEVEL: 'warn', WORKER: 'off' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;

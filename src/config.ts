@@ -13,6 +13,8 @@ export interface Config {
   worker: boolean;
   /** A fixed "now" (ISO) for demos and tests; unset → the real clock. */
   fixedNow: string | undefined;
+  /** Data-encryption keys, `id:base64[,older…]`, current first. */
+  dataKeys: string | undefined;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -27,5 +29,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL ?? 'info',
     worker: env.WORKER !== 'off',
     fixedNow: env.ONEWINDOW_NOW || undefined,
+    dataKeys: env.ONEWINDOW_DATA_KEYS || undefined,
   };
 }

@@ -1,7 +1,7 @@
 import { loadConfig } from './config.ts';
 import { buildApp } from './http/app.ts';
 import { DEMO_PASSWORD, DEMO_USERS, seedDemo } from './seed.ts';
-import { createEngine, openDatabase } from './services.ts';
+import { createEngine, loadCipher, openDatabase } from './services.ts';
 import { TimerWorker } from './worker/timerWorker.ts';
 
 const config = loadConfig();
@@ -11,7 +11,7 @@ if (!config.databaseUrl && !(await db('users').first())) {
   await seedDemo(db);
   console.log(`demo users seeded (password ${DEMO_PASSWORD}): ${DEMO_USERS.map((u) => u.username).join(', ')}`);
 }
-const engine = createEngine(config.fixedNow ? () => new Date(config.fixedNow!) : undefined);
+const engine = createEngine({ clock: config.fixedNow ? () => new Date(config.fixedNow!) : undefined, cipher: loadCipher(config) });
 const app = await buildApp({ db, engine, sessionHours: config.sessionHours }, {
   logger: {
     level: config.logLevel,

@@ -1,20 +1,40 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
+import { PersonalDataCipher } from './engine/personalData.ts';
 import { procedureDefinitions } from '../workflows/index.ts';
 import type { Config } from './config.ts';
-import { connect, migrateToLatest } from './db/connection.ts';
+import { openAppDatabase } from './db/connection.ts';
 import { Engine } from './engine/engine.ts';
 import { ProcedureRegistry } from './engine/registry.ts';
 import { validateAll } from './engine/model.ts';
 
 /** config → db (migrated) → engine; shared by the server, the worker and the CLI commands. */
 export async function openDatabase(config: Config): Promise<Knex> {
-  const db = connect(config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'embedded', dataDir: config.dataDir });
-  await migrateToLatest(db);
-  return db;
+  return openAppDatabase(config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'embedded', dataDir: config.dataDir });
+}
+
+/**
+ * The data-encryption keys: ONEWINDOW_DATA_KEYS, or — for the embedded database only — a key
+ * generated on first start and kept beside the data folder. A server database needs real keys.
+ */
+export function loadCipher(config: Config): PersonalDataCipher {
+  if (config.dataKeys) return PersonalDataCipher.fromSpec(config.dataKeys);
+  if (config.databaseUrl) throw new Error('ONEWINDOW_DATA_KEYS must be set when DATABASE_URL is (see docs/security.md)');
+  const file = path.join(path.dirname(config.dataDir), 'data-keys');
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, `local:${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+  }
+  return PersonalDataCipher.fromSpec(fs.readFileSync(file, 'utf8').trim());
 }
 
 /** Model-checks every procedure first: the service refuses to start on a broken chart. */
-export function createEngine(clock?: () => Date): Engine {
+export function createEngine(options: { clock?: () => Date; cipher: PersonalDataCipher }): Engine {
   validateAll(procedureDefinitions);
-  return new Engine({ registry: new ProcedureRegistry(procedureDefinitions), clock });
+  return new Engine({ registry: new ProcedureRegistry(procedureDefinitions), clock: options.clock, cipher: options.cipher });
 }
+
+/** The key of tests and benchmarks, which hold no real personal data (never use it elsewhere). */
+export const TEST_DATA_KEYS = `test:${Buffer.alloc(32, 7).toString('base64')}`;

@@ -1,11 +1,11 @@
 // npm run worker — the timer worker alone (npm start runs one inside the service too).
 import { loadConfig } from './config.ts';
-import { createEngine, openDatabase } from './services.ts';
+import { createEngine, loadCipher, openDatabase } from './services.ts';
 import { TimerWorker } from './worker/timerWorker.ts';
 
 const config = loadConfig();
 const db = await openDatabase(config);
-const engine = createEngine(config.fixedNow ? () => new Date(config.fixedNow!) : undefined);
+const engine = createEngine({ clock: config.fixedNow ? () => new Date(config.fixedNow!) : undefined, cipher: loadCipher(config) });
 const worker = new TimerWorker({
   db,
   engine,

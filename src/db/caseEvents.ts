@@ -11,6 +11,8 @@ export interface CaseEventRow {
   from_state: unknown;
   to_state: unknown;
   occurred_at: Date;
+  prev_hash: string | null;
+  hash: string | null;
 }
 
 export async function appendEvent(db: Db, row: Omit<CaseEventRow, 'id'>): Promise<string> {

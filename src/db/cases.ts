@@ -21,6 +21,8 @@ export interface CaseRow {
   due_at: Date | null;
   clock_paused_at: Date | null;
   deadline_note: string | null;
+  /** Hash of the latest event (the tamper-evident chain's head). */
+  chain_head: string | null;
 }
 
 export type CaseStatus = 'running' | 'done';
@@ -65,6 +67,7 @@ export async function saveTransition(
     dueAt?: Date | null;
     clockPausedAt?: Date | null;
     deadlineNote?: string | null;
+    chainHead: string;
   },
 ): Promise<boolean> {
   const updated = await db('cases')
@@ -75,6 +78,7 @@ export async function saveTransition(
       snapshot: json(next.snapshot),
       version: expectedVersion + 1,
       updated_at: next.updatedAt,
+      chain_head: next.chainHead,
       ...(next.dueAt !== undefined ? { due_at: next.dueAt } : {}),
       ...(next.clockPausedAt !== undefined ? { clock_paused_at: next.clockPausedAt } : {}),
       ...(next.deadlineNote !== undefined ? { deadline_note: next.deadlineNote } : {}),

@@ -10,10 +10,12 @@ import { effectiveSettings } from '../db/regions.ts';
 import { nextSequence } from '../db/referenceSequences.ts';
 import { activeLeaves, initialSnapshot, knownEvents, resolve, stageText, step, type ActiveLeaf, type PersistedSnapshot } from './chart.ts';
 import { DomainError, fieldIssues, notFound, type FieldIssue } from './errors.ts';
-import { maskApplicant, maskName } from './masking.ts';
+import { maskDeep, maskName } from './masking.ts';
+import { PersonalDataCipher } from './personalData.ts';
 import { chinaDate, formatReference, hashTrackingCode, newTrackingCode, trackingCodeMatches } from './references.ts';
 import type { ProcedureRegistry } from './registry.ts';
 import * as timers from '../db/timers.ts';
+import { eventHash, verifyChain, type ChainedContent } from './audit.ts';
 import { CalendarYearMissingError, type WorkCalendar } from './calendar.ts';
 import { CalendarService } from './calendars.ts';
 import { ESCALATION_LABELS, ESCALATION_LEVEL, dueOrNote, escalationTimers, isHigherLevel, planTaskDeadline } from './deadlines.ts';
@@ -47,6 +49,8 @@ export interface TransitionResult {
 
 export interface EngineOptions {
   registry: ProcedureRegistry;
+  /** Encrypts ID numbers and bank cards at rest. */
+  cipher: PersonalDataCipher;
   calendars?: CalendarService;
   /** Injectable clock: tests move time, never sleep. */
   clock?: () => Date;
@@ -74,8 +78,10 @@ export class Engine {
   readonly registry: ProcedureRegistry;
   readonly clock: () => Date;
   readonly calendars: CalendarService;
+  private readonly cipher: PersonalDataCipher;
 
   constructor(options: EngineOptions) {
+    this.cipher = options.cipher;
     this.registry = options.registry;
     this.calendars = options.calendars ?? new CalendarService();
     this.clock = options.clock ?? (() => new Date());
@@ -122,6 +128,20 @@ export class Engine {
     const leaves = activeLeaves(resolve(def, snapshot));
     const caseDue = dueOrNote(await this.calendars.forRegion(trx, actor.regionCode), now, def.totalTimeLimit);
 
+    const opened = chained(
+      {
+        case_id: id,
+        seq: 1,
+        type: 'CASE_OPENED',
+        payload: { procedureId: def.id, definitionVersion: def.version },
+        actor_id: actor.id,
+        actor_name: actor.name,
+        from_state: null,
+        to_state: snapshot.value,
+        occurred_at: now,
+      },
+      null,
+    );
     await cases.insertCase(trx, {
       id,
       reference,
@@ -134,26 +154,18 @@ export class Engine {
       snapshot,
       version: 1,
       applicant_name: applicant.data.name,
-      applicant: applicant.data,
-      application: application.data as Record<string, unknown>,
+      // ID numbers and bank cards are encrypted before they reach the database.
+      applicant: this.cipher.seal(applicant.data),
+      application: this.cipher.seal(application.data as Record<string, unknown>),
       created_by: actor.id!, // a clerk, never the system
       created_at: now,
       updated_at: now,
       due_at: caseDue.due,
       clock_paused_at: leaves.some((l) => l.meta.clockStopped && !l.final) ? now : null,
       deadline_note: caseDue.note,
+      chain_head: opened.hash,
     });
-    await caseEvents.appendEvent(trx, {
-      case_id: id,
-      seq: 1,
-      type: 'CASE_OPENED',
-      payload: { procedureId: def.id, definitionVersion: def.version },
-      actor_id: actor.id,
-      actor_name: actor.name,
-      from_state: null,
-      to_state: snapshot.value,
-      occurred_at: now,
-    });
+    await caseEvents.appendEvent(trx, opened);
     await this.syncTasks(trx, def, { id, region_code: actor.regionCode }, [], leaves, [], null, actor, now, null);
     return { id, reference, trackingCode, version: 1 };
   }
@@ -205,20 +217,24 @@ export class Engine {
     const nextSnap = resolve(def, next);
     const leaves = activeLeaves(nextSnap);
     const clock = await this.caseClock(trx, def, row, leaves, now);
-    if (!(await cases.saveTransition(trx, caseId, row.version, { status: caseStatus(next), stateValue: next.value, snapshot: next, updatedAt: now, ...clock }))) {
+    const logged = chained(
+      {
+        case_id: caseId,
+        seq: version,
+        type: command.type,
+        payload: event.data,
+        actor_id: actor.id,
+        actor_name: actor.name,
+        from_state: row.snapshot.value,
+        to_state: next.value,
+        occurred_at: now,
+      },
+      row.chain_head,
+    );
+    if (!(await cases.saveTransition(trx, caseId, row.version, { status: caseStatus(next), stateValue: next.value, snapshot: next, updatedAt: now, chainHead: logged.hash, ...clock }))) {
       throw new DomainError('conflict', 'VERSION_CONFLICT', '办件已被他人更新，请刷新后重试');
     }
-    const eventId = await caseEvents.appendEvent(trx, {
-      case_id: caseId,
-      seq: version,
-      type: command.type,
-      payload: event.data,
-      actor_id: actor.id,
-      actor_name: actor.name,
-      from_state: row.snapshot.value,
-      to_state: next.value,
-      occurred_at: now,
-    });
+    const eventId = await caseEvents.appendEvent(trx, logged);
     const liveTasks = await this.syncTasks(trx, def, row, activeLeaves(current), leaves, live, usedTask, actor, now, command.type);
     for (const effect of emitted) await this.recordEffect(trx, caseId, eventId, effect, now);
     // Built from what the transition already holds: no extra queries on the hot path.
@@ -400,20 +416,24 @@ export class Engine {
 
   /** Records an event the chart does not act on (an escalation): version moves, state stays. */
   private async appendNote(trx: Db, row: cases.CaseRow, type: string, payload: Record<string, unknown>, now: Date): Promise<void> {
-    if (!(await cases.saveTransition(trx, row.id, row.version, { status: row.status, stateValue: row.state_value, snapshot: row.snapshot, updatedAt: now }))) {
+    const logged = chained(
+      {
+        case_id: row.id,
+        seq: row.version + 1,
+        type,
+        payload,
+        actor_id: null,
+        actor_name: SYSTEM_ACTOR.name,
+        from_state: row.state_value,
+        to_state: row.state_value,
+        occurred_at: now,
+      },
+      row.chain_head,
+    );
+    if (!(await cases.saveTransition(trx, row.id, row.version, { status: row.status, stateValue: row.state_value, snapshot: row.snapshot, updatedAt: now, chainHead: logged.hash }))) {
       throw new DomainError('conflict', 'VERSION_CONFLICT', '办件已被他人更新，请刷新后重试');
     }
-    await caseEvents.appendEvent(trx, {
-      case_id: row.id,
-      seq: row.version + 1,
-      type,
-      payload,
-      actor_id: null,
-      actor_name: SYSTEM_ACTOR.name,
-      from_state: row.state_value,
-      to_state: row.state_value,
-      occurred_at: now,
-    });
+    await caseEvents.appendEvent(trx, logged);
   }
 
   async claimTask(trx: Db, actor: Actor, taskId: string): Promise<void> {
@@ -481,8 +501,8 @@ export class Engine {
       stateValue: row.state_value,
       activeStates: leaves.map((l) => ({ stateId: l.stateId, stage: l.meta.stage })),
       facts: snap.context as Record<string, unknown>,
-      applicant: maskApplicant(row.applicant),
-      application: row.application,
+      applicant: maskDeep(this.cipher.open(row.applicant)),
+      application: maskDeep(this.cipher.open(row.application)),
       deadline: caseDeadline(row, remaining),
       openTasks: allTasks.filter((t) => tasks.LIVE_STATUSES.includes(t.status)).map((t) => taskView(def, t, remaining)),
       closedTasks: allTasks.filter((t) => !tasks.LIVE_STATUSES.includes(t.status)).map((t) => taskView(def, t)),
@@ -519,6 +539,35 @@ export class Engine {
       page: q.page,
       pageSize: q.pageSize,
     };
+  }
+
+  /**
+   * Full personal data, for those whose work needs it: clerks of the accepting department and
+   * reviewers of a department that holds (or held) a task on the case, in its region. Every
+   * access is recorded in `personal_data_access`.
+   */
+  async personalData(trx: Db, actor: Actor, caseId: string) {
+    const row = await cases.getCase(trx, caseId);
+    if (!row || !coversRegion(actor, row.region_code)) throw notFound();
+    const def = this.registry.pinned(row.procedure_id, row.definition_version);
+    const acceptingClerk = actor.roles.includes('clerk') && def.acceptingDepartments.includes(actor.department);
+    const taskDepartments = new Set((await tasks.tasksOfCase(trx, caseId)).map((t) => t.department));
+    const reviewer = actor.roles.includes('reviewer') && taskDepartments.has(actor.department);
+    if (!acceptingClerk && !reviewer) throw new DomainError('forbidden', 'NOT_ENTITLED', '您的岗位无需查看该办件的完整个人信息');
+    const applicant = this.cipher.open(row.applicant);
+    const application = this.cipher.open(row.application);
+    await trx('personal_data_access').insert({ user_id: actor.id, case_id: caseId, fields: ['applicant', 'application'], accessed_at: this.clock() });
+    return { caseId, reference: row.reference, applicant, application };
+  }
+
+  /** Recomputes a case's hash chain. For supervisors and admins (auditors) of the case's region. */
+  async verifyAudit(db: Db, actor: Actor, caseId: string) {
+    if (!actor.roles.includes('supervisor') && !actor.roles.includes('admin')) {
+      throw new DomainError('forbidden', 'ROLE_REQUIRED', '仅督办、审计人员可核验办件日志');
+    }
+    const row = await cases.getCase(db, caseId);
+    if (!row || !coversRegion(actor, row.region_code)) throw notFound();
+    return { caseId, reference: row.reference, algorithm: 'SM3' as const, ...verifyChain(await caseEvents.listEvents(db, caseId), row.chain_head) };
   }
 
   /** Warned, overdue and red tasks in the supervisor's region, by department, oldest deadline first. */
@@ -584,6 +633,11 @@ export function ageOn(idNumber: string, at: Date): number {
   const today = chinaDate(at).yyyymmdd;
   const years = Number(today.slice(0, 4)) - Number(birth.slice(0, 4));
   return today.slice(4) >= birth.slice(4) ? years : years - 1;
+}
+
+/** An event row with its place in the case's hash chain. */
+function chained(content: ChainedContent & { payload: Record<string, unknown> }, prevHash: string | null) {
+  return { ...content, prev_hash: prevHash, hash: eventHash(content, prevHash) };
 }
 
 function eventLabel(def: ProcedureDefinition, type: string): string {

@@ -18,12 +18,14 @@ export function maskBankCard(card: string): string {
   return `${'*'.repeat(Math.max(0, card.length - 4))}${card.slice(-4)}`;
 }
 
-export function maskApplicant(a: Record<string, any>): Record<string, unknown> {
-  return {
-    name: a.name,
-    idNumber: a.idNumber ? maskIdNumber(a.idNumber) : undefined,
-    phone: a.phone ? maskPhone(a.phone) : undefined,
-    address: a.address,
-    bankCard: a.bankCard ? maskBankCard(a.bankCard) : undefined,
-  };
+
+const MASKS: Record<string, (v: string) => string> = { idNumber: maskIdNumber, phone: maskPhone, bankCard: maskBankCard };
+
+/** A copy with ID numbers, phones and bank cards masked at any depth (e.g. a deceased's or partner's ID). */
+export function maskDeep<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(maskDeep) as T;
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = typeof v === 'string' && MASKS[k] ? MASKS[k](v) : maskDeep(v);
+  return out as T;
 }

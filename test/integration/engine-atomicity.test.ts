@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine } from '../../src/services.ts';
+import { TEST_DATA_KEYS, createEngine } from '../../src/services.ts';
+import { PersonalDataCipher } from '../../src/engine/personalData.ts';
 import { seedDemo } from '../../src/seed.ts';
 import type { Actor } from '../../src/engine/engine.ts';
 import { DomainError } from '../../src/engine/errors.ts';
@@ -8,7 +9,7 @@ import { applicant, application } from '../support/app.ts';
 
 // The engine on a real database: a failure anywhere in a command leaves no trace.
 let database: TestDatabase;
-const engine = createEngine(() => new Date('2026-04-01T02:00:00Z'));
+const engine = createEngine({ clock: () => new Date('2026-04-01T02:00:00Z'), cipher: PersonalDataCipher.fromSpec(TEST_DATA_KEYS) });
 const actor = async (username: string): Promise<Actor> => {
   const u = await database.db('users').where({ username }).first();
   return { id: u.id, name: u.display_name, regionCode: u.region_code, department: u.department, roles: u.roles };

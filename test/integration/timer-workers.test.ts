@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type { Actor } from '../../src/engine/engine.ts';
 import { seedDemo } from '../../src/seed.ts';
-import { createEngine } from '../../src/services.ts';
+import { TEST_DATA_KEYS, createEngine } from '../../src/services.ts';
+import { PersonalDataCipher } from '../../src/engine/personalData.ts';
 import { TimerWorker } from '../../src/worker/timerWorker.ts';
 import { applicant, application } from '../support/app.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
@@ -14,7 +15,8 @@ const onPostgres = Boolean(inject('databaseUrl'));
 const NOW = new Date('2026-06-01T02:00:00Z');
 
 let database: TestDatabase;
-const engine = createEngine(() => NOW);
+const cipher = PersonalDataCipher.fromSpec(TEST_DATA_KEYS);
+const engine = createEngine({ clock: () => NOW, cipher });
 
 beforeAll(async () => {
   if (!onPostgres) return;
@@ -46,7 +48,7 @@ async function dueTimers(cases: number, perCase: number): Promise<string[]> {
 function runWorkerProcess(env: Record<string, string>): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
-      env: { ...process.env, DATABASE_URL: database.url!, ONEWINDOW_NOW: NOW.toISOString(), ...env },
+      env: { ...process.env, DATABASE_URL: database.url!, ONEWINDOW_NOW: NOW.toISOString(), ONEWINDOW_DATA_KEYS: TEST_DATA_KEYS, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -94,7 +96,7 @@ describe.skipIf(!onPostgres)('timer workers in separate processes', () => {
     expect(leased).toHaveLength(40);
 
     let clock = new Date(NOW.getTime() + 30_000); // lease still running
-    const rescuer = new TimerWorker({ db: database.db, engine: createEngine(() => clock), workerId: 'rescuer', batchSize: 500 });
+    const rescuer = new TimerWorker({ db: database.db, engine: createEngine({ clock: () => clock, cipher }), workerId: 'rescuer', batchSize: 500 });
     expect(await rescuer.runOnce()).toMatchObject({ claimed: 60, fired: 60 });
     expect(await database.db('timers').whereIn('id', leased.map((t: any) => t.id)).andWhere({ status: 'pending' })).toHaveLength(40);
 

@@ -2,7 +2,8 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll } from 'vitest';
 import { buildApp } from '../../src/http/app.ts';
 import { DEMO_PASSWORD, seedDemo } from '../../src/seed.ts';
-import { createEngine } from '../../src/services.ts';
+import { TEST_DATA_KEYS, createEngine } from '../../src/services.ts';
+import { PersonalDataCipher } from '../../src/engine/personalData.ts';
 import type { Engine } from '../../src/engine/engine.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 
@@ -37,7 +38,7 @@ export function useTestApp(): TestContext {
   beforeAll(async () => {
     ctx.database = await createTestDatabase();
     await seedDemo(ctx.database.db);
-    ctx.engine = createEngine(ctx.clock.now);
+    ctx.engine = createEngine({ clock: ctx.clock.now, cipher: PersonalDataCipher.fromSpec(TEST_DATA_KEYS) });
     ctx.app = await buildApp({ db: ctx.database.db, engine: ctx.engine, sessionHours: 24 * 365 });
   });
   afterAll(async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chinaDate, checkCharacter, formatReference, hashTrackingCode, isWellFormedReference, newTrackingCode, trackingCodeMatches } from '../../src/engine/references.ts';
 import { isValidResidentId } from '../../workflows/shared/schemas.ts';
-import { maskApplicant, maskName } from '../../src/engine/masking.ts';
+import { maskDeep, maskName } from '../../src/engine/masking.ts';
 
 describe('reference numbers', () => {
   it('are readable and carry a check character that catches a mistyped digit', () => {
@@ -45,12 +45,12 @@ describe('masking', () => {
   it('hides personal data while keeping it recognisable to its owner', () => {
     expect(maskName('张三丰')).toBe('张*丰');
     expect(maskName('李四')).toBe('李*');
-    expect(maskApplicant({ name: '张三', idNumber: '11010519491231002X', phone: '13800138000', bankCard: '6222020200112233445' })).toEqual({
+    expect(maskDeep({ name: '张三', idNumber: '11010519491231002X', phone: '13800138000', bankCard: '6222020200112233445', partner: { idNumber: '11010519491231002X' } })).toEqual({
       name: '张三',
       idNumber: '110***********002X',
       phone: '138****8000',
-      address: undefined,
       bankCard: '***************3445',
+      partner: { idNumber: '110***********002X' },
     });
   });
 });

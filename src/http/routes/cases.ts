@@ -48,6 +48,49 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     async (request) => engine.caseView(db, actorOf(request), request.params.id),
   );
 
+  app.get(
+    '/:id/personal-data',
+    {
+      schema: {
+        tags: ['cases'],
+        summary: '查看完整个人信息（仅限受理窗口及承办部门，每次查看均留痕）',
+        params: idParams,
+        response: {
+          200: z.object({ caseId: z.string(), reference: z.string(), applicant: z.record(z.string(), z.unknown()), application: z.record(z.string(), z.unknown()) }),
+          ...errors(401, 403, 404),
+        },
+      },
+    },
+    async (request, reply) => {
+      const actor = actorOf(request);
+      reply.header('cache-control', 'no-store');
+      return db.transaction((trx) => engine.personalData(trx, actor, request.params.id));
+    },
+  );
+
+  app.get(
+    '/:id/audit/verify',
+    {
+      schema: {
+        tags: ['audit'],
+        summary: '核验办件日志哈希链（SM3），指出第一条被篡改的记录',
+        params: idParams,
+        response: {
+          200: z.object({
+            caseId: z.string(),
+            reference: z.string(),
+            algorithm: z.literal('SM3'),
+            valid: z.boolean(),
+            events: z.number().int(),
+            firstBroken: z.object({ seq: z.number().int(), id: z.string(), reason: z.string() }).nullable(),
+          }),
+          ...errors(401, 403, 404),
+        },
+      },
+    },
+    async (request) => engine.verifyAudit(db, actorOf(request), request.params.id),
+  );
+
   app.post(
     '/:id/events',
     {
