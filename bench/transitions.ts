@@ -74,7 +74,7 @@ async function login(url: string, username: string): Promise<string> {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username, password: DEMO_PASSWORD }),
   });
-  return (await res.json()).token;
+  return ((await res.json()) as { token: string }).token;
 }
 
 /** Drives the cycle over HTTP. `ratePerSecond` set → open-loop at that rate; unset → saturate. */

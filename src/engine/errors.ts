@@ -1,5 +1,5 @@
 /** Kinds of refusal; the HTTP layer maps each to one status code. */
-export type ErrorKind = 'invalid' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'bad_request';
+export type ErrorKind = 'invalid' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'bad_request' | 'too_many';
 
 /**
  * A refusal the caller can act on: a stable machine `code`, a zh-CN `message` for people,

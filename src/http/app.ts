@@ -6,6 +6,8 @@ import type { Knex } from 'knex';
 import type { Engine } from '../engine/engine.ts';
 import { installAuth } from './auth.ts';
 import { installErrorHandling } from './errors.ts';
+import { installHardening } from './hardening.ts';
+import { LIMITS, type Limits } from './abuse.ts';
 import authRoutes from './routes/auth.ts';
 import caseRoutes from './routes/cases.ts';
 import procedureRoutes from './routes/procedures.ts';
@@ -18,6 +20,8 @@ export interface AppDeps {
   db: Knex;
   engine: Engine;
   sessionHours: number;
+  /** Rate limits and lockouts (defaults: LIMITS in abuse.ts). */
+  limits: Limits;
 }
 
 declare module 'fastify' {
@@ -36,6 +40,7 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
+  installHardening(app);
 
   await app.register(swagger, {
     openapi: {
@@ -44,7 +49,9 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
         version: '0.1.0',
         description:
           '一门受理、协同办理：窗口受理、部门协同审核、时限与发放。所有错误返回 {code, message, details?}；' +
-          '除登录、办件查询和本文档外，所有接口需 Authorization: Bearer <token>。',
+          '除登录、办件查询和本文档外，所有接口需 Authorization: Bearer <token>。' +
+          '写操作可带 Idempotency-Key 头（1–200个可见ASCII字符，保留24小时）：同键同内容的重试返回原结果且不重复执行，同键不同内容返回422。' +
+          '登录与办件查询按来源地址、用户名或受理编号限流，超限返回429。',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
@@ -64,8 +71,13 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   await api.register(adminRoutes, { prefix: '/api/admin' });
 };
 
-export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({ bodyLimit: 256 * 1024, ...options });
+export async function buildApp(
+  partial: Omit<AppDeps, 'limits'> & { limits?: Partial<Limits> },
+  options: FastifyServerOptions = {},
+): Promise<FastifyInstance> {
+  const deps: AppDeps = { ...partial, limits: { ...LIMITS, ...partial.limits } };
+  // Small bodies (no endpoint needs more than a few KB), __proto__ and constructor.prototype refused.
+  const app = Fastify({ bodyLimit: 256 * 1024, onProtoPoisoning: 'error', onConstructorPoisoning: 'error', ...options });
   await app.register(oneWindowApp, deps);
   await app.ready();
   return app;

@@ -19,6 +19,7 @@ const STATUS: Record<ErrorKind, number> = {
   not_found: 404,
   conflict: 409,
   invalid: 422,
+  too_many: 429,
 };
 
 // Fastify's own 4xx errors, in words a person can act on.
@@ -32,6 +33,8 @@ const FASTIFY_MESSAGES: Record<string, string> = {
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | DomainError, request, reply) => {
     if (err instanceof DomainError) {
+      const retry = (err.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+      if (err.kind === 'too_many' && retry) reply.header('retry-after', String(retry));
       return reply.status(STATUS[err.kind]).send({ code: err.code, message: err.message, details: err.details });
     }
     if (hasZodFastifySchemaValidationErrors(err)) {

@@ -1,6 +1,10 @@
 import { hostname } from 'node:os';
 import type { Knex } from 'knex';
 import { claimDueTimers, recordTimerFailure } from '../db/timers.ts';
+import { purgeKeysBefore } from '../db/idempotencyKeys.ts';
+
+/** How long an Idempotency-Key is remembered (documented in docs/security.md). */
+export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
 import type { Engine } from '../engine/engine.ts';
 
 export interface TimerWorkerOptions {
@@ -45,6 +49,8 @@ export class TimerWorker {
   async runOnce(): Promise<BatchResult> {
     const { db, engine } = this.o;
     const now = engine.clock();
+    // Housekeeping rides along: idempotency keys are kept for IDEMPOTENCY_TTL_MS.
+    await purgeKeysBefore(db, new Date(now.getTime() - IDEMPOTENCY_TTL_MS));
     const leaseUntil = new Date(now.getTime() + (this.o.leaseMs ?? 60_000));
     const ids = await claimDueTimers(db, this.workerId, now, leaseUntil, this.o.batchSize ?? 100);
     this.o.afterClaim?.(ids);

@@ -1,6 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll } from 'vitest';
 import { buildApp } from '../../src/http/app.ts';
+import type { Limits } from '../../src/http/abuse.ts';
 import { DEMO_PASSWORD, seedDemo } from '../../src/seed.ts';
 import { TEST_DATA_KEYS, createEngine } from '../../src/services.ts';
 import { PersonalDataCipher } from '../../src/engine/personalData.ts';
@@ -32,14 +33,17 @@ export interface Client {
 }
 
 /** Per test file: fresh database, demo region and users, the app behind inject(). */
-export function useTestApp(): TestContext {
+/** Generous limits, so tests that query a lot are not throttled; the abuse tests use the real ones. */
+const RELAXED = { trackPerAddressPerMinute: 1e9, loginPerAddressPerMinute: 1e9, trackFailuresPerReference: 1e9, loginFailuresPerUsername: 1e9 };
+
+export function useTestApp(options: { limits?: Partial<Limits> } = {}): TestContext {
   const ctx = { clock: new TestClock() } as TestContext;
   const tokens = new Map<string, string>();
   beforeAll(async () => {
     ctx.database = await createTestDatabase();
     await seedDemo(ctx.database.db);
     ctx.engine = createEngine({ clock: ctx.clock.now, cipher: PersonalDataCipher.fromSpec(TEST_DATA_KEYS) });
-    ctx.app = await buildApp({ db: ctx.database.db, engine: ctx.engine, sessionHours: 24 * 365 });
+    ctx.app = await buildApp({ db: ctx.database.db, engine: ctx.engine, sessionHours: 24 * 365, limits: options.limits ?? RELAXED });
   });
   afterAll(async () => {
     await ctx.app?.close();

@@ -5,6 +5,7 @@ import { getRegion } from '../../db/regions.ts';
 import { DomainError, notFound } from '../../engine/errors.ts';
 import type { Actor } from '../../engine/engine.ts';
 import { actorOf } from '../auth.ts';
+import { command } from '../idempotency.ts';
 import { errors } from '../schemas.ts';
 
 const day = z.iso.date('日期格式应为 YYYY-MM-DD');
@@ -75,7 +76,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: calendarYear, ...errors(401, 403, 422) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const actor = actorOf(request);
       const { year } = request.params;
       const body = request.body;
@@ -88,9 +89,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       const dates = [...body.holidays, ...body.workdays].map((d) => d.date);
       if (new Set(dates).size !== dates.length) issues.push({ path: 'holidays', message: '同一日期不能重复出现' });
       if (issues.length) throw new DomainError('invalid', 'INVALID_CALENDAR', '工作日历有误，请按提示修改', issues);
-      await db.transaction((trx) => replaceCalendarYear(trx, { ...body, year }, engine.clock()));
+      const loaded = await command(db, request, reply, 200, async (trx) => {
+        await replaceCalendarYear(trx, { ...body, year }, engine.clock());
+        return (await getCalendarYear(trx, body.regionCode, year))!;
+      });
       engine.calendars.invalidate();
-      return (await getCalendarYear(db, body.regionCode, year))!;
+      return loaded;
     },
   );
 };

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { login, logout } from '../../identity.ts';
 import { actorOf, bearerToken } from '../auth.ts';
 import { errors } from '../schemas.ts';
+import { DomainError } from '../../engine/errors.ts';
+import { assertNotLocked, clearFailures, limitAddress, recordFailure } from '../abuse.ts';
 
 const actorSchema = z.object({
   id: z.string().nullable(),
@@ -22,13 +24,23 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         summary: '登录，取得访问令牌',
         security: [],
         body: z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(256) }),
-        response: { 200: z.object({ token: z.string(), expiresAt: z.string(), user: actorSchema }), ...errors(401, 422) },
+        response: { 200: z.object({ token: z.string(), expiresAt: z.string(), user: actorSchema }), ...errors(401, 422, 429) },
       },
     },
     async (request) => {
       const { db, engine, sessionHours } = app.deps;
-      const result = await login(db, request.body.username, request.body.password, engine.clock(), sessionHours);
-      return { token: result.token, expiresAt: result.expiresAt.toISOString(), user: result.user };
+      const now = engine.clock();
+      const account = `login-fail:${request.body.username}`;
+      await limitAddress(db, request, 'login', now, app.deps.limits);
+      await assertNotLocked(db, account, now, '登录失败次数过多，账号已暂时锁定，请15分钟后再试');
+      try {
+        const result = await login(db, request.body.username, request.body.password, now, sessionHours);
+        await clearFailures(db, account);
+        return { token: result.token, expiresAt: result.expiresAt.toISOString(), user: result.user };
+      } catch (err) {
+        if (err instanceof DomainError && err.code === 'INVALID_CREDENTIALS') await recordFailure(db, account, app.deps.limits.loginFailuresPerUsername, now, app.deps.limits);
+        throw err;
+      }
     },
   );
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { actorOf } from '../auth.ts';
+import { command } from '../idempotency.ts';
 import { caseViewSchema, errors, idParams, transitionResultSchema } from '../schemas.ts';
 
 const routes: FastifyPluginAsyncZod = async (app) => {
@@ -30,8 +31,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const actor = actorOf(request);
-      const created = await db.transaction((trx) => engine.openCase(trx, actor, request.body));
-      return reply.status(201).send(created);
+      return command(db, request, reply, 201, (trx) => engine.openCase(trx, actor, request.body));
     },
   );
 
@@ -106,9 +106,9 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: transitionResultSchema, ...errors(401, 403, 404, 409, 422) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const actor = actorOf(request);
-      return db.transaction((trx) => engine.sendEvent(trx, actor, request.params.id, request.body));
+      return command(db, request, reply, 200, (trx) => engine.sendEvent(trx, actor, request.params.id, request.body));
     },
   );
 };

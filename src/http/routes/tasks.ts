@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { actorOf } from '../auth.ts';
+import { command } from '../idempotency.ts';
 import { errors, idParams, inboxItemSchema, transitionResultSchema } from '../schemas.ts';
 
 const routes: FastifyPluginAsyncZod = async (app) => {
@@ -42,8 +43,8 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const actor = actorOf(request);
-      await db.transaction((trx) => engine.claimTask(trx, actor, request.params.id));
-      return reply.status(204).send(null);
+      await command(db, request, reply, 204, (trx) => engine.claimTask(trx, actor, request.params.id));
+      return reply.send(null);
     },
   );
 
@@ -62,9 +63,9 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: transitionResultSchema, ...errors(401, 403, 404, 409, 422) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const actor = actorOf(request);
-      return db.transaction((trx) => engine.completeTask(trx, actor, request.params.id, request.body));
+      return command(db, request, reply, 200, (trx) => engine.completeTask(trx, actor, request.params.id, request.body));
     },
   );
 };

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errors, trackingViewSchema } from '../schemas.ts';
+import { DomainError } from '../../engine/errors.ts';
+import { assertNotLocked, limitAddress, recordFailure } from '../abuse.ts';
 
 const routes: FastifyPluginAsyncZod = async (app) => {
   const { db, engine } = app.deps;
@@ -14,10 +16,22 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         security: [],
         params: z.object({ reference: z.string() }),
         querystring: z.object({ code: z.string().default('') }),
-        response: { 200: trackingViewSchema, ...errors(404) },
+        response: { 200: trackingViewSchema, ...errors(404, 429) },
       },
     },
-    async (request) => engine.track(db, request.params.reference, request.query.code),
+    async (request) => {
+      const now = engine.clock();
+      const reference = request.params.reference.slice(0, 64);
+      const bucket = `track-fail:${reference}`;
+      await limitAddress(db, request, 'track', now, app.deps.limits);
+      await assertNotLocked(db, bucket, now, '该受理编号查询失败次数过多，已暂停查询，请15分钟后再试');
+      try {
+        return await engine.track(db, request.params.reference, request.query.code);
+      } catch (err) {
+        if (err instanceof DomainError && err.code === 'TRACKING_NOT_FOUND') await recordFailure(db, bucket, app.deps.limits.trackFailuresPerReference, now, app.deps.limits);
+        throw err;
+      }
+    },
   );
 };
 export default routes;
