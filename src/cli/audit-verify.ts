@@ -7,7 +7,7 @@ import { openDatabase } from '../services.ts';
 const db = await openDatabase(loadConfig());
 let checked = 0;
 let broken = 0;
-let after = '';
+let after = '00000000-0000-0000-0000-000000000000';
 for (;;) {
   const batch = await db('cases').where('id', '>', after).orderBy('id').limit(500).select('id', 'reference', 'chain_head');
   if (batch.length === 0) break;
