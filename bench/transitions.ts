@@ -1,6 +1,8 @@
 /**
- * Case transitions through the HTTP API against PostgreSQL, next to a raw-SQL
- * ceiling (the same statements one transition needs, from a plain pg client loop).
+ * Case transitions through the HTTP API against PostgreSQL, next to a raw-SQL ceiling: the
+ * statements one transition needs (lock the case, read its live tasks, update it, append an
+ * event, close a task and cancel its timers, open a task with its three escalation timers),
+ * from a plain pg client loop.
  *
  *   BENCH_SECONDS (default 15)  duration of each phase
  *   BENCH_CONCURRENCY (default 8) clients in the saturating phases
@@ -162,10 +164,19 @@ async function rawSqlPhase(ids: string[]): Promise<Stats> {
               [id, v + 1],
             );
             await client.query(`update tasks set status = 'completed', closed_at = now() where id = $1`, [live.rows[0].id]);
+            await client.query(`update timers set status = 'cancelled' where task_id = $1 and status = 'pending'`, [live.rows[0].id]);
+            const taskId = randomUUID();
             await client.query(
-              `insert into tasks (id, case_id, procedure_id, region_code, state_id, title, department, role, actions, time_limit, status, opened_at)
-               values ($1, $2, 'social-assistance', '330106001', $3, 'bench', 'township-civil-affairs', 'reviewer', '{X}', '{}', 'open', now())`,
-              [randomUUID(), id, live.rows[0].state_id],
+              `insert into tasks (id, case_id, procedure_id, region_code, state_id, title, department, role, actions, time_limit, status, opened_at, due_at)
+               values ($1, $2, 'social-assistance', '330106001', $3, 'bench', 'township-civil-affairs', 'reviewer', '{X}', '{}', 'open', now(), now() + interval '14 days')`,
+              [taskId, id, live.rows[0].state_id],
+            );
+            await client.query(
+              `insert into timers (case_id, task_id, state_id, kind, event_type, due_at, created_at)
+               values ($1, $2, $3, 'warn', 'DEADLINE_WARNING', now() + interval '10 days', now()),
+                      ($1, $2, $3, 'overdue', 'DEADLINE_OVERDUE', now() + interval '14 days', now()),
+                      ($1, $2, $3, 'red', 'DEADLINE_RED', now() + interval '17 days', now())`,
+              [id, taskId, live.rows[0].state_id],
             );
             await client.query('commit');
             latencies.push(performance.now() - t0);

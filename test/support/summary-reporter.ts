@@ -7,8 +7,10 @@ export default class SummaryReporter implements Reporter {
     let failed = unhandledErrors.length;
     let skipped = 0;
     for (const mod of testModules) {
-      if (mod.state() === 'failed' && [...mod.children.allTests()].length === 0) failed++;
-      for (const test of mod.children.allTests()) {
+      // A file that failed outside any test (a hook, an import) counts as one failure.
+      const tests = [...mod.children.allTests()];
+      if (mod.state() === 'failed' && !tests.some((t) => t.result().state === 'failed')) failed++;
+      for (const test of tests) {
         const state = test.result().state;
         if (state === 'passed') passed++;
         else if (state === 'failed') failed++;
