@@ -155,6 +155,14 @@ describe('commands on a case', () => {
     expect(malformed.json().code).toBeTypeOf('string');
   });
 
+  it('ends a session at logout', async () => {
+    const login = await ctx.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'tax.xihu', password: 'OneWindow@2026' } });
+    const headers = { authorization: `Bearer ${login.json().token}` };
+    expect((await ctx.app.inject({ method: 'GET', url: '/api/auth/me', headers })).json().department).toBe('tax');
+    expect((await ctx.app.inject({ method: 'POST', url: '/api/auth/logout', headers })).statusCode).toBe(204);
+    expect((await ctx.app.inject({ method: 'GET', url: '/api/auth/me', headers })).statusCode).toBe(401);
+  });
+
   it('never leaks whether a reference exists: wrong code and unknown reference look the same', async () => {
     const clerk = await ctx.as('clerk.beishan');
     const created = (await clerk.post('/api/cases', { procedureId: 'social-assistance', applicant, application })).json();

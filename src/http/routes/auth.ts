@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { login, logout } from '../../identity.ts';
 import { actorOf, bearerToken } from '../auth.ts';
 import { errors } from '../schemas.ts';
+import { command } from '../idempotency.ts';
 import { DomainError } from '../../engine/errors.ts';
 import { assertNotLocked, clearFailures, limitAddress, recordFailure } from '../abuse.ts';
 
@@ -48,8 +49,8 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     '/logout',
     { schema: { tags: ['auth'], summary: '退出登录', response: { 204: z.null(), ...errors(401) } } },
     async (request, reply) => {
-      await logout(app.deps.db, bearerToken(request)!);
-      return reply.status(204).send(null);
+      await command(app.deps.db, request, reply, 204, (trx) => logout(trx, bearerToken(request)!));
+      return reply.send(null);
     },
   );
 
