@@ -12,13 +12,14 @@ import { activeLeaves, initialSnapshot, knownEvents, resolve, stageText, step, t
 import { DomainError, fieldIssues, notFound, type FieldIssue } from './errors.ts';
 import { maskDeep, maskName } from './masking.ts';
 import { PersonalDataCipher } from './personalData.ts';
+import { caseDeadline, citizenDecision, eventLabel, inboxItem, remainingFn, taskView } from './views.ts';
 import { chinaDate, formatReference, hashTrackingCode, newTrackingCode, trackingCodeMatches } from './references.ts';
 import type { ProcedureRegistry } from './registry.ts';
 import * as timers from '../db/timers.ts';
 import { eventHash, verifyChain, type ChainedContent } from './audit.ts';
-import { CalendarYearMissingError, type WorkCalendar } from './calendar.ts';
+import { CalendarYearMissingError } from './calendar.ts';
 import { CalendarService } from './calendars.ts';
-import { ESCALATION_LABELS, ESCALATION_LEVEL, dueOrNote, escalationTimers, isHigherLevel, planTaskDeadline } from './deadlines.ts';
+import { ESCALATION_LEVEL, dueOrNote, escalationTimers, isHigherLevel, planTaskDeadline } from './deadlines.ts';
 
 /** The authenticated person behind a command. */
 export interface Actor {
@@ -640,70 +641,6 @@ export function ageOn(idNumber: string, at: Date): number {
 /** An event row with its place in the case's hash chain. */
 function chained(content: ChainedContent & { payload: Record<string, unknown> }, prevHash: string | null) {
   return { ...content, prev_hash: prevHash, hash: eventHash(content, prevHash) };
-}
-
-function eventLabel(def: ProcedureDefinition, type: string): string {
-  if (type === 'CASE_OPENED') return '申请已登记';
-  return def.events[type]?.label ?? ESCALATION_LABELS[type] ?? type;
-}
-
-function citizenDecision(decision: any) {
-  if (!decision) return null;
-  return decision.approved
-    ? { approved: true, monthlyAmountFen: decision.monthlyAmountFen, startMonth: decision.startMonth }
-    : { approved: false, reason: decision.reason, remedy: decision.remedy };
-}
-
-/** Working days left until a due date, or null when the calendar cannot say. */
-type Remaining = (due: Date | null) => number | null;
-
-function remainingFn(calendar: WorkCalendar, now: Date): Remaining {
-  return (due) => {
-    if (!due) return null;
-    try {
-      return calendar.remainingWorkingDays(now, due);
-    } catch {
-      return null;
-    }
-  };
-}
-
-function taskView(def: ProcedureDefinition, t: tasks.TaskRow, remaining: Remaining = () => null) {
-  return {
-    id: t.id,
-    caseId: t.case_id,
-    procedureId: t.procedure_id,
-    title: t.title,
-    department: t.department,
-    stateId: t.state_id,
-    departmentName: departmentName(t.department),
-    role: t.role,
-    status: t.status,
-    actions: t.actions.map((type) => ({ type, label: def.events[type]?.label ?? type })),
-    timeLimit: t.time_limit as { days: number; unit: string; source: string } | null,
-    assigneeId: t.assignee_id,
-    openedAt: t.opened_at.toISOString(),
-    closedAt: t.closed_at ? t.closed_at.toISOString() : null,
-    outcome: t.outcome,
-    dueAt: t.due_at ? t.due_at.toISOString() : null,
-    remainingWorkingDays: tasks.LIVE_STATUSES.includes(t.status) ? remaining(t.due_at) : null,
-    escalation: t.escalation,
-    deadlineNote: t.deadline_note,
-  };
-}
-
-function inboxItem(def: ProcedureDefinition, r: tasks.InboxRow, remaining: Remaining) {
-  return { ...taskView(def, r, remaining), reference: r.reference, applicantName: maskName(r.applicant_name), caseVersion: r.case_version };
-}
-
-function caseDeadline(row: cases.CaseRow, remaining: Remaining) {
-  return {
-    dueAt: row.due_at ? row.due_at.toISOString() : null,
-    clockPaused: row.clock_paused_at !== null,
-    // While paused, the remaining time is frozen at what was left when the clock stopped.
-    remainingWorkingDays: row.status === 'done' ? null : remaining(row.due_at),
-    note: row.deadline_note,
-  };
 }
 
 function caseStatus(snapshot: PersistedSnapshot): cases.CaseStatus {

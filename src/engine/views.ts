@@ -1,0 +1,73 @@
+import { departmentName, type ProcedureDefinition } from '../../workflows/index.ts';
+import type * as cases from '../db/cases.ts';
+import * as tasks from '../db/tasks.ts';
+import type { WorkCalendar } from './calendar.ts';
+import { ESCALATION_LABELS } from './deadlines.ts';
+import { maskName } from './masking.ts';
+
+// How cases and tasks are presented to staff and citizens: pure functions over stored rows.
+
+export function eventLabel(def: ProcedureDefinition, type: string): string {
+  if (type === 'CASE_OPENED') return '申请已登记';
+  return def.events[type]?.label ?? ESCALATION_LABELS[type] ?? type;
+}
+
+export function citizenDecision(decision: any) {
+  if (!decision) return null;
+  return decision.approved
+    ? { approved: true, monthlyAmountFen: decision.monthlyAmountFen, startMonth: decision.startMonth }
+    : { approved: false, reason: decision.reason, remedy: decision.remedy };
+}
+
+/** Working days left until a due date, or null when the calendar cannot say. */
+export type Remaining = (due: Date | null) => number | null;
+
+export function remainingFn(calendar: WorkCalendar, now: Date): Remaining {
+  return (due) => {
+    if (!due) return null;
+    try {
+      return calendar.remainingWorkingDays(now, due);
+    } catch {
+      return null;
+    }
+  };
+}
+
+export function taskView(def: ProcedureDefinition, t: tasks.TaskRow, remaining: Remaining = () => null) {
+  return {
+    id: t.id,
+    caseId: t.case_id,
+    procedureId: t.procedure_id,
+    title: t.title,
+    department: t.department,
+    stateId: t.state_id,
+    departmentName: departmentName(t.department),
+    role: t.role,
+    status: t.status,
+    actions: t.actions.map((type) => ({ type, label: def.events[type]?.label ?? type })),
+    timeLimit: t.time_limit as { days: number; unit: string; source: string } | null,
+    assigneeId: t.assignee_id,
+    openedAt: t.opened_at.toISOString(),
+    closedAt: t.closed_at ? t.closed_at.toISOString() : null,
+    outcome: t.outcome,
+    dueAt: t.due_at ? t.due_at.toISOString() : null,
+    remainingWorkingDays: tasks.LIVE_STATUSES.includes(t.status) ? remaining(t.due_at) : null,
+    escalation: t.escalation,
+    deadlineNote: t.deadline_note,
+  };
+}
+
+export function inboxItem(def: ProcedureDefinition, r: tasks.InboxRow, remaining: Remaining) {
+  return { ...taskView(def, r, remaining), reference: r.reference, applicantName: maskName(r.applicant_name), caseVersion: r.case_version };
+}
+
+export function caseDeadline(row: cases.CaseRow, remaining: Remaining) {
+  return {
+    dueAt: row.due_at ? row.due_at.toISOString() : null,
+    clockPaused: row.clock_paused_at !== null,
+    // While paused, the remaining time is frozen at what was left when the clock stopped.
+    remainingWorkingDays: row.status === 'done' ? null : remaining(row.due_at),
+    note: row.deadline_note,
+  };
+}
+
