@@ -81,6 +81,3 @@ export async function recordTimerFailure(db: Db, id: string, workerId: string, e
     .update({ last_error: error.slice(0, 2000), locked_until: retryAt, status: giveUp ? 'failed' : 'pending' });
 }
 
-export async function pendingTimersOfCase(db: Db, caseId: string): Promise<TimerRow[]> {
-  return db<TimerRow>('timers').where({ case_id: caseId, status: 'pending' }).orderBy('due_at');
-}

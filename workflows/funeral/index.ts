@@ -124,4 +124,3 @@ export const funeral: ProcedureDefinition<z.infer<typeof applicationSchema>> = {
   ],
 };
 
-export { note };

@@ -36,4 +36,3 @@ export const period = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, '月份格式�
 export const amountFen = z.number().int('金额须为整数（分）').positive('金额须大于零').max(10_000_000_00);
 export const reason = z.string().trim().min(2, '请说明理由').max(1000);
 export const note = z.string().trim().max(1000).optional();
-export const noData = z.strictObject({});
