@@ -9,6 +9,8 @@ import type { CaseEvent, ProcedureDefinition, StateMeta } from '../../workflows/
 
 export interface StepResult {
   snapshot: PersistedSnapshot;
+  /** The same state as a live snapshot (active nodes, `can`), so callers need not restore it again. */
+  resolved: AnyMachineSnapshot;
   emitted: Array<{ type: string; [k: string]: unknown }>;
 }
 
@@ -21,11 +23,12 @@ function run(definition: ProcedureDefinition, options: { snapshot?: PersistedSna
   actor.start();
   if (event) actor.send(event);
   const snapshot = actor.getPersistedSnapshot() as unknown as PersistedSnapshot;
+  const resolved = actor.getSnapshot() as AnyMachineSnapshot;
   actor.stop();
   if (snapshot.status === 'error') {
     throw new Error(`chart ${definition.id}@${definition.version} failed on ${event?.type ?? 'start'}: ${String((snapshot as any).error)}`);
   }
-  return { snapshot, emitted };
+  return { snapshot, resolved, emitted };
 }
 
 export function initialSnapshot(definition: ProcedureDefinition, input: unknown): PersistedSnapshot {

@@ -212,10 +212,9 @@ export class Engine {
       });
     }
 
-    const { snapshot: next, emitted } = step(def, row.snapshot, event);
+    const { snapshot: next, resolved: nextSnap, emitted } = step(def, row.snapshot, event);
     const now = this.clock();
     const version = row.version + 1;
-    const nextSnap = resolve(def, next);
     const leaves = activeLeaves(nextSnap);
     const clock = await this.caseClock(trx, def, row, leaves, now);
     const logged = chained(
