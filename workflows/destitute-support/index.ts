@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { submittedMaterialsSchema } from '../shared/schemas.ts';
 import { wd } from '../shared/meta.ts';
 import type { ProcedureDefinition } from '../shared/types.ts';
 import { ASSISTANCE_DEPARTMENTS, assistanceEvents } from '../social-assistance/events.ts';
@@ -11,13 +12,12 @@ export const materials = [
   { code: 'no-support-proof', name: '无劳动能力、无生活来源、无法定赡养抚养扶养义务人或其无履行能力的证明', required: true },
   { code: 'verification-authorization', name: '家庭经济状况核对授权书', required: true },
 ];
-const materialCode = z.enum(materials.map((m) => m.code) as [string, ...string[]]);
 
 export const applicationSchema = z.strictObject({
   supportMode: z.enum(['home', 'institution'], { message: '供养方式应为分散供养（home）或集中供养（institution）' }),
   selfCareAbility: z.enum(['full', 'partial', 'none']),
   reason: z.string().trim().min(2, '请填写申请理由').max(2000),
-  submittedMaterials: z.array(materialCode).max(materials.length).default([]),
+  submittedMaterials: submittedMaterialsSchema(materials),
 });
 
 const sample = { supportMode: 'home', selfCareAbility: 'partial', reason: '无劳动能力、无生活来源' };

@@ -2,7 +2,7 @@ import { assign, setup } from 'xstate';
 import { z } from 'zod';
 import { branchEvents, branchRegion, intakeActions, intakeContext, intakeEvents, intakeStates, type BranchOptions, type IntakeContext } from '../shared/blocks.ts';
 import { cd, stage, wd } from '../shared/meta.ts';
-import { note, residentId } from '../shared/schemas.ts';
+import { note, residentId, submittedMaterialsSchema } from '../shared/schemas.ts';
 import type { CaseEvent, ProcedureDefinition } from '../shared/types.ts';
 
 /**
@@ -67,7 +67,6 @@ export const materials = [
   { code: 'household-register', name: '逝者户口簿', required: true },
   { code: 'heirship-proof', name: '继承权公证或相关证明（提取公积金、个人账户时）', required: false },
 ];
-const materialCode = z.enum(materials.map((m) => m.code) as [string, ...string[]]);
 
 const branchFlags = z.strictObject(Object.fromEntries(OPTIONAL.map((k) => [k, z.boolean()])) as Record<BranchKey, z.ZodBoolean>);
 
@@ -80,7 +79,7 @@ export const applicationSchema = z.strictObject({
   relationship: z.string().trim().min(1).max(20),
   /** Which optional branches apply to this person (e.g. no housing-fund account → false). */
   branches: branchFlags,
-  submittedMaterials: z.array(materialCode).max(materials.length).default([]),
+  submittedMaterials: submittedMaterialsSchema(materials),
 });
 
 const deceased = { name: '李四', idNumber: '11010519491231002X', dateOfDeath: '2026-03-01' };

@@ -2,7 +2,7 @@ import { setup } from 'xstate';
 import { z } from 'zod';
 import { branchEvents, branchRegion, intakeActions, intakeContext, type IntakeContext } from '../shared/blocks.ts';
 import { cd, stage, taskState } from '../shared/meta.ts';
-import { note, reason, residentId } from '../shared/schemas.ts';
+import { materialCodeSchema, note, reason, residentId, submittedMaterialsSchema } from '../shared/schemas.ts';
 import type { CaseEvent, EventSpec, ProcedureDefinition } from '../shared/types.ts';
 
 /**
@@ -131,12 +131,11 @@ export const materials = [
   { code: 'divorce-agreement', name: '离婚协议书（离婚登记时）', required: false },
   { code: 'marriage-certificate', name: '结婚证（离婚登记时）', required: false },
 ];
-const materialCode = z.enum(materials.map((m) => m.code) as [string, ...string[]]);
 
 export const applicationSchema = z.strictObject({
   kind: z.enum(['marriage', 'divorce'], { message: '登记类型应为结婚（marriage）或离婚（divorce）' }),
   partner: z.strictObject({ name: z.string().trim().min(1).max(50), idNumber: residentId }),
-  submittedMaterials: z.array(materialCode).max(materials.length).default([]),
+  submittedMaterials: submittedMaterialsSchema(materials),
 });
 
 const partner = { name: '王芳', idNumber: '11010519491231002X' };
@@ -158,7 +157,7 @@ export const marriage: ProcedureDefinition<z.infer<typeof applicationSchema>> = 
     ACCEPT: { label: '受理离婚登记申请，出具回执', schema: noData },
     REQUEST_SUPPLEMENT: {
       label: '一次性告知补正',
-      schema: z.strictObject({ missingMaterials: z.array(materialCode).min(1), note }),
+      schema: z.strictObject({ missingMaterials: z.array(materialCodeSchema(materials)).min(1), note }),
       examples: [{ missingMaterials: ['photos'] }],
     },
     SUPPLEMENT_RECEIVED: { label: '补正材料已收齐', schema: noData },

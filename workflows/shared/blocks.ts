@@ -1,7 +1,7 @@
 import { assign } from 'xstate';
 import { z } from 'zod';
 import { cd, stage, taskState, wd } from './meta.ts';
-import { note, reason } from './schemas.ts';
+import { materialCodeSchema, note, reason } from './schemas.ts';
 import type { CaseEvent, EventSpec, Material, Role, TimeLimit } from './types.ts';
 
 /**
@@ -105,7 +105,7 @@ export function intakeStates(o: IntakeOptions) {
 
 /** Event specs for the intake block, checked against the procedure's materials list. */
 export function intakeEvents(materials: Material[], acceptSchema: z.ZodType = z.strictObject({ note }), acceptExamples?: EventSpec['examples']): Record<string, EventSpec> {
-  const materialCode = z.enum(materials.map((m) => m.code) as [string, ...string[]]);
+  const materialCode = materialCodeSchema(materials);
   return {
     ACCEPT: { label: '受理', schema: acceptSchema, examples: acceptExamples },
     REQUEST_SUPPLEMENT: {

@@ -36,3 +36,13 @@ export const period = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, '月份格式�
 export const amountFen = z.number().int('金额须为整数（分）').positive('金额须大于零').max(10_000_000_00);
 export const reason = z.string().trim().min(2, '请说明理由').max(1000);
 export const note = z.string().trim().max(1000).optional();
+
+/** The codes of a procedure's materials checklist, as a zod enum. */
+export function materialCodeSchema(materials: ReadonlyArray<{ code: string }>) {
+  return z.enum(materials.map((m) => m.code) as [string, ...string[]]);
+}
+
+/** Which checklist items the applicant handed in (none is allowed: 补正 lists what is missing). */
+export function submittedMaterialsSchema(materials: ReadonlyArray<{ code: string }>) {
+  return z.array(materialCodeSchema(materials)).max(materials.length).default([]);
+}

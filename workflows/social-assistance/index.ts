@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { submittedMaterialsSchema } from '../shared/schemas.ts';
 import { wd } from '../shared/meta.ts';
 import type { ProcedureDefinition } from '../shared/types.ts';
 import { ASSISTANCE_DEPARTMENTS, assistanceEvents } from './events.ts';
@@ -12,13 +13,12 @@ export const materials = [
   { code: 'disability-illness-proof', name: '残疾或重病证明（如有）', required: false },
   { code: 'relative-declaration', name: '近亲属备案声明（如有）', required: false },
 ];
-const materialCode = z.enum(materials.map((m) => m.code) as [string, ...string[]]);
 
 export const applicationSchema = z.strictObject({
   householdSize: z.number().int().min(1, '家庭人口至少1人').max(30),
   monthlyHouseholdIncomeFen: z.number().int().min(0).max(100_000_000),
   reason: z.string().trim().min(2, '请填写申请理由').max(2000),
-  submittedMaterials: z.array(materialCode).max(materials.length).default([]),
+  submittedMaterials: submittedMaterialsSchema(materials),
 });
 export type SocialAssistanceApplication = z.infer<typeof applicationSchema>;
 

@@ -2,7 +2,7 @@ import { setup } from 'xstate';
 import { z } from 'zod';
 import { branchEvents, branchRegion, intakeActions, intakeContext, intakeEvents, intakeStates, returnEvent, type IntakeContext } from '../shared/blocks.ts';
 import { cd, stage, taskState, wd } from '../shared/meta.ts';
-import { note, reason } from '../shared/schemas.ts';
+import { note, reason, submittedMaterialsSchema } from '../shared/schemas.ts';
 import type { CaseEvent, EventSpec, ProcedureDefinition } from '../shared/types.ts';
 
 /**
@@ -113,7 +113,6 @@ export const materials = [
   { code: 'charter-draft', name: '章程草案', required: true },
   { code: 'member-list', name: '会员名单（社会团体：个人会员≥50或单位会员≥30）', required: false },
 ];
-const materialCode = z.enum(materials.map((m) => m.code) as [string, ...string[]]);
 
 export const applicationSchema = z
   .strictObject({
@@ -122,7 +121,7 @@ export const applicationSchema = z
     category: z.enum([...DIRECT_CATEGORIES, 'other']),
     registrationPath: z.enum(['sponsor', 'direct']),
     registeredCapitalFen: z.number().int().min(0),
-    submittedMaterials: z.array(materialCode).max(materials.length).default([]),
+    submittedMaterials: submittedMaterialsSchema(materials),
   })
   .refine((a) => a.registrationPath === 'sponsor' || a.category !== 'other', {
     path: ['registrationPath'],

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { intakeEvents, returnEvent } from '../shared/blocks.ts';
 import { wd } from '../shared/meta.ts';
-import { amountFen, note, reason } from '../shared/schemas.ts';
+import { amountFen, note, reason, submittedMaterialsSchema } from '../shared/schemas.ts';
 import type { ProcedureDefinition } from '../shared/types.ts';
 import { temporaryAssistanceMachine, type TemporaryAssistanceContext } from './machine.ts';
 
@@ -11,13 +11,12 @@ export const materials = [
   { code: 'hardship-proof', name: '遭遇急难情形的证明（医疗票据、事故证明等）', required: true },
   { code: 'verification-authorization', name: '家庭经济状况核对授权书', required: true },
 ];
-const materialCode = z.enum(materials.map((m) => m.code) as [string, ...string[]]);
 
 export const applicationSchema = z.strictObject({
   hardship: z.enum(['illness', 'accident', 'disaster', 'other'], { message: '请选择急难类型' }),
   requestedAmountFen: z.number().int().min(0).max(100_000_000),
   reason: z.string().trim().min(2, '请填写申请理由').max(2000),
-  submittedMaterials: z.array(materialCode).max(materials.length).default([]),
+  submittedMaterials: submittedMaterialsSchema(materials),
 });
 
 /** Township may approve up to this amount unless the region sets `temporaryAssistanceTownshipLimitFen` (local). */
