@@ -3,7 +3,7 @@ import knexFactory, { type Knex } from 'knex';
 import { inject } from 'vitest';
 import { connect, openAppDatabase } from '../../src/db/connection.ts';
 import { APP_ROLE } from '../../migrations/20261123_003_trust.ts';
-import { TEMPLATE_DB, withDatabase } from './global-setup.ts';
+import { withDatabase } from './global-setup.ts';
 
 export interface TestDatabase {
   db: Knex;
@@ -37,7 +37,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   }
   const name = `ow_test_${randomBytes(6).toString('hex')}`;
   const admin = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
-  await admin.raw(`create database ${name} template ${TEMPLATE_DB}`);
+  await admin.raw(`create database ${name} template ${inject('templateDb')}`);
   const db = connect({ kind: 'postgres', url: withDatabase(url, name), poolMax: 10 }, { role: APP_ROLE });
   return {
     db,
