@@ -6,7 +6,7 @@ import { socialAssistance } from './social-assistance/index.ts';
 import { socialOrganization } from './social-organization/index.ts';
 import { temporaryAssistance } from './temporary-assistance/index.ts';
 
-export type { ProcedureDefinition, StateMeta, TaskMeta, EventSpec, CaseEvent, Role, ModelVariant, TimeLimit, EscalationPolicy, StateTimer } from './shared/types.ts';
+export type { ProcedureDefinition, StateMeta, TaskMeta, EventSpec, CaseEvent, Role, ModelVariant, TimeLimit, EscalationPolicy, StateTimer, EventSender } from './shared/types.ts';
 export { ROLES } from './shared/types.ts';
 export { applicantSchema, type Applicant } from './shared/schemas.ts';
 export { DEPARTMENTS, departmentName } from './shared/departments.ts';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { applicantSchema, departmentName, type ProcedureDefinition, type Role } from '../../workflows/index.ts';
+import { applicantSchema, departmentName, type ProcedureDefinition } from '../../workflows/index.ts';
 import type { Db } from '../db/connection.ts';
 import * as cases from '../db/cases.ts';
 import * as caseEvents from '../db/caseEvents.ts';
@@ -20,20 +20,9 @@ import { eventHash, verifyChain, type ChainedContent } from './audit.ts';
 import { CalendarYearMissingError } from './calendar.ts';
 import { CalendarService } from './calendars.ts';
 import { ESCALATION_LEVEL, dueOrNote, escalationTimers, isHigherLevel, planTaskDeadline } from './deadlines.ts';
+import { SYSTEM_ACTOR, allowedEvents, coversRegion, decide, maySeeCase, mayWork, taskActions, type Actor, type Refusal } from './authorization.ts';
 
-/** The authenticated person behind a command. */
-export interface Actor {
-  /** null only for the system actor (the deadline engine). */
-  id: string | null;
-  name: string;
-  regionCode: string;
-  department: string;
-  roles: Role[];
-  system?: true;
-}
-
-/** The engine itself, sending events only it may send (deadlines). Covers every region. */
-export const SYSTEM_ACTOR: Actor = { id: null, name: '系统（时限引擎）', regionCode: '', department: 'system', roles: [], system: true };
+export { SYSTEM_ACTOR, coversRegion, type Actor } from './authorization.ts';
 
 /** What a command returns: the case as it now stands, without its history. */
 export interface TransitionResult {
@@ -64,11 +53,12 @@ export interface EventCommand {
   expectedVersion?: number;
 }
 
-/** Region codes nest by prefix: a county user covers its townships. */
-export const coversRegion = (actor: Actor, regionCode: string) => regionCode.startsWith(actor.regionCode);
-
-const mayWork = (actor: Actor, task: tasks.TaskRow) =>
-  actor.department === task.department && actor.roles.includes(task.role as Role) && coversRegion(actor, task.region_code);
+const REFUSALS: Record<Refusal, DomainError> = {
+  NOT_YOUR_DEPARTMENT: new DomainError('forbidden', 'NOT_YOUR_DEPARTMENT', '该环节不属于您所在部门或岗位办理'),
+  TASK_CLAIMED_BY_OTHER: new DomainError('conflict', 'TASK_CLAIMED_BY_OTHER', '该任务已由他人认领'),
+  NOT_PERMITTED: new DomainError('forbidden', 'NOT_PERMITTED', '您无权执行该操作'),
+};
+const refuse = (r: Refusal) => new DomainError(REFUSALS[r].kind, REFUSALS[r].code, REFUSALS[r].message);
 
 /**
  * Advances cases. Every method takes the caller's transaction and writes snapshot, event log,
@@ -175,17 +165,19 @@ export class Engine {
   async sendEvent(trx: Db, actor: Actor, caseId: string, command: EventCommand, viaTaskId?: string): Promise<TransitionResult> {
     const row = await cases.lockCase(trx, caseId);
     if (!row || !coversRegion(actor, row.region_code)) throw notFound();
+    const def = this.registry.pinned(row.procedure_id, row.definition_version);
+    const live = await tasks.liveTasksOfCase(trx, caseId);
+    // Need to know before anything else: a refusal must not reveal that the case exists.
+    await this.assertVisible(trx, actor, def, row, live);
     if (command.expectedVersion !== undefined && command.expectedVersion !== row.version) {
       throw new DomainError('conflict', 'VERSION_CONFLICT', '办件已被他人更新，请刷新后重试', {
         expectedVersion: command.expectedVersion,
         currentVersion: row.version,
       });
     }
-    const live = await tasks.liveTasksOfCase(trx, caseId);
     if (viaTaskId && !live.some((t) => t.id === viaTaskId)) {
       throw new DomainError('conflict', 'TASK_NOT_OPEN', '该任务已办结或不能执行此操作');
     }
-    const def = this.registry.pinned(row.procedure_id, row.definition_version);
     const current = resolve(def, row.snapshot);
     const known = knownEvents(current);
     const spec = Object.hasOwn(def.events, command.type) ? def.events[command.type] : undefined;
@@ -194,11 +186,13 @@ export class Engine {
         'conflict',
         row.status === 'done' ? 'CASE_CLOSED' : 'EVENT_NOT_ALLOWED',
         row.status === 'done' ? '办件已办结，不能再办理' : '当前环节不能执行该操作',
-        { allowedEvents: known },
+        { allowedEvents: allowedEvents(actor, def, row.region_code, known, live) },
       );
     }
 
-    const usedTask = this.authorise(actor, def, command.type, live, viaTaskId);
+    const decision = decide(actor, def, row.region_code, command.type, live, viaTaskId);
+    if (!decision.ok) throw refuse(decision.refusal);
+    const usedTask = decision.task;
 
     const parsed = spec.schema.safeParse(command.data ?? {});
     if (!parsed.success) {
@@ -208,7 +202,7 @@ export class Engine {
     // The state knows the event, but the chart's own rules (guards) may still refuse it.
     if (!current.can(event)) {
       throw new DomainError('conflict', 'EVENT_REFUSED', spec.refusedMessage ?? '当前情形下不能执行该操作', {
-        allowedEvents: known,
+        allowedEvents: allowedEvents(actor, def, row.region_code, known, live),
       });
     }
 
@@ -246,8 +240,8 @@ export class Engine {
       stage: stageText(leaves),
       activeStates: leaves.map((l) => ({ stateId: l.stateId, stage: l.meta.stage })),
       facts: nextSnap.context as Record<string, unknown>,
-      openTasks: liveTasks.map((t) => taskView(def, t)),
-      allowedEvents: knownEvents(nextSnap).map((type) => ({ type, label: def.events[type]?.label ?? type })),
+      openTasks: liveTasks.map((t) => this.taskViewFor(actor, def, t)),
+      allowedEvents: this.actionsFor(def, allowedEvents(actor, def, row.region_code, knownEvents(nextSnap), liveTasks)),
     };
   }
 
@@ -270,21 +264,25 @@ export class Engine {
     }
   }
 
-  /** Decides which open task (if any) the actor is working by sending this event. */
-  private authorise(actor: Actor, def: ProcedureDefinition, type: string, live: tasks.TaskRow[], viaTaskId?: string): tasks.TaskRow | null {
-    const carrying = live.filter((t) => t.actions.includes(type) && (!viaTaskId || t.id === viaTaskId));
-    if (carrying.length && !actor.system) {
-      const task = carrying.find((t) => mayWork(actor, t));
-      if (!task) throw new DomainError('forbidden', 'NOT_YOUR_DEPARTMENT', '该环节不属于您所在部门或岗位办理');
-      if (task.status === 'claimed' && task.assignee_id !== actor.id) {
-        throw new DomainError('conflict', 'TASK_CLAIMED_BY_OTHER', '该任务已由他人认领');
-      }
-      return task;
+  /** Event types with their labels, as views list them. */
+  private actionsFor(def: ProcedureDefinition, types: string[]) {
+    return types.map((type) => ({ type, label: def.events[type]?.label ?? type }));
+  }
+
+  /** A task as this actor sees it: `actions` lists only what they may do with it now. */
+  private taskViewFor(actor: Actor, def: ProcedureDefinition, t: tasks.TaskRow, remaining?: Parameters<typeof taskView>[2]) {
+    return taskView(def, { ...t, actions: taskActions(actor, def, t) }, remaining);
+  }
+
+  /**
+   * Need to know (authorization.ts): the case does not exist for an actor who may not see it.
+   * `known` are tasks already loaded; all of the case's tasks are read only when they do not decide.
+   */
+  private async assertVisible(db: Db, actor: Actor, def: ProcedureDefinition, row: { id: string; region_code: string }, known: tasks.TaskRow[]): Promise<void> {
+    if (maySeeCase(actor, def, row.region_code, known.map((t) => t.department))) return;
+    if (!coversRegion(actor, row.region_code) || !maySeeCase(actor, def, row.region_code, (await tasks.tasksOfCase(db, row.id)).map((t) => t.department))) {
+      throw notFound();
     }
-    const sentBy = def.events[type].sentBy;
-    const permitted = sentBy && ('system' in sentBy ? actor.system === true : sentBy.roles.some((r) => actor.roles.includes(r)));
-    if (!permitted) throw new DomainError('forbidden', 'NOT_PERMITTED', '您无权执行该操作');
-    return null;
   }
 
   /**
@@ -440,7 +438,7 @@ export class Engine {
     const task = await this.visibleTask(trx, actor, taskId);
     await cases.lockCase(trx, task.case_id);
     const fresh = (await tasks.getTask(trx, taskId))!;
-    if (!mayWork(actor, fresh)) throw new DomainError('forbidden', 'NOT_YOUR_DEPARTMENT', '该环节不属于您所在部门或岗位办理');
+    if (!mayWork(actor, fresh)) throw refuse('NOT_YOUR_DEPARTMENT');
     if (fresh.status === 'claimed' && fresh.assignee_id === actor.id) return;
     if (fresh.status !== 'open') {
       throw new DomainError('conflict', fresh.status === 'claimed' ? 'TASK_CLAIMED_BY_OTHER' : 'TASK_NOT_OPEN',
@@ -470,10 +468,18 @@ export class Engine {
     );
   }
 
-  /** A task outside the actor's region does not exist for them. */
+  /** A task of a case the actor may not see does not exist for them. */
   private async visibleTask(db: Db, actor: Actor, taskId: string): Promise<tasks.TaskRow> {
     const task = await tasks.getTask(db, taskId);
     if (!task || !coversRegion(actor, task.region_code)) throw notFound('任务');
+    if (task.department !== actor.department || actor.roles.length === 0) {
+      const row = await cases.getCase(db, task.case_id);
+      const def = row && this.registry.pinned(row.procedure_id, row.definition_version);
+      if (!row || !def) throw notFound('任务');
+      await this.assertVisible(db, actor, def, row, [task]).catch(() => {
+        throw notFound('任务');
+      });
+    }
     return task;
   }
 
@@ -481,10 +487,12 @@ export class Engine {
     const row = await cases.getCase(db, caseId);
     if (!row || !coversRegion(actor, row.region_code)) throw notFound();
     const def = this.registry.pinned(row.procedure_id, row.definition_version);
-    const snap = resolve(def, row.snapshot);
-    const leaves = activeLeaves(snap);
     // Sequential: `db` may be a transaction, which is one connection.
     const allTasks = await tasks.tasksOfCase(db, caseId);
+    if (!maySeeCase(actor, def, row.region_code, allTasks.map((t) => t.department))) throw notFound();
+    const snap = resolve(def, row.snapshot);
+    const leaves = activeLeaves(snap);
+    const liveTasks = allTasks.filter((t) => tasks.LIVE_STATUSES.includes(t.status));
     const events = await caseEvents.listEvents(db, caseId);
     const paid = await payments.listPayments(db, caseId);
     const remaining = remainingFn(await this.calendars.forRegion(db, row.region_code), this.clock());
@@ -504,9 +512,9 @@ export class Engine {
       applicant: maskDeep(this.cipher.open(row.applicant)),
       application: maskDeep(this.cipher.open(row.application)),
       deadline: caseDeadline(row, remaining),
-      openTasks: allTasks.filter((t) => tasks.LIVE_STATUSES.includes(t.status)).map((t) => taskView(def, t, remaining)),
+      openTasks: liveTasks.map((t) => this.taskViewFor(actor, def, t, remaining)),
       closedTasks: allTasks.filter((t) => !tasks.LIVE_STATUSES.includes(t.status)).map((t) => taskView(def, t)),
-      allowedEvents: knownEvents(snap).map((type) => ({ type, label: def.events[type]?.label ?? type })),
+      allowedEvents: this.actionsFor(def, allowedEvents(actor, def, row.region_code, knownEvents(snap), liveTasks)),
       history: events.map((e) => ({
         seq: e.seq,
         type: e.type,
@@ -534,7 +542,10 @@ export class Engine {
     });
     const remaining = remainingFn(await this.calendars.forRegion(db, actor.regionCode), this.clock());
     return {
-      items: rows.map((r) => inboxItem(this.registry.latest(r.procedure_id), r, remaining)),
+      items: rows.map((r) => {
+        const def = this.registry.latest(r.procedure_id);
+        return inboxItem(def, { ...r, actions: taskActions(actor, def, r) }, remaining);
+      }),
       total,
       page: q.page,
       pageSize: q.pageSize,
@@ -550,8 +561,9 @@ export class Engine {
     const row = await cases.getCase(trx, caseId);
     if (!row || !coversRegion(actor, row.region_code)) throw notFound();
     const def = this.registry.pinned(row.procedure_id, row.definition_version);
-    const acceptingClerk = actor.roles.includes('clerk') && def.acceptingDepartments.includes(actor.department);
     const taskDepartments = new Set((await tasks.tasksOfCase(trx, caseId)).map((t) => t.department));
+    if (!maySeeCase(actor, def, row.region_code, taskDepartments)) throw notFound();
+    const acceptingClerk = actor.roles.includes('clerk') && def.acceptingDepartments.includes(actor.department);
     const reviewer = actor.roles.includes('reviewer') && taskDepartments.has(actor.department);
     if (!acceptingClerk && !reviewer) throw new DomainError('forbidden', 'NOT_ENTITLED', '您的岗位无需查看该办件的完整个人信息');
     const applicant = this.cipher.open(row.applicant);
@@ -579,7 +591,8 @@ export class Engine {
     const remaining = remainingFn(await this.calendars.forRegion(db, actor.regionCode), this.clock());
     const byDepartment = new Map<string, Array<ReturnType<typeof inboxItem>>>();
     for (const r of rows) {
-      const view = inboxItem(this.registry.latest(r.procedure_id), r, remaining);
+      const def = this.registry.latest(r.procedure_id);
+      const view = inboxItem(def, { ...r, actions: taskActions(actor, def, r) }, remaining);
       byDepartment.set(r.department, [...(byDepartment.get(r.department) ?? []), view]);
     }
     const count = (level: string) => rows.filter((r) => r.escalation === level).length;

@@ -107,6 +107,8 @@ export function validateProcedure(def: ProcedureDefinition, models: VariantModel
       if (!t.actions?.length) problems.push(`${where(node)} opens a task with no allowed actions`);
       for (const a of t.actions ?? []) {
         if (!accepted.has(a)) problems.push(`${where(node)} lists task action ${a}, which the state does not accept`);
+        const by = def.events[a]?.sentBy;
+        if (by && 'system' in by) problems.push(`${where(node)} lists task action ${a}, which only the system may send`);
         if (!Object.hasOwn(def.events, a)) problems.push(`${where(node)} lists task action ${a}, which has no schema`);
       }
       if (!t.timeLimit || !(t.timeLimit.days > 0) || !['WD', 'CD'].includes(t.timeLimit.unit)) problems.push(`${where(node)} opens a task without a valid time limit`);
@@ -133,6 +135,25 @@ export function validateProcedure(def: ProcedureDefinition, models: VariantModel
     // Transient routing states (only eventless `always` transitions) are passed through, never rested in.
     const transient = node.always?.length > 0;
     if (node !== def.machine.root && !transient && !reached.has(node.id)) problems.push(`${where(node)} is unreachable`);
+  }
+
+  // Every event has a declared sender wherever it is accepted: a live task carrying it, or `sentBy`.
+  for (const [type, spec] of Object.entries(def.events)) {
+    const by = spec.sentBy;
+    if (!by || 'system' in by) continue;
+    if (by.department === 'accepting' ? !def.acceptingDepartments.length : !def.departments.includes(by.department)) {
+      problems.push(`${def.id}: event ${type} is sent by department "${by.department}", which the procedure does not list`);
+    }
+  }
+  for (const m of models) {
+    for (const s of m.vertices.values()) {
+      const leaves = activeLeaves(s);
+      const carried = new Set(leaves.flatMap((l) => (l.final ? [] : (l.meta.task?.actions ?? []))));
+      for (const type of knownEvents(s)) {
+        if (carried.has(type) || def.events[type]?.sentBy) continue;
+        problems.push(`${def.id}: event ${type}, accepted in ${leaves.map((l) => l.stateId).join(' + ')}, has no sender: no open task carries it and it declares no sentBy`);
+      }
+    }
   }
 
   // Every vertex must be able to reach a final one: no dead ends, no trap cycles.

@@ -1,5 +1,6 @@
 import { getStateNodes } from '@xstate/graph';
 import { departmentName, type ProcedureDefinition, type StateMeta } from '../../workflows/index.ts';
+import { describeSender } from './authorization.ts';
 import { toMermaid } from './diagram.ts';
 import { exploreProcedure, generatePaths } from './model.ts';
 
@@ -50,7 +51,7 @@ export function procedureDoc(def: ProcedureDefinition): string {
   }
   out.push('', '## Events', '', '| event | label | sent by |', '|---|---|---|');
   for (const [type, spec] of Object.entries(def.events)) {
-    const by = !spec.sentBy ? 'holder of an open task carrying it' : 'system' in spec.sentBy ? 'system (deadline engine)' : spec.sentBy.roles.join(', ');
+    const by = describeSender(spec.sentBy);
     out.push(`| \`${type}\` | ${spec.label} | ${by} |`);
   }
   out.push('', '## Materials', '', '| code | material | required |', '|---|---|---|');

@@ -67,20 +67,29 @@ describe('commands on a case', () => {
   it("refuses a reviewer of another department with 403", async () => {
     const { id, view } = await openAccepted();
     const before = await dbCounts(id);
+    // The township holds a task on the case, so it sees it, but the verification task is not its own.
+    const township = await ctx.as('township.beishan');
     const medical = await ctx.as('medical.xihu');
     const task = taskFor(view, 'county-verification');
-    const viaTask = await medical.post(`/api/tasks/${task.id}/complete`, {
+    const viaTask = await township.post(`/api/tasks/${task.id}/complete`, {
       outcome: 'VERIFICATION_COMPLETED',
       data: { verifiedMonthlyIncomeFen: 1, propertyWithinLimit: true },
     });
     expect(viaTask.statusCode).toBe(403);
     expect(viaTask.json().code).toBe('NOT_YOUR_DEPARTMENT');
-    const viaEvent = await medical.post(`/api/cases/${id}/events`, {
+    const viaEvent = await township.post(`/api/cases/${id}/events`, {
       type: 'VERIFICATION_COMPLETED',
       data: { verifiedMonthlyIncomeFen: 1, propertyWithinLimit: true },
       expectedVersion: 2,
     });
     expect(viaEvent.statusCode).toBe(403);
+    // A department with no task on the case does not see it at all (need to know).
+    const unseen = await medical.post(`/api/cases/${id}/events`, {
+      type: 'VERIFICATION_COMPLETED',
+      data: { verifiedMonthlyIncomeFen: 1, propertyWithinLimit: true },
+      expectedVersion: 2,
+    });
+    expect(unseen.statusCode).toBe(404);
     // A clerk may not confirm, and a reviewer may not open cases.
     const open = await medical.post('/api/cases', { procedureId: 'social-assistance', applicant, application });
     expect(open.statusCode).toBe(403);
@@ -130,11 +139,12 @@ describe('commands on a case', () => {
 
   it('refuses an event the current state does not accept with 409 and the allowed events', async () => {
     const { id } = await openAccepted();
-    const county = await ctx.as('county.xihu');
+    const county = await ctx.as('township.beishan');
     const res = await county.post(`/api/cases/${id}/events`, { type: 'APPROVE', data: { monthlyAmountFen: 1, startMonth: '2026-04' }, expectedVersion: 2 });
     expect(res.statusCode).toBe(409);
     expect(res.json().code).toBe('EVENT_NOT_ALLOWED');
-    expect(res.json().details.allowedEvents.sort()).toEqual(['HOME_VISIT_COMPLETED', 'VERIFICATION_COMPLETED', 'WITHDRAW']);
+    // What this caller may send, not everything the state accepts.
+    expect(res.json().details.allowedEvents.sort()).toEqual(['HOME_VISIT_COMPLETED']);
     const internal = await county.post(`/api/cases/${id}/events`, { type: 'xstate.init', data: {}, expectedVersion: 2 });
     expect(internal.statusCode).toBe(409);
     const proto = await county.post(`/api/cases/${id}/events`, { type: '__proto__', data: {}, expectedVersion: 2 });

@@ -79,8 +79,9 @@ async function drive(def: ProcedureDefinition, path: ModelPath) {
         res = await (await ctx.as(user.username)).post(`/api/tasks/${task.id}/complete`, { outcome: event.type, data: event.data });
         actors.push(user.display_name);
       } else {
-        const roles = (spec.sentBy as { roles: string[] }).roles;
-        const user = DEMO_USERS.find((u) => u.roles.some((r) => roles.includes(r)) && def.acceptingDepartments.includes(u.department) && region.startsWith(u.region_code))!;
+        const sender = spec.sentBy as { role: string; department: string };
+        const departments = sender.department === 'accepting' ? def.acceptingDepartments : [sender.department];
+        const user = DEMO_USERS.find((u) => u.roles.includes(sender.role) && departments.includes(u.department) && region.startsWith(u.region_code))!;
         res = await (await ctx.as(user.username)).post(`/api/cases/${id}/events`, { type: event.type, data: event.data, expectedVersion: view.version });
         actors.push(user.display_name);
       }

@@ -162,8 +162,8 @@ describe('regions', () => {
     const theirs = await openCase('other.clerk');
     expect((await (await ctx.as('supervisor.xihu')).get(`/api/cases/${theirs.id}`)).statusCode).toBe(404);
     expect((await (await ctx.as('verify.xihu')).get('/api/tasks?pageSize=200')).json().items.map((t: any) => t.caseId)).not.toContain(theirs.id);
-    // A county user sees its townships' cases.
-    expect((await (await ctx.as('county.xihu')).get(`/api/cases/${c.id}`)).statusCode).toBe(200);
+    // A county user whose department holds a task sees its townships' cases.
+    expect((await (await ctx.as('verify.xihu')).get(`/api/cases/${c.id}`)).statusCode).toBe(200);
   });
 });
 
@@ -176,15 +176,17 @@ describe('personal data', () => {
     expect(JSON.stringify(stored)).not.toContain(applicant.bankCard);
     expect(stored.applicant.idNumber).toMatch(/^enc:v1:test:/);
 
-    const view = (await (await ctx.as('county.xihu')).get(`/api/cases/${c.id}`)).json();
+    const view = (await (await ctx.as('supervisor.xihu')).get(`/api/cases/${c.id}`)).json();
     expect(view.applicant).toMatchObject({ idNumber: '110***********002X', bankCard: '***************3445', phone: '138****8000' });
 
     const verify = await ctx.as('verify.xihu'); // holds the 信息核对 task: needs the full ID
     const full = await verify.get(`/api/cases/${c.id}/personal-data`);
     expect(full.statusCode).toBe(200);
     expect(full.json().applicant).toMatchObject({ idNumber: applicant.idNumber, bankCard: applicant.bankCard });
-    const medical = await ctx.as('medical.xihu'); // no task on this case
-    expect((await medical.get(`/api/cases/${c.id}/personal-data`)).json().code).toBe('NOT_ENTITLED');
+    const medical = await ctx.as('medical.xihu'); // no task on this case: it does not exist for them
+    expect((await medical.get(`/api/cases/${c.id}/personal-data`)).json().code).toBe('NOT_FOUND');
+    const supervisor = await ctx.as('supervisor.xihu'); // sees the case, masked, but needs no full ID
+    expect((await supervisor.get(`/api/cases/${c.id}/personal-data`)).json().code).toBe('NOT_ENTITLED');
     const log = await db()('personal_data_access').where({ case_id: c.id });
     expect(log.map((l: any) => l.user_id)).toEqual([(await db()('users').where({ username: 'verify.xihu' }).first()).id]);
   });

@@ -169,7 +169,7 @@ export const marriage: ProcedureDefinition<z.infer<typeof applicationSchema>> = 
     COOLING_OFF_ENDED: { label: '冷静期届满', schema: z.strictObject({}), sentBy: { system: true } },
     BOTH_PARTIES_APPEARED: { label: '双方亲自到场申请发证', schema: noData },
     APPEARANCE_WINDOW_EXPIRED: { label: '到场期限届满未到场（视为撤回）', schema: z.strictObject({}), sentBy: { system: true } },
-    WITHDRAW: { label: '当事人撤回申请', schema: z.strictObject({ reason }), sentBy: { roles: ['clerk'] }, examples: [{ reason: '一方撤回离婚登记申请' }] },
+    WITHDRAW: { label: '当事人撤回申请', schema: z.strictObject({ reason }), sentBy: { role: 'clerk', department: 'accepting' }, examples: [{ reason: '一方撤回离婚登记申请' }] },
     ...(Object.assign({}, ...DOWNSTREAM.map((b) => branchEvents(b))) as Record<string, EventSpec>),
   },
   createInput: ({ application }) => ({ kind: application.kind }),

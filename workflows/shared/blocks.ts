@@ -119,7 +119,7 @@ export function intakeEvents(materials: Material[], acceptSchema: z.ZodType = z.
     WITHDRAW: {
       label: '申请人撤回申请',
       schema: z.strictObject({ reason }),
-      sentBy: { roles: ['clerk'] },
+      sentBy: { role: 'clerk', department: 'accepting' },
       examples: [{ reason: '申请人主动撤回' }],
     },
   };

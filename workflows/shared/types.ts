@@ -53,16 +53,25 @@ export interface StateMeta {
   timer?: StateTimer;
 }
 
+/**
+ * The declared sender of an event no live task carries. A person sender is a role in a
+ * department — `'accepting'` meaning one of the procedure's `acceptingDepartments` (the window
+ * that took the application) — whose region covers the case's region. `system` is the deadline
+ * engine alone, never a person.
+ */
+export type EventSender = { system: true } | { role: Role; department: 'accepting' | (string & {}) };
+
 export interface EventSpec {
   /** zod schema of the event's `data`. */
   schema: z.ZodType;
   /** Label shown to clerks and reviewers (zh-CN). */
   label: string;
   /**
-   * Who may send this event when no open task carries it: staff roles (e.g. withdrawal at the
-   * window), or `system` for events only the deadline engine sends (e.g. a window expiring).
+   * Who may send this event where no open task carries it. An event a live task carries is sent
+   * by that task's holder (its department, role and region); every other event a state accepts
+   * must declare its sender here, or model checking fails.
    */
-  sentBy?: { roles: Role[] } | { system: true };
+  sentBy?: EventSender;
   /** Message (zh-CN) when the chart's rules refuse the event although the state knows it. */
   refusedMessage?: string;
   /**
