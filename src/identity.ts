@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import type { Role } from '../workflows/index.ts';
 import type { Db } from './db/connection.ts';
 import * as sessions from './db/sessions.ts';
+import * as users from './db/users.ts';
 import { findUserByUsername, type UserRow } from './db/users.ts';
 import { DomainError } from './engine/errors.ts';
 import type { Actor } from './engine/engine.ts';
@@ -30,7 +31,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
 // Verifying against a dummy hash for unknown users keeps login timing independent of whether the user exists.
 let dummyHash: Promise<string> | undefined;
 
-const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
+export const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
 
 export function toActor(u: UserRow): Actor {
   return { id: u.id, name: u.display_name, regionCode: u.region_code, department: u.department, roles: u.roles as Role[] };
@@ -42,6 +43,8 @@ export async function login(db: Db, username: string, password: string, now: Dat
     ? await verifyPassword(password, user.password_hash)
     : (await verifyPassword(password, await (dummyHash ??= hashPassword('dummy-password'))), false);
   if (!user || !ok) throw new DomainError('unauthenticated', 'INVALID_CREDENTIALS', '用户名或密码错误');
+  // Only after the right password: a wrong one says nothing about the account's state.
+  if (user.disabled_at) throw new DomainError('forbidden', 'ACCOUNT_DISABLED', '账号已停用，请联系管理员');
   const token = randomBytes(32).toString('base64url');
   const expiresAt = new Date(now.getTime() + sessionHours * 3600_000);
   await sessions.insertSession(db, tokenHash(token), user.id, expiresAt);
@@ -55,4 +58,95 @@ export async function authenticate(db: Db, token: string, now: Date): Promise<Ac
 
 export async function logout(db: Db, token: string): Promise<void> {
   await sessions.deleteSession(db, tokenHash(token));
+}
+
+/**
+ * A user changes their own password. A wrong current password ends the calling session, so
+ * each guess costs a login (rate-limited and locked like any other) — a stolen token cannot be
+ * turned into the password by trying. The new password revokes every other session.
+ */
+export async function verifyOwnPassword(db: Db, actor: Actor, token: string, currentPassword: string): Promise<void> {
+  const user = actor.id ? await users.getUser(db, actor.id) : undefined;
+  if (user && (await verifyPassword(currentPassword, user.password_hash))) return;
+  await sessions.deleteSession(db, tokenHash(token));
+  throw new DomainError('invalid', 'WRONG_PASSWORD', '当前密码不正确；为安全起见本次登录已失效，请重新登录', [
+    { path: 'body.currentPassword', message: '当前密码不正确' },
+  ]);
+}
+
+export async function changePassword(trx: Db, actor: Actor, token: string, currentPassword: string, newPassword: string, now: Date): Promise<{ revokedSessions: number }> {
+  const user = await users.lockUser(trx, actor.id!);
+  if (!user || user.disabled_at) throw new DomainError('unauthenticated', 'UNAUTHENTICATED', '请先登录');
+  const issue = (message: string) => new DomainError('invalid', 'VALIDATION_FAILED', '请求参数有误，请按提示修改', [{ path: 'body.newPassword', message }]);
+  if (newPassword === currentPassword) throw issue('新密码不能与当前密码相同');
+  if (newPassword.toLowerCase().includes(user.username.toLowerCase())) throw issue('新密码不能包含用户名');
+  await users.setPasswordHash(trx, user.id, await hashPassword(newPassword), now);
+  return { revokedSessions: await sessions.deleteUserSessions(trx, user.id, tokenHash(token)) };
+}
+
+/** At least 10 characters of at least three kinds (等保 口令复杂度): lower, upper, digit, other. */
+export function passwordStrengthIssue(password: string): string | null {
+  if (password.length < 10) return '密码至少10位';
+  const kinds = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^a-zA-Z0-9]/].filter((re) => re.test(password)).length;
+  return kinds >= 3 ? null : '密码须包含大写字母、小写字母、数字、符号中的至少三类';
+}
+
+// ---- administration: stopping users ------------------------------------------------------
+
+export interface UserView {
+  id: string;
+  username: string;
+  displayName: string;
+  regionCode: string;
+  department: string;
+  roles: string[];
+  disabled: boolean;
+  disabledAt: string | null;
+  activeSessions: number;
+}
+
+export const userView = (u: UserRow, activeSessions: number): UserView => ({
+  id: u.id,
+  username: u.username,
+  displayName: u.display_name,
+  regionCode: u.region_code,
+  department: u.department,
+  roles: u.roles,
+  disabled: Boolean(u.disabled_at),
+  disabledAt: u.disabled_at ? u.disabled_at.toISOString() : null,
+  activeSessions,
+});
+
+/** Admins manage users of their region and below; anyone else's user does not exist for them. */
+async function managedUser(trx: Db, admin: Actor, userId: string): Promise<UserRow> {
+  if (!admin.roles.includes('admin')) throw new DomainError('forbidden', 'ROLE_REQUIRED', '仅管理员可管理用户');
+  const user = await users.lockUser(trx, userId);
+  if (!user || !user.region_code.startsWith(admin.regionCode)) throw new DomainError('not_found', 'NOT_FOUND', '未找到该用户');
+  return user;
+}
+
+export async function listUsers(db: Db, admin: Actor, q: { page: number; pageSize: number }, now: Date) {
+  if (!admin.roles.includes('admin')) throw new DomainError('forbidden', 'ROLE_REQUIRED', '仅管理员可管理用户');
+  const { rows, total } = await users.listUsers(db, { regionPrefix: admin.regionCode, now, limit: q.pageSize, offset: (q.page - 1) * q.pageSize });
+  return { items: rows.map((r) => userView(r, Number(r.active_sessions))), total, page: q.page, pageSize: q.pageSize };
+}
+
+/** Disabling takes effect at once: every session is revoked and no token of the user authenticates. */
+export async function disableUser(trx: Db, admin: Actor, userId: string, now: Date): Promise<UserView> {
+  const user = await managedUser(trx, admin, userId);
+  if (user.id === admin.id) throw new DomainError('conflict', 'CANNOT_DISABLE_SELF', '不能停用自己的账号');
+  if (!user.disabled_at) await users.setDisabled(trx, user.id, { at: now, by: admin.id! });
+  await sessions.deleteUserSessions(trx, user.id);
+  return userView({ ...user, disabled_at: user.disabled_at ?? now }, 0);
+}
+
+export async function enableUser(trx: Db, admin: Actor, userId: string, now: Date): Promise<UserView> {
+  const user = await managedUser(trx, admin, userId);
+  await users.setDisabled(trx, user.id, null);
+  return userView({ ...user, disabled_at: null }, await sessions.countUserSessions(trx, user.id, now));
+}
+
+export async function revokeSessions(trx: Db, admin: Actor, userId: string): Promise<{ userId: string; revokedSessions: number }> {
+  const user = await managedUser(trx, admin, userId);
+  return { userId: user.id, revokedSessions: await sessions.deleteUserSessions(trx, user.id) };
 }

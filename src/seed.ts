@@ -36,6 +36,8 @@ export const DEMO_USERS = [
 
 export async function seedDemo(db: Db): Promise<void> {
   for (const region of DEMO_REGIONS) await upsertRegion(db, region);
-  const passwordHash = await hashPassword(DEMO_PASSWORD);
-  for (const u of DEMO_USERS) await upsertUser(db, { id: randomUUID(), password_hash: passwordHash, ...u });
+  // Each user gets their own salt: one shared hash would let a cracked hash open every account.
+  // Hashed concurrently (scrypt runs on libuv's thread pool), written one by one.
+  const hashes = await Promise.all(DEMO_USERS.map(() => hashPassword(DEMO_PASSWORD)));
+  for (const [i, u] of DEMO_USERS.entries()) await upsertUser(db, { id: randomUUID(), password_hash: hashes[i], ...u });
 }

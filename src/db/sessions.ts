@@ -5,14 +5,29 @@ export async function insertSession(db: Db, tokenHash: string, userId: string, e
   await db('sessions').insert({ token_hash: tokenHash, user_id: userId, expires_at: expiresAt });
 }
 
+/** The user behind a live session; a disabled user has none, whatever sessions remain. */
 export async function findSessionUser(db: Db, tokenHash: string, now: Date): Promise<UserRow | undefined> {
   return db<UserRow>('sessions')
     .join('users', 'users.id', 'sessions.user_id')
     .where('sessions.token_hash', tokenHash)
     .andWhere('sessions.expires_at', '>', now)
+    .whereNull('users.disabled_at')
     .first('users.*');
 }
 
 export async function deleteSession(db: Db, tokenHash: string): Promise<void> {
   await db('sessions').where({ token_hash: tokenHash }).delete();
+}
+
+/** Revokes every session of a user but `keepTokenHash` (the caller's own, on a password change). Uses sessions_by_user. */
+export async function deleteUserSessions(db: Db, userId: string, keepTokenHash?: string): Promise<number> {
+  const q = db('sessions').where({ user_id: userId });
+  if (keepTokenHash) q.andWhereNot({ token_hash: keepTokenHash });
+  // Counted from the rows returned: drivers disagree on what delete() resolves to.
+  return (await q.delete().returning('token_hash')).length;
+}
+
+export async function countUserSessions(db: Db, userId: string, now: Date): Promise<number> {
+  const [{ n }] = await db('sessions').where({ user_id: userId }).andWhere('expires_at', '>', now).count<{ n: string | number }[]>({ n: '*' });
+  return Number(n);
 }

@@ -8,12 +8,46 @@ export interface UserRow {
   region_code: string;
   department: string;
   roles: string[];
+  /** Set while the user is disabled: no login, no session. */
+  disabled_at?: Date | null;
+  disabled_by?: string | null;
+  password_changed_at?: Date | null;
 }
 
 export async function findUserByUsername(db: Db, username: string): Promise<UserRow | undefined> {
   return db<UserRow>('users').where({ username }).first();
 }
 
+export async function getUser(db: Db, id: string): Promise<UserRow | undefined> {
+  return db<UserRow>('users').where({ id }).first();
+}
+
+/** Locks the user row, so concurrent disable/enable/password changes of one user serialise. */
+export async function lockUser(db: Db, id: string): Promise<UserRow | undefined> {
+  return db<UserRow>('users').where({ id }).forUpdate().first();
+}
+
 export async function upsertUser(db: Db, user: UserRow): Promise<void> {
   await db('users').insert(user).onConflict('username').merge(['password_hash', 'display_name', 'region_code', 'department', 'roles']);
+}
+
+export interface UserListRow extends UserRow {
+  active_sessions: number | string;
+}
+
+/** Users of a region and below, with their live session counts, by username. */
+export async function listUsers(db: Db, q: { regionPrefix: string; now: Date; limit: number; offset: number }): Promise<{ rows: UserListRow[]; total: number }> {
+  const base = db('users').where('users.region_code', 'like', `${q.regionPrefix}%`);
+  const [{ count }] = await base.clone().count<{ count: string | number }[]>({ count: '*' });
+  const live = db('sessions').count('*').whereRaw('sessions.user_id = users.id').andWhere('sessions.expires_at', '>', q.now).as('active_sessions');
+  const rows = await base.select('users.*', live).orderBy('users.username').limit(q.limit).offset(q.offset);
+  return { rows, total: Number(count) };
+}
+
+export async function setDisabled(db: Db, id: string, disabled: { at: Date; by: string } | null): Promise<void> {
+  await db('users').where({ id }).update({ disabled_at: disabled?.at ?? null, disabled_by: disabled?.by ?? null });
+}
+
+export async function setPasswordHash(db: Db, id: string, passwordHash: string, at: Date): Promise<void> {
+  await db('users').where({ id }).update({ password_hash: passwordHash, password_changed_at: at });
 }

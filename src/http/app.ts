@@ -69,6 +69,7 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   await api.register(procedureRoutes, { prefix: '/api/procedures' });
   await api.register(supervisionRoutes, { prefix: '/api/supervision' });
   await api.register(adminRoutes, { prefix: '/api/admin' });
+  await api.register((await import('./routes/users.ts')).default);
 };
 
 export async function buildApp(

@@ -41,6 +41,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/calendars/:year',
     {
+      config: { roles: ['admin', 'supervisor'] },
       schema: {
         tags: ['admin'],
         summary: '查看某年工作日历（全国或地区调整）',
@@ -61,6 +62,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.put(
     '/calendars/:year',
     {
+      config: { roles: ['admin'] },
       schema: {
         tags: ['admin'],
         summary: '加载（替换）某年工作日历：法定节假日与调休上班日',

@@ -47,7 +47,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
 
   app.post(
     '/logout',
-    { schema: { tags: ['auth'], summary: '退出登录', response: { 204: z.null(), ...errors(401) } } },
+    { config: { anyUser: true }, schema: { tags: ['auth'], summary: '退出登录', response: { 204: z.null(), ...errors(401) } } },
     async (request, reply) => {
       await command(app.deps.db, request, reply, 204, (trx) => logout(trx, bearerToken(request)!));
       return reply.send(null);
@@ -56,7 +56,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/me',
-    { schema: { tags: ['auth'], summary: '当前用户', response: { 200: actorSchema, ...errors(401) } } },
+    { config: { anyUser: true }, schema: { tags: ['auth'], summary: '当前用户', response: { 200: actorSchema, ...errors(401) } } },
     async (request) => actorOf(request),
   );
 };

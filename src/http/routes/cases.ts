@@ -10,6 +10,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/',
     {
+      config: { roles: ['clerk'] },
       schema: {
         tags: ['cases'],
         summary: '窗口受理：登记一件新申请',
@@ -71,6 +72,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/:id/audit/verify',
     {
+      config: { roles: ['supervisor', 'admin'] },
       schema: {
         tags: ['audit'],
         summary: '核验办件日志哈希链（SM3），指出第一条被篡改的记录',
@@ -94,6 +96,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/:id/events',
     {
+      config: { roles: ['clerk', 'reviewer'] },
       schema: {
         tags: ['cases'],
         summary: '向办件发送事件（推进流程）',

@@ -34,6 +34,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/:id/claim',
     {
+      config: { roles: ['clerk', 'reviewer'] },
       schema: {
         tags: ['tasks'],
         summary: '认领任务',
@@ -51,6 +52,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/:id/complete',
     {
+      config: { roles: ['clerk', 'reviewer'] },
       schema: {
         tags: ['tasks'],
         summary: '办结任务（以某一办理结果推进办件）',
