@@ -72,7 +72,8 @@ async function drive(def: ProcedureDefinition, path: ModelPath) {
       await ctx.database.db.transaction((trx) => ctx.engine.sendEvent(trx, SYSTEM_ACTOR, id, event));
       actors.push(SYSTEM_ACTOR.name);
     } else {
-      const task = view.openTasks.find((t: any) => t.actions.some((a: any) => a.type === event.type));
+      // Views list actions for their caller only, so find the carrying task in the database.
+      const task = (await ctx.database.db('tasks').where({ case_id: id }).whereIn('status', ['open', 'claimed'])).find((t: any) => t.actions.includes(event.type));
       let res;
       if (task) {
         const user = reviewerFor(task.department, task.role, region);
