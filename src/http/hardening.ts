@@ -22,12 +22,13 @@ export const JSON_LIMITS = { maxDepth: 32, maxNodes: 10_000 };
 /**
  * One O(n) pass over the raw bytes, before JSON.parse, that stops at the first level past
  * `maxDepth` or value past `maxNodes`. A body nested 80,000 deep therefore costs microseconds
- * instead of recursion in every later step (parse, validation, the text check). Containers and
- * commas outside strings approximate the number of values; malformed JSON is left to JSON.parse.
+ * instead of recursion in every later step (parse, validation, the text check). Containers plus
+ * commas outside strings count the values (an array of n scalars counts n); malformed JSON is left
+ * to JSON.parse.
  */
 export function jsonShapeProblem(body: Uint8Array, limits = JSON_LIMITS): 'depth' | 'nodes' | null {
   let depth = 0;
-  let nodes = 1;
+  let nodes = 0;
   let inString = false;
   for (let i = 0; i < body.length; i++) {
     const b = body[i];
