@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { DEFAULT_CONNECTION_LIMITS, defaultMaxConnections, type ConnectionLimits } from './http/connections.ts';
+import { DEFAULT_CONNECTION_LIMITS, defaultMaxConnections, descriptorLimit, type ConnectionLimits } from './http/connections.ts';
 
 export interface Config {
   /** PostgreSQL connection string; unset → embedded PGlite in `dataDir`. */
@@ -72,7 +72,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataKeys: env.ONEWINDOW_DATA_KEYS || undefined,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     connections: {
-      maxConnections: positiveInt(env, 'MAX_CONNECTIONS', defaultMaxConnections()),
+      maxConnections: positiveInt(env, 'MAX_CONNECTIONS', defaultMaxConnections(descriptorLimit())),
       maxPerAddress: positiveInt(env, 'MAX_CONNECTIONS_PER_ADDRESS', DEFAULT_CONNECTION_LIMITS.maxPerAddress),
       headersTimeoutMs: positiveInt(env, 'HEADERS_TIMEOUT_MS', DEFAULT_CONNECTION_LIMITS.headersTimeoutMs),
       requestTimeoutMs: positiveInt(env, 'REQUEST_TIMEOUT_MS', DEFAULT_CONNECTION_LIMITS.requestTimeoutMs),

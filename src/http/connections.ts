@@ -32,7 +32,7 @@ const RESERVED_DESCRIPTORS = 256;
 const FALLBACK_MAX_CONNECTIONS = 1024 - RESERVED_DESCRIPTORS;
 
 /** 80% of the descriptor limit and at least RESERVED_DESCRIPTORS below it. */
-export function defaultMaxConnections(limit = descriptorLimit()): number {
+export function defaultMaxConnections(limit: number | undefined): number {
   if (limit === undefined) return FALLBACK_MAX_CONNECTIONS;
   return Math.max(16, Math.min(limit - RESERVED_DESCRIPTORS, Math.floor(limit * 0.8)));
 }
