@@ -1,8 +1,9 @@
 /**
  * npm run bench — against PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test);
- * creates and drops its own database `onewindow_bench`. BENCH_ONLY=transitions|timers|tracking runs one part.
+ * creates and drops its own database `onewindow_bench`. BENCH_ONLY=transitions|timers|tracking|deep-json runs one part.
  */
 import { describeMachine, dropBenchDatabase } from './support.ts';
+import { benchDeepJson } from './deepJson.ts';
 import { benchTimers } from './timers.ts';
 import { benchTracking } from './tracking.ts';
 import { benchTransitions } from './transitions.ts';
@@ -12,4 +13,5 @@ const only = process.env.BENCH_ONLY;
 if (!only || only === 'transitions') await benchTransitions();
 if (!only || only === 'timers') await benchTimers();
 if (!only || only === 'tracking') await benchTracking();
+if (!only || only === 'deep-json') await benchDeepJson();
 await dropBenchDatabase();

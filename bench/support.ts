@@ -8,7 +8,7 @@ import { TEST_DATA_KEYS, createEngine } from '../src/services.ts';
 import { PersonalDataCipher } from '../src/engine/personalData.ts';
 
 export const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-export const BENCH_DB = 'onewindow_bench';
+export const BENCH_DB = process.env.BENCH_DB ?? 'onewindow_bench';
 export const benchUrl = (() => {
   const u = new URL(baseUrl);
   u.pathname = `/${BENCH_DB}`;

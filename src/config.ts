@@ -1,4 +1,6 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
+import { DEFAULT_CONNECTION_LIMITS, defaultMaxConnections, descriptorLimit, type ConnectionLimits } from './http/connections.ts';
 
 export interface Config {
   /** PostgreSQL connection string; unset → embedded PGlite in `dataDir`. */
@@ -15,6 +17,44 @@ export interface Config {
   fixedNow: string | undefined;
   /** Data-encryption keys, `id:base64[,older…]`, current first. */
   dataKeys: string | undefined;
+  /**
+   * Fastify `trustProxy`: whose X-Forwarded-For to believe. false (default) → nobody, the socket
+   * address is the client; or a list of proxy addresses / CIDRs.
+   */
+  trustProxy: false | string[];
+  /** Caps and timeouts of the listening server (src/http/connections.ts). */
+  connections: ConnectionLimits;
+}
+
+/**
+ * TRUST_PROXY: unset/"false" → trust nobody; otherwise a comma list of proxy addresses, CIDRs or
+ * loopback/linklocal/uniquelocal. "true" (trust anyone) is refused: it would let every client
+ * choose its own address and so escape every per-address limit. Hop counts are refused too:
+ * Fastify 5 treats a number as "trust nobody" (it cannot check the immediate peer).
+ */
+export function parseTrustProxy(value: string | undefined): false | string[] {
+  const text = (value ?? '').trim();
+  if (text === '' || text === 'false') return false;
+  if (text === 'true' || /^\d+$/.test(text)) {
+    throw new Error(`TRUST_PROXY=${text}: give the reverse proxy's addresses or CIDRs (e.g. 10.0.0.5,10.1.0.0/16); "true" and hop counts would let clients choose their own address`);
+  }
+  const entries = text.split(',').map((e) => e.trim()).filter(Boolean);
+  for (const e of entries) {
+    const [address, prefix, extra] = e.split('/');
+    const named = ['loopback', 'linklocal', 'uniquelocal'].includes(e);
+    const bits = isIP(address) === 6 ? 128 : 32;
+    const okPrefix = prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= bits);
+    if (!named && (!isIP(address) || !okPrefix || extra !== undefined)) throw new Error(`TRUST_PROXY: "${e}" is not an address, CIDR, hop count or loopback/linklocal/uniquelocal`);
+  }
+  return entries;
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${raw}`);
+  return n;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -30,5 +70,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     worker: env.WORKER !== 'off',
     fixedNow: env.ONEWINDOW_NOW || undefined,
     dataKeys: env.ONEWINDOW_DATA_KEYS || undefined,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    connections: {
+      maxConnections: positiveInt(env, 'MAX_CONNECTIONS', defaultMaxConnections(descriptorLimit())),
+      maxPerAddress: positiveInt(env, 'MAX_CONNECTIONS_PER_ADDRESS', DEFAULT_CONNECTION_LIMITS.maxPerAddress),
+      headersTimeoutMs: positiveInt(env, 'HEADERS_TIMEOUT_MS', DEFAULT_CONNECTION_LIMITS.headersTimeoutMs),
+      requestTimeoutMs: positiveInt(env, 'REQUEST_TIMEOUT_MS', DEFAULT_CONNECTION_LIMITS.requestTimeoutMs),
+    },
   };
 }

@@ -1,5 +1,8 @@
 import { loadConfig } from './config.ts';
 import { buildApp } from './http/app.ts';
+import { installConnectionLimits, trustedProxyMatcher } from './http/connections.ts';
+import { purgeExpiredKeys } from './http/idempotency.ts';
+import { loggerOptions } from './http/logging.ts';
 import { DEMO_PASSWORD, DEMO_USERS, seedDemo } from './seed.ts';
 import { createEngine, loadCipher, openDatabase } from './services.ts';
 import { TimerWorker } from './worker/timerWorker.ts';
@@ -13,12 +16,21 @@ if (!config.databaseUrl && !(await db('users').first())) {
 }
 const engine = createEngine({ clock: config.fixedNow ? () => new Date(config.fixedNow!) : undefined, cipher: loadCipher(config) });
 const app = await buildApp({ db, engine, sessionHours: config.sessionHours }, {
-  logger: {
-    level: config.logLevel,
-    // Tokens and passwords never reach the log.
-    redact: ['req.headers.authorization', 'req.body.password'],
-  },
+  // Tokens, passwords, tracking codes, ID and phone numbers never reach the log (logging.ts).
+  logger: loggerOptions(config.logLevel),
+  trustProxy: config.trustProxy,
 });
+// Caps per client address and in total, headers and request timeouts; trusted proxies carry
+// many clients, so only the total caps them.
+installConnectionLimits(app.server, config.connections, trustedProxyMatcher(config.trustProxy));
+
+// Expired idempotency keys are purged by every service process, worker or not (bounded batches).
+const purgeTimer = setInterval(() => {
+  void (async () => {
+    for (let i = 0; i < 100 && (await purgeExpiredKeys(db, engine.clock(), true)) > 0; i++);
+  })().catch((err) => app.log.warn({ err }, 'purging expired idempotency keys failed'));
+}, 10 * 60_000);
+purgeTimer.unref();
 
 const worker = config.worker
   ? new TimerWorker({ db, engine, log: (msg, extra) => app.log.warn(extra ?? {}, msg) })
@@ -29,6 +41,7 @@ async function shutdown(signal: string) {
   if (closing) return;
   closing = true;
   app.log.info({ signal }, 'shutting down');
+  clearInterval(purgeTimer);
   await worker?.stop();
   await app.close();
   await db.destroy();

@@ -1,23 +1,47 @@
 import type { Db } from './connection.ts';
 
-/** Records a key; false if (user, key) already exists — after waiting for any transaction writing it. */
+/** How long an Idempotency-Key is remembered (documented in docs/security.md); older keys count as absent. */
+export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+
+/**
+ * Records a key; false if (user, key) already exists and is still live — after waiting for any
+ * transaction writing it. An expired row is taken over in the same statement, as if it were absent.
+ */
 export async function claimKey(db: Db, userId: string, key: string, requestHash: string, now: Date): Promise<boolean> {
-  const fresh = await db('idempotency_keys')
-    .insert({ user_id: userId, key, request_hash: requestHash, created_at: now })
-    .onConflict(['user_id', 'key'])
-    .ignore()
-    .returning('key');
-  return fresh.length > 0;
+  const { rows } = await db.raw(
+    `insert into idempotency_keys (user_id, key, request_hash, created_at) values (?, ?, ?, ?)
+     on conflict (user_id, key) do update
+       set request_hash = excluded.request_hash, created_at = excluded.created_at, status_code = null, response = null
+       where idempotency_keys.created_at < ?
+     returning key`,
+    [userId, key, requestHash, now, new Date(now.getTime() - IDEMPOTENCY_TTL_MS)],
+  );
+  return rows.length > 0;
 }
 
 export async function getKey(db: Db, userId: string, key: string) {
   return db('idempotency_keys').where({ user_id: userId, key }).first();
 }
 
-export async function storeResponse(db: Db, userId: string, key: string, status: number, body: unknown): Promise<void> {
-  await db('idempotency_keys').where({ user_id: userId, key }).update({ status_code: status, response: JSON.stringify(body ?? null) });
+/** `sealed` is the response as the caller stores it (encrypted: it may hold a tracking code). */
+export async function storeResponse(db: Db, userId: string, key: string, status: number, sealed: string): Promise<void> {
+  await db('idempotency_keys').where({ user_id: userId, key }).update({ status_code: status, response: JSON.stringify(sealed) });
 }
 
 export async function purgeKeysBefore(db: Db, before: Date): Promise<number> {
   return db('idempotency_keys').where('created_at', '<', before).delete();
+}
+
+/**
+ * Deletes at most `limit` expired keys through the created_at index, skipping rows another
+ * transaction holds: cheap enough to run opportunistically from any service process.
+ */
+export async function purgeSomeKeysBefore(db: Db, before: Date, limit = 100): Promise<number> {
+  const { rows } = await db.raw(
+    `delete from idempotency_keys where (user_id, key) in (
+       select user_id, key from idempotency_keys where created_at < ? order by created_at limit ? for update skip locked)
+     returning user_id`,
+    [before, limit],
+  );
+  return rows.length;
 }

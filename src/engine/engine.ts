@@ -69,7 +69,7 @@ export class Engine {
   readonly registry: ProcedureRegistry;
   readonly clock: () => Date;
   readonly calendars: CalendarService;
-  private readonly cipher: PersonalDataCipher;
+  readonly cipher: PersonalDataCipher;
 
   constructor(options: EngineOptions) {
     this.cipher = options.cipher;

@@ -5,7 +5,7 @@ import { canonicalJson } from '../engine/audit.ts';
 import { DomainError } from '../engine/errors.ts';
 import { actorOf } from './auth.ts';
 import * as keys from '../db/idempotencyKeys.ts';
-
+import type { PersonalDataCipher } from '../engine/personalData.ts';
 
 /**
  * Runs a mutating command in one transaction, honouring an `Idempotency-Key` header: the key is
@@ -13,6 +13,11 @@ import * as keys from '../db/idempotencyKeys.ts';
  * racing the original — waits for it and gets the original response, changing nothing. The same
  * key with a different body is refused (422). Only successful responses are remembered: a refused
  * command wrote nothing, so retrying it simply runs it again.
+ *
+ * Stored responses are encrypted with the data key (opening a case answers with the citizen's
+ * tracking code). Keys older than IDEMPOTENCY_TTL_MS count as absent, and every keyed command
+ * also purges a bounded batch of expired keys, at most once a minute per process, so nothing
+ * depends on a timer worker running.
  */
 export async function command<T>(
   db: Knex,
@@ -35,19 +40,38 @@ export async function command<T>(
     .update(`${request.method} ${request.url.split('?')[0]}\n${canonicalJson(request.body ?? null)}`)
     .digest('hex');
   const userId = actor.id!;
+  const { engine } = request.server.deps;
+  const now = engine.clock();
   const outcome = await db.transaction(async (trx) => {
-    if (!(await keys.claimKey(trx, userId, key, requestHash, new Date()))) {
+    if (!(await keys.claimKey(trx, userId, key, requestHash, now))) {
       const prior = await keys.getKey(trx, userId, key);
       if (prior.request_hash !== requestHash) {
         throw new DomainError('invalid', 'IDEMPOTENCY_KEY_REUSED', '该 Idempotency-Key 已用于内容不同的请求');
       }
-      return { replayed: true, status: Number(prior.status_code), body: prior.response as T };
+      return { replayed: true, status: Number(prior.status_code), body: openResponse(engine.cipher, prior.response) as T };
     }
     const body = await work(trx);
-    await keys.storeResponse(trx, userId, key, status, body);
+    await keys.storeResponse(trx, userId, key, status, engine.cipher.encrypt(JSON.stringify(body ?? null)));
     return { replayed: false, status, body };
   });
+  await purgeExpiredKeys(db, now).catch((err) => request.log.warn({ err }, 'purging expired idempotency keys failed'));
   if (outcome.replayed) reply.header('idempotent-replayed', 'true');
   reply.status(outcome.status);
   return outcome.body;
+}
+
+/** A stored response: an encrypted JSON string, or (rows from before encryption) the plain body. */
+function openResponse(cipher: PersonalDataCipher, stored: unknown): unknown {
+  return typeof stored === 'string' ? JSON.parse(cipher.decrypt(stored)) : stored;
+}
+
+const PURGE_EVERY_MS = 60_000;
+const lastPurge = new WeakMap<Knex, number>();
+
+/** One bounded batch of expired keys, at most once a minute per process unless `force`d. */
+export async function purgeExpiredKeys(db: Knex, now: Date, force = false): Promise<number> {
+  const last = lastPurge.get(db);
+  if (!force && last !== undefined && Math.abs(now.getTime() - last) < PURGE_EVERY_MS) return 0;
+  lastPurge.set(db, now.getTime());
+  return keys.purgeSomeKeysBefore(db, new Date(now.getTime() - keys.IDEMPOTENCY_TTL_MS));
 }

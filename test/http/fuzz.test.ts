@@ -43,8 +43,24 @@ const hostileValue: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
     fc.dictionary(hostileKey, tie('value'), { maxKeys: 5 }),
   ),
 })).value;
+/** The expensive shapes of issue 13 (B1, B9): deep nesting, huge node counts, invalid UTF-8 bytes. */
+const deepBody = fc.tuple(fc.integer({ min: 1, max: 100_000 }), fc.constantFrom('[', '{"a":', '[{"b":'), fc.boolean()).map(([levels, open, closed]) => {
+  const close = open === '[' ? ']' : open === '{"a":' ? '}' : '}]';
+  return open.repeat(levels) + (open === '[' ? '' : '1') + (closed ? close.repeat(levels) : '');
+});
+const manyNodesBody = fc.tuple(fc.integer({ min: 1, max: 120_000 }), fc.constantFrom('0', '""', '{}', '[]', 'null')).map(([n, item]) => `[${`${item},`.repeat(n - 1)}${item}]`);
+const invalidUtf8Body = fc
+  .tuple(
+    fc.constantFrom('{"username":"', '{"procedureId":"social-assistance","applicant":{"name":"', '{"type":"ACCEPT","data":{"note":"', '"'),
+    fc.constantFrom([0xff], [0xc3], [0xed, 0xa0, 0x80], [0xc0, 0xaf], [0xf4, 0x90, 0x80, 0x80], [0xe6, 0x9d]),
+    fc.constantFrom('"}', '"}}', '"'),
+  )
+  .map(([head, bad, tail]) => Buffer.concat([Buffer.from(head), Buffer.from(bad), Buffer.from(tail)]));
 /** Bodies as raw text: JSON of hostile values, hostile shapes of the real fields, and non-JSON. */
-const hostileBody = fc.oneof(
+const hostileBody: fc.Arbitrary<string | Buffer> = fc.oneof(
+  deepBody,
+  manyNodesBody,
+  invalidUtf8Body,
   hostileValue.map((v) => JSON.stringify(v) ?? 'null'),
   fc.record({ type: hostileString, data: hostileValue, expectedVersion: hostileValue, outcome: hostileString }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
   fc.record({ procedureId: fc.oneof(hostileString, fc.constant('social-assistance')), applicant: hostileValue, application: hostileValue }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
@@ -116,7 +132,7 @@ describe('hostile input at every endpoint', () => {
           if (ep.body) headers['content-type'] = 'application/json';
           if (idemKey !== null && ep.method !== 'GET') headers['idempotency-key'] = idemKey;
           const res = await ctx.app.inject({ method: ep.method, url: ep.url(seg), headers, payload: ep.body ? body : undefined });
-          expect(res.statusCode, `${ep.url(seg)} ${body.slice(0, 200)}: ${res.body.slice(0, 300)}`).toBeLessThan(500);
+          expect(res.statusCode, `${ep.url(seg)} ${String(body.slice(0, 200))}: ${res.body.slice(0, 300)}`).toBeLessThan(500);
           if (res.statusCode >= 400) {
             const err = res.json();
             expect(typeof err.code).toBe('string');

@@ -5,7 +5,7 @@ import { actorOf, bearerToken } from '../auth.ts';
 import { errors } from '../schemas.ts';
 import { command } from '../idempotency.ts';
 import { DomainError } from '../../engine/errors.ts';
-import { assertNotLocked, clearFailures, limitAddress, recordFailure } from '../abuse.ts';
+import { assertNotLocked, clearFailures, failureBuckets, recordFailure } from '../abuse.ts';
 
 const actorSchema = z.object({
   id: z.string().nullable(),
@@ -31,15 +31,16 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const { db, engine, sessionHours } = app.deps;
       const now = engine.clock();
-      const account = `login-fail:${request.body.username}`;
-      await limitAddress(db, request, 'login', now, app.deps.limits);
-      await assertNotLocked(db, account, now, '登录失败次数过多，账号已暂时锁定，请15分钟后再试');
+      // The address was throttled before the body was read (abuse.ts); failures lock only this
+      // (username, address) pair and this address, never the account for everybody.
+      const buckets = failureBuckets('login', request.body.username, request);
+      await assertNotLocked(db, buckets, now, '登录失败次数过多，已暂时限制从当前网络登录，请稍后再试');
       try {
         const result = await login(db, request.body.username, request.body.password, now, sessionHours);
-        await clearFailures(db, account);
+        await clearFailures(db, buckets);
         return { token: result.token, expiresAt: result.expiresAt.toISOString(), user: result.user };
       } catch (err) {
-        if (err instanceof DomainError && err.code === 'INVALID_CREDENTIALS') await recordFailure(db, account, app.deps.limits.loginFailuresPerUsername, now, app.deps.limits);
+        if (err instanceof DomainError && err.code === 'INVALID_CREDENTIALS') await recordFailure(db, 'login', buckets, now, app.deps.limits);
         throw err;
       }
     },

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errors, trackingViewSchema } from '../schemas.ts';
 import { DomainError } from '../../engine/errors.ts';
-import { assertNotLocked, limitAddress, recordFailure } from '../abuse.ts';
+import { assertNotLocked, failureBuckets, recordFailure } from '../abuse.ts';
 
 const routes: FastifyPluginAsyncZod = async (app) => {
   const { db, engine } = app.deps;
@@ -21,14 +21,14 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const now = engine.clock();
-      const reference = request.params.reference.slice(0, 64);
-      const bucket = `track-fail:${reference}`;
-      await limitAddress(db, request, 'track', now, app.deps.limits);
-      await assertNotLocked(db, bucket, now, '该受理编号查询失败次数过多，已暂停查询，请15分钟后再试');
+      // Throttled per address before this handler (abuse.ts). Wrong codes lock this
+      // (reference, address) pair and, past a daily budget, this address — never the reference.
+      const buckets = failureBuckets('track', request.params.reference.slice(0, 64), request);
+      await assertNotLocked(db, buckets, now, '查询失败次数过多，已暂停从当前网络查询，请稍后再试');
       try {
         return await engine.track(db, request.params.reference, request.query.code);
       } catch (err) {
-        if (err instanceof DomainError && err.code === 'TRACKING_NOT_FOUND') await recordFailure(db, bucket, app.deps.limits.trackFailuresPerReference, now, app.deps.limits);
+        if (err instanceof DomainError && err.code === 'TRACKING_NOT_FOUND') await recordFailure(db, 'track', buckets, now, app.deps.limits);
         throw err;
       }
     },
