@@ -121,6 +121,26 @@ function refsIn(value: unknown, out = new Set<string>()): Set<string> {
   return out;
 }
 
+const SUBSCHEMA_LISTS = ['anyOf', 'oneOf', 'allOf', 'prefixItems'];
+
+/**
+ * Request schemas keep their defaults in words only: generators (openapi-typescript's default
+ * `defaultNonNullable`) make a property with a `default` required in a component, so a client
+ * would have to send what the server fills in itself.
+ */
+function describeDefaults(schema: any): any {
+  if (!schema || typeof schema !== 'object' || Array.isArray(schema)) return schema;
+  const out: any = { ...schema };
+  if ('default' in out) {
+    out.description = [out.description, `Default: ${JSON.stringify(out.default)}.`].filter(Boolean).join(' ');
+    delete out.default;
+  }
+  if (out.properties) out.properties = Object.fromEntries(Object.entries(out.properties).map(([k, v]) => [k, describeDefaults(v)]));
+  for (const k of ['items', 'additionalProperties', 'not']) if (out[k] && typeof out[k] === 'object') out[k] = describeDefaults(out[k]);
+  for (const k of SUBSCHEMA_LISTS) if (Array.isArray(out[k])) out[k] = out[k].map(describeDefaults);
+  return out;
+}
+
 function rewriteRefs(value: unknown, renames: Map<string, string>): unknown {
   if (Array.isArray(value)) return value.map((v) => rewriteRefs(v, renames));
   if (value && typeof value === 'object') {
@@ -155,7 +175,10 @@ function pruneSchemas(doc: any): any {
     if (plain !== name && ids.has(plain) && !ids.has(name) && !reached.has(plain)) renames.set(SCHEMAS + name, SCHEMAS + plain);
   }
   const kept: Record<string, unknown> = {};
-  for (const name of [...reached].sort()) kept[(renames.get(SCHEMAS + name) ?? SCHEMAS + name).slice(SCHEMAS.length)] = schemas[name];
+  for (const name of [...reached].sort()) {
+    const requestSide = name.endsWith('Input') && ids.has(name.replace(/Input$/, ''));
+    kept[(renames.get(SCHEMAS + name) ?? SCHEMAS + name).slice(SCHEMAS.length)] = requestSide ? describeDefaults(schemas[name]) : schemas[name];
+  }
   return rewriteRefs({ ...doc, components: { ...doc.components, schemas: kept } }, renames);
 }
 
