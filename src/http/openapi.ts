@@ -23,7 +23,7 @@ export const TAGS = [
   { name: 'auth', description: '登录、退出与当前用户。Login is public (rate-limited); the rest need a session.' },
   { name: 'cases', description: '办件：受理、详情、推进。Clerks open cases; staff of the case region read them and send the events their post allows.' },
   { name: 'tasks', description: '部门待办：收件箱、认领、办结。A task is worked by its department and role in its region.' },
-  { name: 'procedures', description: '事项定义，以及按事项类型化的推进接口（请求体按事件类型区分，含各自的 data 结构）。' },
+  { name: 'procedures', description: '事项定义：状态、任务、部门、材料、时限、事件及其 data 结构（任何工作人员）。' },
   { name: 'tracking', description: '群众查询办件进度：公开，需受理编号与查询码，按地址与编号限流。' },
   { name: 'supervision', description: '时限督办：预警、黄牌、红牌任务（督办人员、管理员）。' },
   { name: 'audit', description: '办件日志哈希链（SM3）核验（督办人员、管理员）。' },

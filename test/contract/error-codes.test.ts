@@ -40,6 +40,11 @@ describe('error codes', () => {
     expect(missing, 'add these to src/http/contract/errorCodes.ts').toEqual([]);
   });
 
+  it('are all explained in docs/api.md', () => {
+    const doc = fs.readFileSync(path.join(root, 'docs/api.md'), 'utf8');
+    expect(Object.keys(ERROR_CODES).filter((code) => !doc.includes(`| \`${code}\` |`))).toEqual([]);
+  });
+
   it('serialises an unlisted code and details shape rather than failing the response', () => {
     const body = { code: 'SOMETHING_NEW', message: '新的错误', details: { year: 2027 } };
     expect(errorSchema.parse(body)).toEqual(body);

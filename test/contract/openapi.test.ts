@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD } from '../../src/seed.ts';
-import { useTestApp } from '../support/app.ts';
+import { applicant, application, useTestApp } from '../support/app.ts';
 
 // The proof of issue 13 §A: the live document lints clean, a client generated from it alone
 // type-checks (and misspellings do not), and that client drives a 低保 case to payment.
@@ -169,4 +169,38 @@ describe('a client generated from the document alone', () => {
     expect(result.actionSchemas.length).toBeGreaterThan(0);
     for (const ref of result.actionSchemas) expect(doc.components.schemas[ref.replace('#/components/schemas/', '')], ref).toBeDefined();
   }, 60_000);
+});
+
+describe('per-procedure operations', () => {
+  it('refuse like the generic ones, reject other procedures\' cases and tasks, and point actions at their schemas', async () => {
+    const clerk = await ctx.as('clerk.beishan');
+    const opened = (await clerk.post('/api/cases', { procedureId: 'social-assistance', applicant, application })).json();
+    const view = (await clerk.get(`/api/cases/${opened.id}`)).json();
+    const task = view.openTasks[0];
+    expect(task).toMatchObject({ department: 'township-window', regionCode: '330106001' });
+    expect(task.actions).toContainEqual({ type: 'ACCEPT', label: '受理', dataSchema: '#/components/schemas/SocialAssistance_ACCEPT' });
+    expect(view.allowedEvents.every((a: any) => a.dataSchema === `#/components/schemas/SocialAssistance_${a.type}`)).toBe(true);
+
+    const bad = { outcome: 'ACCEPT', data: { referToMedicalAssistance: 'yes' } };
+    const generic = await clerk.post(`/api/tasks/${task.id}/complete`, bad);
+    const typed = await clerk.post(`/api/procedures/social-assistance/tasks/${task.id}/complete`, bad);
+    expect(typed.statusCode).toBe(422);
+    expect(typed.json()).toEqual(generic.json());
+    expect(typed.json()).toMatchObject({ code: 'INVALID_EVENT_DATA', details: [{ path: 'referToMedicalAssistance' }] });
+
+    expect((await clerk.post(`/api/procedures/funeral/tasks/${task.id}/complete`, { outcome: 'ACCEPT', data: {} })).statusCode).toBe(404);
+    expect((await clerk.post(`/api/procedures/funeral/cases/${opened.id}/events`, { type: 'WITHDRAW', data: { reason: '申请人撤回' }, expectedVersion: 1 })).statusCode).toBe(404);
+
+    const done = await clerk.post(`/api/procedures/social-assistance/tasks/${task.id}/complete`, { outcome: 'ACCEPT', data: { referToMedicalAssistance: true } });
+    expect(done.statusCode, done.body).toBe(200);
+    expect(done.json().openTasks.map((t: any) => t.department).sort()).toEqual(['county-verification', 'medical-insurance', 'township-civil-affairs']);
+    for (const t of done.json().openTasks) for (const a of t.actions) expect(doc.components.schemas[a.dataSchema.split('/').pop()], a.dataSchema).toBeDefined();
+  });
+
+  it('serves each event\'s data schema inline in the procedure definition, with its component name', async () => {
+    const def = (await (await ctx.as('clerk.beishan')).get('/api/procedures/social-assistance')).json();
+    const approve = def.events.find((e: any) => e.type === 'APPROVE');
+    expect(approve.dataSchema).toMatchObject({ type: 'object', required: ['monthlyAmountFen', 'startMonth'] });
+    expect(approve.dataSchemaRef).toBe('#/components/schemas/SocialAssistance_APPROVE');
+  });
 });

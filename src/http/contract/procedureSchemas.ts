@@ -95,3 +95,21 @@ export function openCaseUnion(defs: ProcedureDefinition[]): z.ZodType {
   openCaseCache.set(key, union);
   return union;
 }
+
+/**
+ * A schema as standalone JSON Schema (draft 2020-12, as a sender writes it: io input), inline:
+ * zod would otherwise move a schema registered under an id into `$defs` behind a `$ref`.
+ */
+export function standaloneJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const withoutIds = {
+    get: (s: z.ZodType) => {
+      const meta = z.globalRegistry.get(s);
+      if (!meta) return undefined;
+      const { id: _id, ...rest } = meta;
+      return rest;
+    },
+    has: (s: z.ZodType) => z.globalRegistry.has(s),
+    _idmap: new Map(),
+  };
+  return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', metadata: withoutIds as unknown as typeof z.globalRegistry }) as Record<string, unknown>;
+}

@@ -9,7 +9,7 @@ import { eventSchemaId, procedureSchemaPrefix } from '../../engine/views.ts';
 import { actorOf } from '../auth.ts';
 import { COMMAND_REFUSALS, COMPLETION_REFUSALS, completionEnvelope, eventEnvelope } from '../contract/commands.ts';
 import { documentAs } from '../contract/documented.ts';
-import { procedureSchemas } from '../contract/procedureSchemas.ts';
+import { procedureSchemas, standaloneJsonSchema } from '../contract/procedureSchemas.ts';
 import { command } from '../idempotency.ts';
 import { idParams, openMap, refusals, timeLimitSchema, transitionResultSchema, withActionSchemas } from '../schemas.ts';
 
@@ -57,7 +57,7 @@ const procedureSchema = summary
             .union([z.object({ roles: z.array(z.enum(ROLES)) }), z.object({ system: z.literal(true) })])
             .nullable()
             .describe('Who may send it when no open task carries it; system: only the deadline engine'),
-          dataSchema: openMap('JSON Schema (draft 2020-12) of the event data, as the server checks it').nullable(),
+          dataSchema: openMap('JSON Schema (draft 2020-12) of the event data, as the sender writes it (the server checks it with this schema)'),
           dataSchemaRef: z.string().describe('The same schema as a component of this document'),
         })
         .meta({ id: 'EventDefinition' }),
@@ -96,8 +96,16 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
-      const described = describeProcedure(engine.registry.latest(request.params.id));
-      return { ...described, events: described.events.map((e) => ({ ...e, dataSchema: e.dataSchema as Record<string, unknown> | null, dataSchemaRef: `#/components/schemas/${eventSchemaId(described.id, e.type)}` })) };
+      const def = engine.registry.latest(request.params.id);
+      const described = describeProcedure(def);
+      return {
+        ...described,
+        events: described.events.map((e) => ({
+          ...e,
+          dataSchema: standaloneJsonSchema(def.events[e.type].schema),
+          dataSchemaRef: `#/components/schemas/${eventSchemaId(described.id, e.type)}`,
+        })),
+      };
     },
   );
 
