@@ -2,7 +2,7 @@ import type { SwaggerOptions, SwaggerTransform } from '@fastify/swagger';
 import { createJsonSchemaTransform, createJsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { codesFor, shown } from './contract/documented.ts';
-import { ERROR_CODES, statusOf, type ErrorCode } from './contract/errorCodes.ts';
+import { statusOf, type ErrorCode } from './contract/errorCodes.ts';
 
 /*
  * The OpenAPI document (GET /docs/json). Routes give operationId, tags, summary, description and
@@ -252,6 +252,3 @@ export function swaggerOptions(): SwaggerOptions {
     transformObject: (input) => finishDocument(zodTransformObject(input)),
   };
 }
-
-/** Every code with its status and meaning, for docs/api.md and tests. */
-export const errorCodeTable = () => Object.entries(ERROR_CODES).map(([code, [status, meaning]]) => ({ code, status, meaning }));
