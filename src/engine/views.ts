@@ -1,4 +1,4 @@
-import { departmentName, type ProcedureDefinition } from '../../workflows/index.ts';
+import { departmentName, type ProcedureDefinition, type Role, type TimeLimit } from '../../workflows/index.ts';
 import type * as cases from '../db/cases.ts';
 import * as tasks from '../db/tasks.ts';
 import type { WorkCalendar } from './calendar.ts';
@@ -6,6 +6,19 @@ import { ESCALATION_LABELS } from './deadlines.ts';
 import { maskName } from './masking.ts';
 
 // How cases and tasks are presented to staff and citizens: pure functions over stored rows.
+
+/** Component name of an event's data schema in the OpenAPI document, e.g. SocialAssistance_ACCEPT. */
+export const procedureSchemaPrefix = (procedureId: string) =>
+  procedureId.replace(/(^|-)([a-z0-9])/g, (_, _dash, c: string) => c.toUpperCase());
+export const eventSchemaId = (procedureId: string, type: string) => `${procedureSchemaPrefix(procedureId)}_${type}`;
+
+/**
+ * An action a client can offer: the event type, its label, and where its `data` schema is in
+ * the OpenAPI document, so a UI can build the form and a generated client knows the type.
+ */
+export function actionView(def: ProcedureDefinition, type: string) {
+  return { type, label: def.events[type]?.label ?? type, dataSchema: `#/components/schemas/${eventSchemaId(def.id, type)}` };
+}
 
 export function eventLabel(def: ProcedureDefinition, type: string): string {
   if (type === 'CASE_OPENED') return '申请已登记';
@@ -40,12 +53,13 @@ export function taskView(def: ProcedureDefinition, t: tasks.TaskRow, remaining: 
     procedureId: t.procedure_id,
     title: t.title,
     department: t.department,
+    regionCode: t.region_code,
     stateId: t.state_id,
     departmentName: departmentName(t.department),
-    role: t.role,
+    role: t.role as Role,
     status: t.status,
-    actions: t.actions.map((type) => ({ type, label: def.events[type]?.label ?? type })),
-    timeLimit: t.time_limit as { days: number; unit: string; source: string } | null,
+    actions: t.actions.map((type) => actionView(def, type)),
+    timeLimit: t.time_limit as TimeLimit | null,
     assigneeId: t.assignee_id,
     openedAt: t.opened_at.toISOString(),
     closedAt: t.closed_at ? t.closed_at.toISOString() : null,

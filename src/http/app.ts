@@ -1,13 +1,14 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Knex } from 'knex';
 import type { Engine } from '../engine/engine.ts';
 import { installAuth } from './auth.ts';
 import { installErrorHandling } from './errors.ts';
 import { installHardening } from './hardening.ts';
 import { LIMITS, type Limits } from './abuse.ts';
+import { swaggerOptions } from './openapi.ts';
 import authRoutes from './routes/auth.ts';
 import caseRoutes from './routes/cases.ts';
 import procedureRoutes from './routes/procedures.ts';
@@ -42,22 +43,7 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   installErrorHandling(app);
   installHardening(app);
 
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'OneWindow 一窗通办 API',
-        version: '0.1.0',
-        description:
-          '一门受理、协同办理：窗口受理、部门协同审核、时限与发放。所有错误返回 {code, message, details?}；' +
-          '除登录、办件查询和本文档外，所有接口需 Authorization: Bearer <token>。' +
-          '写操作可带 Idempotency-Key 头（1–200个可见ASCII字符，保留24小时）：同键同内容的重试返回原结果且不重复执行，同键不同内容返回422。' +
-          '登录与办件查询按来源地址、用户名或受理编号限流，超限返回429。',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-    },
-    transform: jsonSchemaTransform,
-  });
+  await app.register(swagger, swaggerOptions());
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   installAuth(app);

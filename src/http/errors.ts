@@ -2,15 +2,23 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DomainError, type ErrorKind } from '../engine/errors.ts';
+import { documentAs } from './contract/documented.ts';
+import { documentedErrorSchema } from './contract/errorCodes.ts';
 
-/** The one error shape every endpoint returns. */
-export const errorSchema = z
-  .object({
+/**
+ * The one error shape every endpoint returns. On the wire `code` is any string and `details`
+ * anything, so a code or shape missing from the documented enum can never turn a refusal into a
+ * 500; the document shows the precise schema (contract/errorCodes.ts), and test/contract keeps
+ * the two in step.
+ */
+export const errorSchema = documentAs(
+  z.object({
     code: z.string().describe('Stable machine-readable code'),
     message: z.string().describe('Human-readable message (zh-CN)'),
     details: z.unknown().optional().describe('Field-level issues or other structured detail'),
-  })
-  .describe('Error');
+  }),
+  documentedErrorSchema,
+);
 
 const STATUS: Record<ErrorKind, number> = {
   bad_request: 400,

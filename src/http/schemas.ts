@@ -1,13 +1,54 @@
 import { z } from 'zod';
+import { ROLES, type ProcedureDefinition } from '../../workflows/index.ts';
+import { actionView } from '../engine/views.ts';
 import { errorSchema } from './errors.ts';
+import { documentAs, withCodes } from './contract/documented.ts';
+import { documentedErrorSchema, statusOf, type ErrorCode } from './contract/errorCodes.ts';
 
-// Response shapes, shared by routes and the OpenAPI description.
+// Response shapes, shared by routes and the OpenAPI description. Each `.meta({ id })` becomes a
+// named component (#/components/schemas/<id>) that operations reference.
 
+/** Error responses for these statuses; the codes they carry are the generic ones of each status. */
 export const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, errorSchema]));
 
-const stateValue = z.unknown().describe('XState state value');
-const timeLimit = z.object({ days: z.number(), unit: z.string(), source: z.string() }).nullable();
-const action = z.object({ type: z.string(), label: z.string() });
+/**
+ * Error responses for the codes a route can answer besides the generic ones (auth, body, 503…,
+ * added to every operation by src/http/openapi.ts): the statuses follow from the codes, and the
+ * operation's `x-error-codes` lists them.
+ */
+export function refusals(...codes: ErrorCode[]): Record<number, typeof errorSchema> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of codes) byStatus.set(statusOf(code)!, [...(byStatus.get(statusOf(code)!) ?? []), code]);
+  // One wire schema per status, remembered with its codes (the serializer is the same as errorSchema's).
+  return Object.fromEntries(
+    [...byStatus].map(([status, list]) => [status, documentAs(withCodes(errorSchema.clone() as typeof errorSchema, list), documentedErrorSchema)]),
+  );
+}
+
+/**
+ * An open map: the keys depend on the procedure, so the document says so explicitly instead of
+ * showing an empty schema.
+ */
+export const openMap = (description: string) =>
+  z.record(z.string(), z.unknown()).meta({ description, additionalProperties: true });
+
+/** XState state value: a leaf name, or per region of a parallel/compound state its own value. */
+export type StateValue = string | { [region: string]: StateValue };
+export const stateValueSchema: z.ZodType<StateValue> = z
+  .union([z.string(), z.record(z.string(), z.lazy(() => stateValueSchema))])
+  .meta({ id: 'StateValue', description: 'XState state value: a state name, or an object mapping each active child region to its value' });
+
+export const timeLimitSchema = z
+  .object({ days: z.number().int(), unit: z.enum(['WD', 'CD']).describe('WD working days, CD calendar days'), source: z.string().describe('Legal source') })
+  .meta({ id: 'TimeLimit' });
+
+export const actionSchema = z
+  .object({
+    type: z.string().describe('Event type to send (outcome of a task)'),
+    label: z.string().describe('zh-CN'),
+    dataSchema: z.string().describe('JSON pointer of the data schema in this document, e.g. #/components/schemas/SocialAssistance_ACCEPT'),
+  })
+  .meta({ id: 'Action', description: 'Something the caller may do now' });
 
 export const taskSchema = z
   .object({
@@ -18,10 +59,11 @@ export const taskSchema = z
     stateId: z.string().describe('The chart state that opened the task'),
     department: z.string(),
     departmentName: z.string(),
-    role: z.string(),
+    regionCode: z.string().describe('行政区划代码 of the case: the task is worked by its department in this region (or a covering one)'),
+    role: z.enum(ROLES),
     status: z.enum(['open', 'claimed', 'completed', 'cancelled']),
-    actions: z.array(action),
-    timeLimit,
+    actions: z.array(actionSchema),
+    timeLimit: timeLimitSchema.nullable(),
     assigneeId: z.string().nullable(),
     openedAt: z.string(),
     closedAt: z.string().nullable(),
@@ -31,7 +73,7 @@ export const taskSchema = z
     escalation: z.enum(['none', 'warned', 'overdue', 'red']),
     deadlineNote: z.string().nullable().describe('Why there is no due date (e.g. CALENDAR_YEAR_MISSING:2027)'),
   })
-  .describe('Task');
+  .meta({ id: 'Task' });
 
 export const deadlineSchema = z
   .object({
@@ -40,13 +82,46 @@ export const deadlineSchema = z
     remainingWorkingDays: z.number().int().nullable(),
     note: z.string().nullable(),
   })
-  .describe('Whole-case deadline');
+  .meta({ id: 'Deadline', description: 'Whole-case deadline' });
 
-export const inboxItemSchema = taskSchema.extend({
-  reference: z.string(),
-  applicantName: z.string().describe('Masked'),
-  caseVersion: z.number().int(),
-});
+export const inboxItemSchema = taskSchema
+  .extend({
+    reference: z.string(),
+    applicantName: z.string().describe('Masked'),
+    caseVersion: z.number().int().describe('Send as expectedVersion'),
+  })
+  .meta({ id: 'InboxItem' });
+
+export const inboxPageSchema = z
+  .object({ items: z.array(inboxItemSchema), total: z.number().int(), page: z.number().int(), pageSize: z.number().int() })
+  .meta({ id: 'InboxPage' });
+
+const activeStateSchema = z.object({ stateId: z.string(), stage: z.string() }).meta({ id: 'ActiveState' });
+const caseStatus = z.enum(['running', 'done']);
+const factsSchema = openMap("Chart context: what the procedure decided on (keys depend on the procedure's chart)");
+
+export const maskedApplicantSchema = z
+  .object({
+    name: z.string(),
+    idNumber: z.string().describe('Masked, e.g. 110***********002X'),
+    phone: z.string().describe('Masked, e.g. 138****8000'),
+    address: z.string().optional(),
+    bankCard: z.string().optional().describe('Masked'),
+  })
+  .meta({ id: 'MaskedApplicant' });
+
+export const historyEntrySchema = z
+  .object({
+    seq: z.number().int(),
+    type: z.string().describe('Event type (CASE_OPENED, an event of the procedure, or a deadline escalation)'),
+    label: z.string(),
+    actor: z.string().nullable(),
+    at: z.string(),
+    fromState: stateValueSchema.nullable(),
+    toState: stateValueSchema,
+    payload: openMap("The event's data as validated by its schema (see the procedure's <Procedure>_<TYPE> component), or the engine's note for CASE_OPENED and escalations"),
+  })
+  .meta({ id: 'HistoryEntry' });
 
 export const caseViewSchema = z
   .object({
@@ -56,63 +131,61 @@ export const caseViewSchema = z
     procedureName: z.string(),
     definitionVersion: z.number().int(),
     regionCode: z.string(),
-    status: z.enum(['running', 'done']),
-    version: z.number().int(),
+    status: caseStatus,
+    version: z.number().int().describe('Send as expectedVersion'),
     stage: z.string(),
-    stateValue,
-    activeStates: z.array(z.object({ stateId: z.string(), stage: z.string() })),
-    facts: z.record(z.string(), z.unknown()).describe('Chart context: what the procedure decided on'),
-    applicant: z.record(z.string(), z.unknown()).describe('Personal data, masked'),
+    stateValue: stateValueSchema,
+    activeStates: z.array(activeStateSchema),
+    facts: factsSchema,
+    applicant: maskedApplicantSchema,
     deadline: deadlineSchema,
-    application: z.record(z.string(), z.unknown()),
+    application: openMap("The application as validated by the procedure's <Procedure>_Application schema, with ID numbers, phones and bank cards masked"),
     openTasks: z.array(taskSchema),
     closedTasks: z.array(taskSchema),
-    allowedEvents: z.array(action),
-    history: z.array(
-      z.object({
-        seq: z.number().int(),
-        type: z.string(),
-        label: z.string(),
-        actor: z.string().nullable(),
-        at: z.string(),
-        fromState: stateValue,
-        toState: stateValue,
-        payload: z.record(z.string(), z.unknown()),
-      }),
-    ),
-    payments: z.array(z.object({ period: z.string(), amountFen: z.number(), at: z.string() })),
+    allowedEvents: z.array(actionSchema).describe('Events the caller may send now'),
+    history: z.array(historyEntrySchema),
+    payments: z.array(z.object({ period: z.string(), amountFen: z.number().int(), at: z.string() }).meta({ id: 'Payment' })),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
-  .describe('Case');
+  .meta({ id: 'CaseView', description: 'A case as staff see it: state, tasks, what the caller may do, history' });
 
 export const transitionResultSchema = z
   .object({
     caseId: z.string(),
     reference: z.string(),
     version: z.number().int(),
-    status: z.enum(['running', 'done']),
+    status: caseStatus,
     stage: z.string(),
-    activeStates: z.array(z.object({ stateId: z.string(), stage: z.string() })),
-    facts: z.record(z.string(), z.unknown()),
+    activeStates: z.array(activeStateSchema),
+    facts: factsSchema,
     openTasks: z.array(taskSchema),
-    allowedEvents: z.array(action),
+    allowedEvents: z.array(actionSchema).describe('Events the caller may send now'),
   })
-  .describe('TransitionResult: the case after the command (GET the case for its history)');
+  .meta({ id: 'TransitionResult', description: 'The case after the command (GET the case for its history)' });
+
+export const openedCaseSchema = z
+  .object({
+    id: z.string(),
+    reference: z.string().describe('受理编号'),
+    trackingCode: z.string().describe('查询码: shown once, only its hash is stored'),
+    version: z.number().int(),
+  })
+  .meta({ id: 'OpenedCase' });
 
 export const trackingViewSchema = z
   .object({
     reference: z.string(),
     procedureName: z.string(),
     applicantName: z.string().describe('Masked'),
-    status: z.enum(['running', 'done']),
+    status: caseStatus,
     stage: z.string().describe('Current stage in plain Chinese'),
     handlingDepartments: z.array(z.string()),
     missingMaterials: z.array(z.string()),
     decision: z
       .object({
         approved: z.boolean(),
-        monthlyAmountFen: z.number().optional(),
+        monthlyAmountFen: z.number().int().optional(),
         startMonth: z.string().optional(),
         reason: z.string().optional(),
         remedy: z.string().optional(),
@@ -123,6 +196,26 @@ export const trackingViewSchema = z
     updatedAt: z.string(),
     timeline: z.array(z.object({ at: z.string(), step: z.string() })),
   })
-  .describe('CitizenTracking');
+  .meta({ id: 'TrackingView', description: 'What the citizen sees' });
 
 export const idParams = z.object({ id: z.uuid('无效的编号') });
+
+/**
+ * Adds each action's data-schema reference wherever an engine result lists actions (the engine
+ * builds `{ type, label }`; where the schema lives in the document is the HTTP layer's business).
+ */
+export function withActions<A extends { type: string }>(def: ProcedureDefinition, actions: A[]) {
+  return actions.map((a) => ({ ...actionView(def, a.type), ...a }));
+}
+
+type WithTasks = { allowedEvents: Array<{ type: string; label: string }>; openTasks: Array<{ actions: Array<{ type: string }> }>; closedTasks?: Array<{ actions: Array<{ type: string }> }> };
+
+export function withActionSchemas<T extends WithTasks>(def: ProcedureDefinition, result: T): T & { allowedEvents: Array<z.output<typeof actionSchema>> } {
+  const task = <K extends { actions: Array<{ type: string }> }>(t: K) => ({ ...t, actions: withActions(def, t.actions) });
+  return {
+    ...result,
+    allowedEvents: withActions(def, result.allowedEvents),
+    openTasks: result.openTasks.map(task),
+    ...(result.closedTasks ? { closedTasks: result.closedTasks.map(task) } : {}),
+  };
+}

@@ -220,7 +220,7 @@ describe('procedures and API description', () => {
     expect(res.statusCode).toBe(200);
     const doc = res.json();
     expect(doc.openapi).toMatch(/^3\./);
-    for (const path of ['/api/auth/login', '/api/cases/', '/api/cases/{id}', '/api/cases/{id}/events', '/api/tasks/', '/api/tasks/{id}/claim', '/api/tasks/{id}/complete', '/api/track/{reference}', '/api/procedures/', '/api/procedures/{id}']) {
+    for (const path of ['/api/auth/login', '/api/cases', '/api/cases/{id}', '/api/cases/{id}/events', '/api/tasks', '/api/tasks/{id}/claim', '/api/tasks/{id}/complete', '/api/track/{reference}', '/api/procedures', '/api/procedures/{id}']) {
       expect(Object.keys(doc.paths)).toContain(path);
     }
     expect(doc.paths['/api/cases/{id}/events'].post.requestBody.content['application/json'].schema.required).toContain('expectedVersion');

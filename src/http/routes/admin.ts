@@ -6,18 +6,20 @@ import { DomainError, notFound } from '../../engine/errors.ts';
 import type { Actor } from '../../engine/engine.ts';
 import { actorOf } from '../auth.ts';
 import { command } from '../idempotency.ts';
-import { errors } from '../schemas.ts';
+import { refusals } from '../schemas.ts';
 
 const day = z.iso.date('日期格式应为 YYYY-MM-DD');
 const entry = z.strictObject({ date: day, name: z.string().trim().min(1).max(50) });
 const yearParams = z.object({ year: z.coerce.number().int().min(2000).max(2100) });
-const calendarYear = z.object({
-  regionCode: z.string(),
-  year: z.number().int(),
-  source: z.string(),
-  loadedAt: z.string(),
-  days: z.array(z.object({ day: z.string(), kind: z.enum(['holiday', 'workday']), name: z.string() })),
-});
+const calendarYear = z
+  .object({
+    regionCode: z.string().describe("'CN' for the national calendar, else a region's adjustments"),
+    year: z.number().int(),
+    source: z.string(),
+    loadedAt: z.string(),
+    days: z.array(z.object({ day: z.string(), kind: z.enum(['holiday', 'workday']), name: z.string() })),
+  })
+  .meta({ id: 'CalendarYear' });
 
 /**
  * An admin manages calendars of their own region and below; the national calendar ('CN') only
@@ -43,11 +45,13 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       config: { roles: ['admin', 'supervisor'] },
       schema: {
+        operationId: 'getCalendarYear',
         tags: ['admin'],
         summary: '查看某年工作日历（全国或地区调整）',
+        description: "A year's statutory holidays and worked weekend days, national ('CN') or a region's adjustments. Who: admins and supervisors.",
         params: yearParams,
-        querystring: z.object({ region: z.string().max(12).default(NATIONAL) }),
-        response: { 200: calendarYear, ...errors(401, 403, 404) },
+        querystring: z.object({ region: z.string().max(12).default(NATIONAL).describe("'CN' (default) or a region code") }),
+        response: { 200: calendarYear, ...refusals('ROLE_REQUIRED', 'NOT_FOUND') },
       },
     },
     async (request) => {
@@ -64,8 +68,11 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       config: { roles: ['admin'] },
       schema: {
+        operationId: 'putCalendarYear',
         tags: ['admin'],
         summary: '加载（替换）某年工作日历：法定节假日与调休上班日',
+        description:
+          "Loads (replaces) a year's holidays and worked weekend days. Who: an admin, for their region and below; the national calendar only an admin of a top-level region.",
         params: yearParams,
         body: z
           .strictObject({
@@ -74,8 +81,8 @@ const routes: FastifyPluginAsyncZod = async (app) => {
             holidays: z.array(entry).max(366),
             workdays: z.array(entry).max(366).describe('Weekend days worked (调休上班)'),
           })
-          .describe('CalendarYear'),
-        response: { 200: calendarYear, ...errors(401, 403, 422) },
+          .meta({ id: 'CalendarYearRequest' }),
+        response: { 200: calendarYear, ...refusals('ROLE_REQUIRED', 'NOT_PERMITTED', 'INVALID_CALENDAR') },
       },
     },
     async (request, reply) => {

@@ -2,18 +2,21 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { login, logout } from '../../identity.ts';
 import { actorOf, bearerToken } from '../auth.ts';
-import { errors } from '../schemas.ts';
+import { ROLES } from '../../../workflows/index.ts';
+import { refusals } from '../schemas.ts';
 import { command } from '../idempotency.ts';
 import { DomainError } from '../../engine/errors.ts';
 import { assertNotLocked, clearFailures, failureBuckets, recordFailure } from '../abuse.ts';
 
-const actorSchema = z.object({
-  id: z.string().nullable(),
-  name: z.string(),
-  regionCode: z.string(),
-  department: z.string(),
-  roles: z.array(z.string()),
-});
+const actorSchema = z
+  .object({
+    id: z.string().nullable(),
+    name: z.string(),
+    regionCode: z.string().describe('行政区划代码: the user sees cases of this region and below'),
+    department: z.string(),
+    roles: z.array(z.enum(ROLES)),
+  })
+  .meta({ id: 'User' });
 
 const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
@@ -21,11 +24,17 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       config: { public: true },
       schema: {
+        operationId: 'login',
         tags: ['auth'],
         summary: '登录，取得访问令牌',
+        description:
+          'Exchanges username and password for a bearer token. Who: anyone (public), limited per client address and per username. Ignores Idempotency-Key: a retried login only creates another session.',
         security: [],
-        body: z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(256) }),
-        response: { 200: z.object({ token: z.string(), expiresAt: z.string(), user: actorSchema }), ...errors(401, 422, 429) },
+        body: z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(256) }).meta({ id: 'LoginRequest' }),
+        response: {
+          200: z.object({ token: z.string().describe('Send as Authorization: Bearer <token>'), expiresAt: z.string(), user: actorSchema }).meta({ id: 'Session' }),
+          ...refusals('INVALID_CREDENTIALS', 'ACCOUNT_DISABLED', 'TEMPORARILY_LOCKED'),
+        },
       },
     },
     async (request) => {
@@ -48,7 +57,16 @@ const routes: FastifyPluginAsyncZod = async (app) => {
 
   app.post(
     '/logout',
-    { config: { anyUser: true }, schema: { tags: ['auth'], summary: '退出登录', response: { 204: z.null(), ...errors(401) } } },
+    {
+      config: { anyUser: true },
+      schema: {
+        operationId: 'logout',
+        tags: ['auth'],
+        summary: '退出登录',
+        description: 'Ends the session of the token sent. Who: any logged-in user.',
+        response: { 204: z.null() },
+      },
+    },
     async (request, reply) => {
       await command(app.deps.db, request, reply, 204, (trx) => logout(trx, bearerToken(request)!));
       return reply.send(null);
@@ -57,7 +75,16 @@ const routes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/me',
-    { config: { anyUser: true }, schema: { tags: ['auth'], summary: '当前用户', response: { 200: actorSchema, ...errors(401) } } },
+    {
+      config: { anyUser: true },
+      schema: {
+        operationId: 'getMe',
+        tags: ['auth'],
+        summary: '当前用户',
+        description: 'The logged-in user: region, department and roles. Who: any logged-in user.',
+        response: { 200: actorSchema },
+      },
+    },
     async (request) => actorOf(request),
   );
 };

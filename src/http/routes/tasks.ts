@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { actorOf } from '../auth.ts';
 import { command } from '../idempotency.ts';
-import { errors, idParams, inboxItemSchema, transitionResultSchema } from '../schemas.ts';
+import { COMPLETION_REFUSALS, completionEnvelope, procedureOfReference } from '../contract/commands.ts';
+import { idParams, inboxPageSchema, refusals, transitionResultSchema, withActions, withActionSchemas } from '../schemas.ts';
 
 const routes: FastifyPluginAsyncZod = async (app) => {
   const { db, engine } = app.deps;
@@ -11,23 +12,24 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     '/',
     {
       schema: {
+        operationId: 'getInbox',
         tags: ['tasks'],
         summary: '我的部门待办（收件箱）',
+        description:
+          "Tasks of the caller's department in the caller's region and below, oldest first, each with its region, actions (and their data schemas) and deadline. Who: any staff user.",
         querystring: z.object({
           status: z.enum(['open', 'claimed', 'completed', 'cancelled']).optional().describe('Default: open and claimed'),
-          procedure: z.string().max(64).optional(),
+          procedure: z.string().max(64).optional().describe('Only tasks of this procedure id'),
           page: z.coerce.number().int().min(1).max(100000).default(1),
           pageSize: z.coerce.number().int().min(1).max(200).default(20),
         }),
-        response: {
-          200: z.object({ items: z.array(inboxItemSchema), total: z.number().int(), page: z.number().int(), pageSize: z.number().int() }),
-          ...errors(401, 422),
-        },
+        response: { 200: inboxPageSchema },
       },
     },
     async (request) => {
       const q = request.query;
-      return engine.inbox(db, actorOf(request), { status: q.status, procedureId: q.procedure, page: q.page, pageSize: q.pageSize });
+      const page = await engine.inbox(db, actorOf(request), { status: q.status, procedureId: q.procedure, page: q.page, pageSize: q.pageSize });
+      return { ...page, items: page.items.map((t) => ({ ...t, actions: withActions(engine.registry.latest(t.procedureId), t.actions) })) };
     },
   );
 
@@ -36,10 +38,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       config: { roles: ['clerk', 'reviewer'] },
       schema: {
+        operationId: 'claimTask',
         tags: ['tasks'],
         summary: '认领任务',
+        description: 'Claims an open task, so colleagues see who works it; claiming one you hold already is a no-op. Who: a user of the task\'s department, role and region.',
         params: idParams,
-        response: { 204: z.null(), ...errors(401, 403, 404, 409) },
+        response: { 204: z.null(), ...refusals('NOT_FOUND', 'NOT_YOUR_DEPARTMENT', 'TASK_CLAIMED_BY_OTHER', 'TASK_NOT_OPEN', 'CASE_BUSY') },
       },
     },
     async (request, reply) => {
@@ -54,20 +58,21 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       config: { roles: ['clerk', 'reviewer'] },
       schema: {
+        operationId: 'completeTask',
         tags: ['tasks'],
         summary: '办结任务（以某一办理结果推进办件）',
+        description:
+          "Completes a task with one of its actions as outcome, moving the case on. For typed bodies use the per-procedure operation (e.g. completeSocialAssistanceTask), which takes the same body. " +
+          "Who: a user of the task's department, role and region (the claimant, if claimed).",
         params: idParams,
-        body: z.object({
-          outcome: z.string().min(1).max(64).describe("One of the task's actions"),
-          data: z.record(z.string(), z.unknown()).optional(),
-          expectedVersion: z.number().int().min(1).optional(),
-        }),
-        response: { 200: transitionResultSchema, ...errors(401, 403, 404, 409, 422) },
+        body: completionEnvelope,
+        response: { 200: transitionResultSchema, ...refusals(...COMPLETION_REFUSALS) },
       },
     },
     async (request, reply) => {
       const actor = actorOf(request);
-      return command(db, request, reply, 200, (trx) => engine.completeTask(trx, actor, request.params.id, request.body));
+      const result = await command(db, request, reply, 200, (trx) => engine.completeTask(trx, actor, request.params.id, request.body));
+      return withActionSchemas(procedureOfReference(engine.registry, result.reference), result);
     },
   );
 };

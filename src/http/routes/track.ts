@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { errors, trackingViewSchema } from '../schemas.ts';
+import { refusals, trackingViewSchema } from '../schemas.ts';
 import { DomainError } from '../../engine/errors.ts';
 import { assertNotLocked, failureBuckets, recordFailure } from '../abuse.ts';
 
@@ -11,12 +11,17 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     {
       config: { public: true },
       schema: {
+        operationId: 'trackCase',
         tags: ['tracking'],
         summary: '群众查询办件进度（受理编号 + 查询码）',
+        description:
+          'What the citizen sees: stage, handling departments, missing materials, decision, timeline. Who: anyone holding the reference and the tracking code (public), limited per client address; repeated wrong codes lock the reference for a while.',
         security: [],
-        params: z.object({ reference: z.string() }),
-        querystring: z.object({ code: z.string().default('') }),
-        response: { 200: trackingViewSchema, ...errors(404, 429) },
+        params: z.object({ reference: z.string().describe('受理编号, e.g. DB-330106001-261123-0001-7') }),
+        // Required in the contract. A missing code is answered like a wrong one (the same 404), so
+        // that the answer never depends on whether the reference exists.
+        querystring: z.object({ code: z.string().default('').describe('查询码 (8 characters, case-insensitive)') }).meta({ required: ['code'] }),
+        response: { 200: trackingViewSchema, ...refusals('TRACKING_NOT_FOUND', 'TEMPORARILY_LOCKED') },
       },
     },
     async (request) => {
