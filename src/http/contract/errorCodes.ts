@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   CASE_CLOSED: [409, 'The case is finished'],
   ALREADY_PAID: [409, 'This month is already paid'],
   CALENDAR_YEAR_MISSING: [409, 'The working-day calendar of a needed year is not loaded'],
+  CANNOT_DISABLE_SELF: [409, 'An admin tried to disable their own account'],
   CASE_BUSY: [409, 'Another command holds the case; retry after Retry-After seconds (agreed)'],
   // 413, 415
   BODY_TOO_LARGE: [413, 'The body exceeds 256 KiB'],
@@ -52,6 +53,7 @@ export const ERROR_CODES = {
   UNKNOWN_PROCEDURE: [422, 'procedureId names no procedure'],
   INVALID_EVENT_DATA: [422, "The event's data fails its schema (details: field issues)"],
   INVALID_OUTCOME: [422, 'The outcome is not one of the task actions'],
+  WRONG_PASSWORD: [422, 'Changing the password: the current password is wrong (this session ends too)'],
   INVALID_CALENDAR: [422, 'The calendar year has wrong or duplicate dates (details: field issues)'],
   // 429
   RATE_LIMITED: [429, 'Too many requests from this client address (Retry-After)'],

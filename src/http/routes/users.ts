@@ -44,7 +44,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         operationId: 'listUsers',
         tags: ['admin'],
         summary: '用户列表（本辖区及下级）',
-        description: 'Users of the caller’s region and below, with whether each is disabled and how many live sessions it has. Admins only.',
+        description: 'Users of the caller’s region and below, with whether each is disabled and how many live sessions it has. Who: admins (their region and below).',
         querystring: z.object({
           page: z.coerce.number().int().min(1).max(100000).default(1),
           pageSize: z.coerce.number().int().min(1).max(200).default(50),
@@ -67,7 +67,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         tags: ['admin'],
         summary: '停用用户（立即失效其全部登录）',
         description:
-          'Disables a user of the caller’s region or below: every session is revoked at once, their tokens answer 401 from the next request, and login answers 403 ACCOUNT_DISABLED. Repeating it is harmless. An admin cannot disable themselves (409). Admins only; a user outside the region is 404.',
+          'Disables a user of the caller’s region or below: every session is revoked at once, their tokens answer 401 from the next request, and login answers 403 ACCOUNT_DISABLED. Repeating it is harmless. An admin cannot disable themselves (409). Who: admins of the user’s region or above; a user outside the region is 404.',
         params: idParams,
         response: { 200: userSchema, ...errors(401, 403, 404, 409) },
       },
@@ -86,7 +86,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         operationId: 'enableUser',
         tags: ['admin'],
         summary: '启用已停用的用户',
-        description: 'Lets a disabled user log in again (old sessions stay revoked). Admins of the user’s region or above only; a user outside the region is 404.',
+        description: 'Lets a disabled user log in again (old sessions stay revoked). Who: admins of the user’s region or above; a user outside the region is 404.',
         params: idParams,
         response: { 200: userSchema, ...errors(401, 403, 404) },
       },
@@ -106,7 +106,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         tags: ['admin'],
         summary: '注销用户的全部登录',
         description:
-          'Revokes every session of the user (a lost phone, a shared computer): each of their tokens answers 401 from the next request; the user may log in again. Admins of the user’s region or above only; a user outside the region is 404.',
+          'Revokes every session of the user (a lost phone, a shared computer): each of their tokens answers 401 from the next request; the user may log in again. Who: admins of the user’s region or above; a user outside the region is 404.',
         params: idParams,
         response: { 200: z.object({ userId: z.string(), revokedSessions: z.number().int() }), ...errors(401, 403, 404) },
       },
@@ -125,7 +125,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         tags: ['auth'],
         summary: '修改本人密码（其他登录随即失效）',
         description:
-          'Changes the caller’s own password. Every other session of the caller is revoked; this one stays. A wrong current password answers 422 WRONG_PASSWORD and ends this session too, so guessing costs a (rate-limited) login each time.',
+          'Changes the caller’s own password. Every other session of the caller is revoked; this one stays. A wrong current password answers 422 WRONG_PASSWORD and ends this session too, so guessing costs a (rate-limited) login each time. Who: any logged-in user with a role, for themselves.',
         body: z.strictObject({ currentPassword: z.string().min(1).max(256), newPassword }),
         response: { 200: z.object({ revokedSessions: z.number().int().describe('Other sessions ended') }), ...errors(401, 403, 422) },
       },
