@@ -5,6 +5,8 @@ import { canonicalJson } from '../engine/audit.ts';
 import { DomainError } from '../engine/errors.ts';
 import { actorOf } from './auth.ts';
 import * as keys from '../db/idempotencyKeys.ts';
+import { runTransaction } from '../db/transaction.ts';
+import { clientGone } from './deadline.ts';
 
 
 /**
@@ -23,7 +25,7 @@ export async function command<T>(
 ): Promise<T> {
   const key = request.headers['idempotency-key'];
   if (key === undefined) {
-    const result = await db.transaction(work);
+    const result = await runTransaction(db, work, { signal: clientGone(reply) });
     reply.status(status);
     return result;
   }
@@ -35,7 +37,7 @@ export async function command<T>(
     .update(`${request.method} ${request.url.split('?')[0]}\n${canonicalJson(request.body ?? null)}`)
     .digest('hex');
   const userId = actor.id!;
-  const outcome = await db.transaction(async (trx) => {
+  const outcome = await runTransaction(db, async (trx) => {
     if (!(await keys.claimKey(trx, userId, key, requestHash, new Date()))) {
       const prior = await keys.getKey(trx, userId, key);
       if (prior.request_hash !== requestHash) {
@@ -46,7 +48,7 @@ export async function command<T>(
     const body = await work(trx);
     await keys.storeResponse(trx, userId, key, status, body);
     return { replayed: false, status, body };
-  });
+  }, { signal: clientGone(reply) });
   if (outcome.replayed) reply.header('idempotent-replayed', 'true');
   reply.status(outcome.status);
   return outcome.body;
