@@ -7,8 +7,9 @@
  *   BENCH_SECONDS (default 15)  duration of each phase
  *   BENCH_CONCURRENCY (default 8) clients in the saturating phases
  *   BENCH_CASES (default 400)   cases the load is spread over
+ *   BENCH_GROW (default 100000) cases added in SQL before the same load runs again (0: skip)
  *   DATABASE_URL                server to use (default postgres://postgres@127.0.0.1:5432/test);
- *                               the bench creates and drops its own database `onewindow_bench`.
+ *                               the bench creates and drops its own database `onewindow_bench_<pid>`.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -16,11 +17,12 @@ import pg from 'pg';
 import { DEMO_PASSWORD } from '../src/seed.ts';
 import { TEST_DATA_KEYS, createEngine } from '../src/services.ts';
 import { PersonalDataCipher } from '../src/engine/personalData.ts';
-import { benchUrl, demoActor, fmt, freshBenchDatabase, openCases, summarise, type Stats } from './support.ts';
+import { benchUrl, demoActor, fmt, freshBenchDatabase, growDatabase, openCases, summarise, type Stats } from './support.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const CASES = Number(process.env.BENCH_CASES ?? 400);
+const GROW = Number(process.env.BENCH_GROW ?? 100_000);
 
 // The loop every bench case runs: 公示 objection → both investigation branches → 初审 → 公示 again.
 // Four transitions, each closing one task and opening others, as real traffic does.
@@ -209,8 +211,21 @@ export async function benchTransitions(): Promise<void> {
     console.log(`HTTP API, saturated    ${fmt(saturated)}`);
     const half = await httpPhase(server.url, tokens, ids, versions, step, saturated.perSecond / 2);
     console.log(`HTTP API, half load    ${fmt(half)}`);
+    if (GROW > 0) {
+      // The same load on the database grown by GROW cases: a command's cost must not grow with it.
+      // The small figure again, right before: on a shared machine load drifts between phases.
+      const small = await httpPhase(server.url, tokens, ids, versions, step);
+      console.log(`HTTP API, small db     ${fmt(small)}`);
+      const grown = await growDatabase(GROW);
+      console.log(`grew to ${grown.cases} cases, ${grown.pendingTimers} pending timers in ${grown.seconds.toFixed(1)} s`);
+      await httpPhase(server.url, tokens, ids.slice(0, 20), versions, step, 50); // warm-up
+      const large = await httpPhase(server.url, tokens, ids, versions, step);
+      console.log(`HTTP API, +${GROW} cases ${fmt(large)}`);
+      console.log(`large / small          ${((large.perSecond / small.perSecond) * 100).toFixed(0)}%`);
+    }
+    // Last: the raw loop rewrites the bench cases' rows behind the engine's back.
     const ceiling = await rawSqlPhase(ids);
-    console.log(`raw SQL ceiling        ${fmt(ceiling)}`);
+    console.log(`raw SQL ceiling        ${fmt(ceiling)}${GROW > 0 ? ' (on the grown database)' : ''}`);
     console.log(`ratio HTTP / ceiling   ${((saturated.perSecond / ceiling.perSecond) * 100).toFixed(0)}%`);
   } finally {
     server.stop();
