@@ -21,7 +21,8 @@ async function caseInPublicNotice(): Promise<{ id: string; version: number }> {
   const clerk = await ctx.as('clerk.beishan');
   const { id } = (await clerk.post('/api/cases', { procedureId: 'social-assistance', applicant, application })).json();
   let version = 1;
-  for (const [user, type, data] of [['clerk.beishan', 'ACCEPT', {}], ...CYCLE.slice(1).map((s) => [s.user, s.type, s.data])] as const) {
+  const steps: Array<{ user: string; type: string; data: object }> = [{ user: 'clerk.beishan', type: 'ACCEPT', data: {} }, ...CYCLE.slice(1)];
+  for (const { user, type, data } of steps) {
     const res = await (await ctx.as(user)).post(`/api/cases/${id}/events`, { type, data, expectedVersion: version });
     expect(res.statusCode, res.body).toBe(200);
     version++;
