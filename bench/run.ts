@@ -1,6 +1,6 @@
 /**
  * npm run bench — against PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test);
- * creates and drops its own database `onewindow_bench`. BENCH_ONLY=transitions|timers|tracking|deep-json runs one part.
+ * creates and drops its own database `onewindow_bench_<pid>` (BENCH_DB to name it). BENCH_ONLY=transitions|timers|tracking|deep-json runs one part.
  */
 import { describeMachine, dropBenchDatabase } from './support.ts';
 import { benchDeepJson } from './deepJson.ts';

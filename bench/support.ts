@@ -8,7 +8,8 @@ import { TEST_DATA_KEYS, createEngine } from '../src/services.ts';
 import { PersonalDataCipher } from '../src/engine/personalData.ts';
 
 export const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-export const BENCH_DB = process.env.BENCH_DB ?? 'onewindow_bench';
+// Unique per run: several bench runs (or helpers) may share one server.
+export const BENCH_DB = process.env.BENCH_DB ?? `onewindow_bench_${process.pid}`;
 export const benchUrl = (() => {
   const u = new URL(baseUrl);
   u.pathname = `/${BENCH_DB}`;
@@ -83,4 +84,51 @@ export async function openCases(db: Knex, n: number, then?: (t: Knex.Transaction
     );
   }
   return ids;
+}
+
+/**
+ * Grows the bench database by `n` cases in plain SQL (generate_series, no API): each a copy of a
+ * bench case with its own id and reference, one live and one completed task, three pending
+ * escalation timers and three cancelled ones, five event-log rows — the shape real traffic
+ * leaves behind. Then VACUUM ANALYZE and CHECKPOINT, as autovacuum and time would.
+ */
+export async function growDatabase(n: number): Promise<{ seconds: number; cases: number; pendingTimers: number }> {
+  const t0 = performance.now();
+  const c = new pg.Client({ connectionString: benchUrl });
+  await c.connect();
+  try {
+    await c.query('begin');
+    await c.query(`create temporary table grown on commit drop as
+      select gen_random_uuid() as id, gen_random_uuid() as live_task, gen_random_uuid() as done_task, g from generate_series(1, $1::int) g`, [n]);
+    await c.query(`insert into cases (id, reference, tracking_code_hash, procedure_id, definition_version, region_code, status, state_value,
+        snapshot, version, applicant_name, applicant, application, created_by, created_at, updated_at, due_at, clock_paused_at, deadline_note, chain_head)
+      select grown.id, 'GROWN-' || grown.g, t.tracking_code_hash, t.procedure_id, t.definition_version, t.region_code, t.status, t.state_value,
+        t.snapshot, 5, t.applicant_name, t.applicant, t.application, t.created_by, t.created_at, t.updated_at, t.due_at, null, null, t.chain_head
+      from grown, (select * from cases order by created_at limit 1) t`);
+    await c.query(`insert into tasks (id, case_id, procedure_id, region_code, state_id, title, department, role, actions, time_limit, status,
+        opened_at, closed_at, outcome, due_at, warn_at, red_at, escalation)
+      select x.task, grown.id, t.procedure_id, t.region_code, t.state_id, t.title, t.department, t.role, t.actions, t.time_limit, x.status,
+        t.opened_at, x.closed_at, x.outcome, t.due_at, t.warn_at, t.red_at, 'none'
+      from grown
+      cross join lateral (values (grown.live_task, 'open', null::timestamptz, null), (grown.done_task, 'completed', now(), 'ACCEPT')) x(task, status, closed_at, outcome),
+        (select * from tasks where status = 'open' order by opened_at limit 1) t`);
+    await c.query(`insert into timers (case_id, task_id, state_id, kind, event_type, due_at, status, created_at)
+      select grown.id, x.task, 'bench', k.kind, k.event, now() + k.after, x.status, now()
+      from grown
+      cross join lateral (values (grown.live_task, 'pending'), (grown.done_task, 'cancelled')) x(task, status)
+      cross join (values ('warn', 'DEADLINE_WARNING', interval '10 days'), ('overdue', 'DEADLINE_OVERDUE', interval '14 days'),
+        ('red', 'DEADLINE_RED', interval '17 days')) k(kind, event, after)`);
+    await c.query(`insert into case_events (case_id, seq, type, payload, actor_id, actor_name, from_state, to_state, occurred_at, prev_hash, hash)
+      select grown.id, s, 'BENCH_GROWN', '{}', null, 'bench', '"x"', '"x"', now(), null, md5(grown.id::text || s)
+      from grown, generate_series(1, 5) s`);
+    await c.query('commit');
+    // The steady state of a database that size: vacuumed (hint bits, visibility map), statistics
+    // current, the bulk load's dirty pages written — not the burst right after a bulk insert.
+    await c.query('vacuum analyze');
+    await c.query('checkpoint');
+    const { rows } = await c.query(`select (select count(*) from cases)::int as cases, (select count(*) from timers where status = 'pending')::int as pending`);
+    return { seconds: (performance.now() - t0) / 1000, cases: rows[0].cases, pendingTimers: rows[0].pending };
+  } finally {
+    await c.end();
+  }
 }

@@ -7,8 +7,10 @@
  *   BENCH_SECONDS (default 15)  duration of each phase
  *   BENCH_CONCURRENCY (default 8) clients in the saturating phases
  *   BENCH_CASES (default 400)   cases the load is spread over
+ *   BENCH_GROW (default 100000) cases added in SQL before the same load runs again (0: skip)
+ *   BENCH_WITHOUT_INDEX=1       then once more without timers_pending_by_task (migration 005)
  *   DATABASE_URL                server to use (default postgres://postgres@127.0.0.1:5432/test);
- *                               the bench creates and drops its own database `onewindow_bench`.
+ *                               the bench creates and drops its own database `onewindow_bench_<pid>`.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -16,11 +18,12 @@ import pg from 'pg';
 import { DEMO_PASSWORD } from '../src/seed.ts';
 import { TEST_DATA_KEYS, createEngine } from '../src/services.ts';
 import { PersonalDataCipher } from '../src/engine/personalData.ts';
-import { benchUrl, demoActor, fmt, freshBenchDatabase, openCases, summarise, type Stats } from './support.ts';
+import { benchUrl, demoActor, fmt, freshBenchDatabase, growDatabase, openCases, summarise, type Stats } from './support.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const CASES = Number(process.env.BENCH_CASES ?? 400);
+const GROW = Number(process.env.BENCH_GROW ?? 100_000);
 
 // The loop every bench case runs: 公示 objection → both investigation branches → 初审 → 公示 again.
 // Four transitions, each closing one task and opening others, as real traffic does.
@@ -194,6 +197,34 @@ async function rawSqlPhase(ids: string[]): Promise<Stats> {
   return summarise(latencies, (performance.now() - started) / 1000, errors);
 }
 
+/**
+ * The database's work, which does not drift with the machine's load as throughput does on shared
+ * cores: shared-buffer pages touched and rows read (sequential scans plus index entries) in the
+ * bench database, per transition.
+ */
+async function dbWork(): Promise<{ pages: number; rows: number }> {
+  const c = new pg.Client({ connectionString: benchUrl });
+  await c.connect();
+  try {
+    // Statistics reach pg_stat_database when backends go idle; give them the moment they need.
+    await new Promise((r) => setTimeout(r, 1500));
+    await c.query('select pg_stat_clear_snapshot()');
+    const { rows } = await c.query(`select blks_hit + blks_read as pages, tup_returned as rows from pg_stat_database where datname = current_database()`);
+    return { pages: Number(rows[0].pages), rows: Number(rows[0].rows) };
+  } finally {
+    await c.end();
+  }
+}
+
+async function measured(label: string, phase: () => Promise<Stats>): Promise<Stats> {
+  const before = await dbWork();
+  const stats = await phase();
+  const after = await dbWork();
+  const per = (k: 'pages' | 'rows') => ((after[k] - before[k]) / Math.max(1, stats.count)).toFixed(0);
+  console.log(`${label.padEnd(22)} ${fmt(stats)}  [${per('pages')} pages, ${per('rows')} rows read per transition]`);
+  return stats;
+}
+
 export async function benchTransitions(): Promise<void> {
   console.log(`\n## Case transitions: ${CASES} cases, ${CONCURRENCY} clients, ${SECONDS} s per phase`);
   const t0 = performance.now();
@@ -209,8 +240,28 @@ export async function benchTransitions(): Promise<void> {
     console.log(`HTTP API, saturated    ${fmt(saturated)}`);
     const half = await httpPhase(server.url, tokens, ids, versions, step, saturated.perSecond / 2);
     console.log(`HTTP API, half load    ${fmt(half)}`);
+    if (GROW > 0) {
+      // The same load on the database grown by GROW cases: a command's cost must not grow with it.
+      // The small figure again, right before: on a shared machine load drifts between phases.
+      const small = await measured('HTTP API, small db', () => httpPhase(server.url, tokens, ids, versions, step));
+      const grown = await growDatabase(GROW);
+      console.log(`grew to ${grown.cases} cases, ${grown.pendingTimers} pending timers in ${grown.seconds.toFixed(1)} s`);
+      await httpPhase(server.url, tokens, ids.slice(0, 20), versions, step, 50); // warm-up
+      const large = await measured(`HTTP API, +${GROW} cases`, () => httpPhase(server.url, tokens, ids, versions, step));
+      console.log(`large / small          ${((large.perSecond / small.perSecond) * 100).toFixed(0)}%`);
+      if (process.env.BENCH_WITHOUT_INDEX === '1') {
+        // What migration 005 is for: the same load with the timers-by-task index dropped.
+        const c = new pg.Client({ connectionString: benchUrl });
+        await c.connect();
+        await c.query('drop index timers_pending_by_task');
+        await measured('  … without the index', () => httpPhase(server.url, tokens, ids, versions, step));
+        await c.query(`create index timers_pending_by_task on timers (task_id) where status = 'pending'`);
+        await c.end();
+      }
+    }
+    // Last: the raw loop rewrites the bench cases' rows behind the engine's back.
     const ceiling = await rawSqlPhase(ids);
-    console.log(`raw SQL ceiling        ${fmt(ceiling)}`);
+    console.log(`raw SQL ceiling        ${fmt(ceiling)}${GROW > 0 ? ' (on the grown database)' : ''}`);
     console.log(`ratio HTTP / ceiling   ${((saturated.perSecond / ceiling.perSecond) * 100).toFixed(0)}%`);
   } finally {
     server.stop();

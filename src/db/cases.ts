@@ -1,4 +1,5 @@
 import type { Db } from './connection.ts';
+import { caseBusy } from '../engine/errors.ts';
 
 export interface CaseRow {
   id: string;
@@ -47,11 +48,34 @@ export async function getCaseByReference(db: Db, reference: string): Promise<Cas
   return db<CaseRow>('cases').where({ reference }).first();
 }
 
+/**
+ * Case locks being waited for in this process, by case id. One command per case may wait (up to
+ * the pool's lock_timeout, DB_TIMEOUTS.lock) for the command ahead of it — the usual race of two
+ * clicks or two departments. Any further command on that case is refused at once (NOWAIT →
+ * CASE_BUSY) instead of taking a pooled connection to wait with: a case locked from outside (a
+ * DBA session, a report) then costs the service one connection, not the pool.
+ */
+const waiting = new Map<string, number>();
+
 /** Locks the case row for the rest of the transaction: every writer of a case goes through here first. */
 export async function lockCase(db: Db, id: string): Promise<CaseRow | undefined> {
   // NO KEY UPDATE: writers of one case exclude each other, yet rows that merely reference the case
   // (timers, tasks, events inserted elsewhere) are not blocked by the lock.
-  return db<CaseRow>('cases').where({ id }).forNoKeyUpdate().first();
+  const query = db<CaseRow>('cases').where({ id }).forNoKeyUpdate();
+  const queued = waiting.get(id) ?? 0;
+  if (queued > 0) query.noWait();
+  waiting.set(id, queued + 1);
+  try {
+    return await query.first();
+  } catch (err) {
+    // 55P03: NOWAIT found the row locked, or lock_timeout expired while waiting.
+    if ((err as { code?: string }).code === '55P03') throw caseBusy();
+    throw err;
+  } finally {
+    const left = (waiting.get(id) ?? 1) - 1;
+    if (left > 0) waiting.set(id, left);
+    else waiting.delete(id);
+  }
 }
 
 /** Writes the next snapshot; returns false if someone else advanced the case first. */

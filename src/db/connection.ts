@@ -7,20 +7,57 @@ import { APP_ROLE } from '../../migrations/20261123_003_trust.ts';
 export type Db = Knex | Knex.Transaction;
 
 export type DatabaseTarget =
-  | { kind: 'postgres'; url: string; poolMax?: number }
+  | { kind: 'postgres'; url: string; poolMax?: number; timeouts?: Partial<DbTimeouts> }
   /** Embedded PGlite: `dataDir` on disk, or in memory when undefined. */
   | { kind: 'embedded'; dataDir?: string };
+
+/**
+ * Bounds on how long the application's pool waits for anything (milliseconds). Without them one
+ * row locked from outside held every pooled connection for as long as the lock lasted, and every
+ * other request queued behind them (docs/architecture.md, "Availability").
+ */
+export interface DbTimeouts {
+  /** Longest wait for a pooled connection before answering 503. */
+  acquire: number;
+  /** Longest wait for any row or table lock (the case lock has its own rule, src/db/cases.ts). */
+  lock: number;
+  /** Longest single statement. */
+  statement: number;
+  /** A transaction left idle this long (a stuck client of the pool) is ended by the server, freeing its locks. */
+  idleInTransaction: number;
+  /** Establishing a new connection. */
+  connect: number;
+}
+
+export const DB_TIMEOUTS: DbTimeouts = { acquire: 3_000, lock: 1_000, statement: 10_000, idleInTransaction: 15_000, connect: 5_000 };
 
 /**
  * One SQL dialect (PostgreSQL) and one code path: the embedded database is PGlite, PostgreSQL
  * compiled to WebAssembly, behind the same Knex API. PGlite is single-connection, so on it
  * transactions queue instead of running concurrently — correctness is unchanged.
+ *
+ * The application's pool (`role` given) gets the timeouts of DB_TIMEOUTS as session settings;
+ * owner connections (migrations, maintenance) keep the server's defaults, since a migration may
+ * rightly wait for a lock.
  */
 export function connect(target: DatabaseTarget, options: { role?: string } = {}): Knex {
   if (target.kind === 'postgres') {
+    const t = { ...DB_TIMEOUTS, ...target.timeouts };
+    const guarded = Boolean(options.role);
     return knexFactory({
       client: 'pg',
-      connection: target.url,
+      connection: guarded
+        ? {
+            connectionString: target.url,
+            statement_timeout: t.statement,
+            lock_timeout: t.lock,
+            idle_in_transaction_session_timeout: t.idleInTransaction,
+            connectionTimeoutMillis: t.connect,
+            keepAlive: true,
+            application_name: 'onewindow',
+          } as Knex.StaticConnectionConfig
+        : target.url,
+      ...(guarded ? { acquireConnectionTimeout: t.acquire } : {}),
       pool: {
         min: 0,
         max: target.poolMax ?? 10,

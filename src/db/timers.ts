@@ -42,7 +42,7 @@ export async function cancelStateTimers(db: Db, caseId: string, stateIds: string
  * of workers claim side by side; a lease that expires (its worker died) makes the timer
  * claimable again.
  */
-export async function claimDueTimers(db: Db, workerId: string, now: Date, leaseUntil: Date, limit: number): Promise<string[]> {
+export async function claimDueTimers(db: Db, workerId: string, now: Date, leaseUntil: Date, limit: number): Promise<Array<{ id: string; caseId: string }>> {
   const { rows } = await db.raw(
     `update timers set locked_by = ?, locked_until = ?, attempts = attempts + 1
      where id in (
@@ -59,7 +59,21 @@ export async function claimDueTimers(db: Db, workerId: string, now: Date, leaseU
   type Claimed = { id: string | number; case_id: string; due_at: Date };
   return (rows as Claimed[])
     .sort((a, b) => (a.case_id < b.case_id ? -1 : a.case_id > b.case_id ? 1 : 0) || new Date(a.due_at).getTime() - new Date(b.due_at).getTime() || Number(a.id) - Number(b.id))
-    .map((r) => String(r.id));
+    .map((r) => ({ id: String(r.id), caseId: r.case_id }));
+}
+
+/**
+ * Hands leased timers back at once, without counting the attempt: their case was busy, or the
+ * batch's transaction failed before (or while) committing — firing re-checks everything under
+ * the case lock, so a timer that did fire is left alone (it is no longer pending).
+ */
+export async function releaseTimers(db: Db, ids: string[], workerId: string): Promise<void> {
+  if (ids.length) {
+    await db('timers')
+      .whereIn('id', ids)
+      .andWhere({ locked_by: workerId, status: 'pending' })
+      .update({ locked_until: null, attempts: db.raw('greatest(attempts - 1, 0)') });
+  }
 }
 
 export async function getTimer(db: Db, id: string): Promise<TimerRow | undefined> {

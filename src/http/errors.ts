@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { DomainError, type ErrorKind } from '../engine/errors.ts';
 import { documentAs } from './contract/documented.ts';
 import { documentedErrorSchema } from './contract/errorCodes.ts';
+import { asDomainError } from '../db/transaction.ts';
 
 /**
  * The one error shape every endpoint returns. On the wire `code` is any string and `details`
@@ -28,6 +29,7 @@ const STATUS: Record<ErrorKind, number> = {
   conflict: 409,
   invalid: 422,
   too_many: 429,
+  unavailable: 503,
 };
 
 // Fastify's own 4xx errors, in words a person can act on.
@@ -39,10 +41,14 @@ const FASTIFY_MESSAGES: Record<string, string> = {
 };
 
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError | DomainError, request, reply) => {
+  app.setErrorHandler((raw: FastifyError | DomainError, request, reply) => {
+    // An unreachable database, a full pool, a timed-out statement: 503 + Retry-After, never 500.
+    const err = asDomainError(raw) as FastifyError | DomainError;
+    if (err !== raw) request.log.warn({ err: raw }, 'database unavailable');
     if (err instanceof DomainError) {
+      // Any refusal that says when to come back carries Retry-After (429, 409 CASE_BUSY, 503).
       const retry = (err.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
-      if (err.kind === 'too_many' && retry) reply.header('retry-after', String(retry));
+      if (typeof retry === 'number' && retry > 0) reply.header('retry-after', String(Math.ceil(retry)));
       return reply.status(STATUS[err.kind]).send({ code: err.code, message: err.message, details: err.details });
     }
     if (hasZodFastifySchemaValidationErrors(err)) {

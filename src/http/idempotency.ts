@@ -6,6 +6,9 @@ import { DomainError } from '../engine/errors.ts';
 import { actorOf } from './auth.ts';
 import * as keys from '../db/idempotencyKeys.ts';
 import type { PersonalDataCipher } from '../engine/personalData.ts';
+import { runTransaction } from '../db/transaction.ts';
+import { clientGone } from './deadline.ts';
+
 
 /**
  * Runs a mutating command in one transaction, honouring an `Idempotency-Key` header: the key is
@@ -28,7 +31,7 @@ export async function command<T>(
 ): Promise<T> {
   const key = request.headers['idempotency-key'];
   if (key === undefined) {
-    const result = await db.transaction(work);
+    const result = await runTransaction(db, work, { signal: clientGone(reply) });
     reply.status(status);
     return result;
   }
@@ -42,7 +45,7 @@ export async function command<T>(
   const userId = actor.id!;
   const { engine } = request.server.deps;
   const now = engine.clock();
-  const outcome = await db.transaction(async (trx) => {
+  const outcome = await runTransaction(db, async (trx) => {
     if (!(await keys.claimKey(trx, userId, key, requestHash, now))) {
       const prior = await keys.getKey(trx, userId, key);
       if (prior.request_hash !== requestHash) {
@@ -53,7 +56,7 @@ export async function command<T>(
     const body = await work(trx);
     await keys.storeResponse(trx, userId, key, status, engine.cipher.encrypt(JSON.stringify(body ?? null)));
     return { replayed: false, status, body };
-  });
+  }, { signal: clientGone(reply) });
   await purgeExpiredKeys(db, now).catch((err) => request.log.warn({ err }, 'purging expired idempotency keys failed'));
   if (outcome.replayed) reply.header('idempotent-replayed', 'true');
   reply.status(outcome.status);

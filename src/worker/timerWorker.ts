@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { Knex } from 'knex';
-import { claimDueTimers, recordTimerFailure } from '../db/timers.ts';
+import { claimDueTimers, recordTimerFailure, releaseTimers } from '../db/timers.ts';
+import { DomainError } from '../engine/errors.ts';
 import { purgeKeysBefore } from '../db/idempotencyKeys.ts';
 
 /** How long an Idempotency-Key is remembered (documented in docs/security.md). */
@@ -28,6 +29,8 @@ export interface BatchResult {
   moot: number;
   skipped: number;
   failed: number;
+  /** Timers of a case another command (or an outside session) held: handed back for later, not failures. */
+  busy: number;
 }
 
 /**
@@ -52,22 +55,42 @@ export class TimerWorker {
     // Housekeeping rides along: idempotency keys are kept for IDEMPOTENCY_TTL_MS.
     await purgeKeysBefore(db, new Date(now.getTime() - IDEMPOTENCY_TTL_MS));
     const leaseUntil = new Date(now.getTime() + (this.o.leaseMs ?? 60_000));
-    const ids = await claimDueTimers(db, this.workerId, now, leaseUntil, this.o.batchSize ?? 100);
+    const claimed = await claimDueTimers(db, this.workerId, now, leaseUntil, this.o.batchSize ?? 100);
+    const ids = claimed.map((c) => c.id);
     this.o.afterClaim?.(ids);
-    const result: BatchResult = { claimed: ids.length, fired: 0, moot: 0, skipped: 0, failed: 0 };
+    const result: BatchResult = { claimed: ids.length, fired: 0, moot: 0, skipped: 0, failed: 0, busy: 0 };
     if (ids.length === 0) return result;
     // One transaction per batch, one savepoint per timer: a commit (and its fsync) is shared by
     // the batch, while a timer that fails rolls back alone and is retried later.
     const failures: Array<[string, unknown]> = [];
-    await db.transaction(async (trx) => {
-      for (const id of ids) {
-        try {
-          result[await trx.transaction((sp) => engine.fireTimer(sp, id, this.workerId))]++;
-        } catch (err) {
-          failures.push([id, err]);
+    const busyCases = new Set<string>();
+    const deferred: string[] = [];
+    try {
+      await db.transaction(async (trx) => {
+        for (const { id, caseId } of claimed) {
+          // Once a case was busy, its later timers wait too: within a case they fire in due order.
+          if (busyCases.has(caseId)) {
+            deferred.push(id);
+            continue;
+          }
+          try {
+            result[await trx.transaction((sp) => engine.fireTimer(sp, id, this.workerId))]++;
+          } catch (err) {
+            if (err instanceof DomainError && err.code === 'CASE_BUSY') {
+              busyCases.add(caseId);
+              deferred.push(id);
+            } else failures.push([id, err]);
+          }
         }
-      }
-    });
+      });
+    } catch (err) {
+      // The batch did not commit, or its outcome is unknown (connection cut): hand every timer
+      // back rather than let them wait out the lease. Best effort — the lease is the fallback.
+      await releaseTimers(db, ids, this.workerId).catch(() => {});
+      throw err;
+    }
+    result.busy = deferred.length;
+    await releaseTimers(db, deferred, this.workerId);
     for (const [id, err] of failures) {
       result.failed++;
       await this.recordFailure(id, err);
@@ -94,7 +117,9 @@ export class TimerWorker {
       while (!this.stopped) {
         let claimed = 0;
         try {
-          claimed = (await this.runOnce()).claimed;
+          const r = await this.runOnce();
+          // A busy case is retried after the idle pause, not in a tight loop.
+          claimed = r.busy ? 0 : r.claimed;
         } catch (err) {
           this.o.log?.('timer poll failed', { message: err instanceof Error ? err.message : String(err) });
         }

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { TimerWorker } from '../../src/worker/timerWorker.ts';
+import { applicant, application, useTestApp } from '../support/app.ts';
+
+// B10: a command's cost must not grow with the database. Every statement that real commands, a
+// timer firing, a login and a tracking request send is captured (knex 'query' event) and planned
+// again under EXPLAIN with its own bindings and enable_seqscan = off: a sequential scan of a
+// growing table — or an index read end to end because nothing in the predicate matches its
+// key (how `task_id in (…) and status = 'pending'` used timers_pending_by_case) — fails.
+const ctx = useTestApp();
+const GROWING = new Set(['cases', 'tasks', 'timers', 'case_events', 'sessions', 'idempotency_keys']);
+
+interface Captured {
+  sql: string;
+  bindings: unknown[];
+}
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  'Index Cond'?: string;
+  Plans?: PlanNode[];
+}
+
+/** Scans of growing tables that read the whole table or a whole index. */
+function wholeScans(node: PlanNode, relation?: string): string[] {
+  const rel = node['Relation Name'] ?? relation;
+  const found: string[] = [];
+  const type = node['Node Type'];
+  if (rel && GROWING.has(rel)) {
+    if (type === 'Seq Scan') found.push(`Seq Scan on ${rel}`);
+    if (/^(Index Scan|Index Only Scan|Bitmap Index Scan)$/.test(type) && !node['Index Cond']) found.push(`${type} of all of ${node['Index Name']} (${rel})`);
+  }
+  for (const child of node.Plans ?? []) found.push(...wholeScans(child, type === 'Bitmap Heap Scan' ? rel : undefined));
+  return found;
+}
+
+/** Raw statements arrive numbered ($1…) by the driver's dialect; knex.raw wants `?`. */
+function asKnexRaw(sql: string, bindings: unknown[]): [string, any[]] {
+  if (!/\$\d+/.test(sql)) return [sql, bindings as any[]];
+  const ordered: unknown[] = [];
+  const text = sql.replace(/\?/g, '\\?').replace(/\$(\d+)/g, (_, n) => (ordered.push(bindings[Number(n) - 1]), '?'));
+  return [text, ordered as any[]];
+}
+
+const SKIP = /^\s*(begin|commit|rollback|savepoint|release|set |select set_config|reset )/i;
+
+describe('query plans', () => {
+  it('uses an index its predicate matches in every statement of commands, a timer firing, a login and tracking', async () => {
+    const { db } = ctx.database;
+    const captured: Captured[] = [];
+    const listener = (q: { sql: string; bindings?: unknown[] }) => captured.push({ sql: q.sql, bindings: q.bindings ?? [] });
+    db.on('query', listener);
+    let track: { reference: string; trackingCode: string };
+    try {
+      // Login, opening a case (with an Idempotency-Key), events, a claim, task completions, payment.
+      const clerk = await ctx.as('clerk.xixi');
+      const opened = await ctx.app.inject({
+        method: 'POST',
+        url: '/api/cases',
+        headers: { authorization: `Bearer ${clerk.token}`, 'idempotency-key': 'plans-open-1' },
+        payload: { procedureId: 'social-assistance', applicant, application },
+      });
+      expect(opened.statusCode, opened.body).toBe(201);
+      track = opened.json();
+      const id = opened.json().id as string;
+      const act = async (user: string, outcome: string, data: object = {}) => {
+        const c = await ctx.as(user);
+        const task = (await c.get(`/api/cases/${id}`)).json().openTasks.find((t: any) => t.actions.some((a: any) => (a.type ?? a) === outcome));
+        expect((await c.post(`/api/tasks/${task.id}/claim`)).statusCode).toBe(204);
+        const res = await c.post(`/api/tasks/${task.id}/complete`, { outcome, data });
+        expect(res.statusCode, res.body).toBe(200);
+      };
+      await act('clerk.xixi', 'ACCEPT');
+      await act('verify.xihu', 'VERIFICATION_COMPLETED', { verifiedMonthlyIncomeFen: 1, propertyWithinLimit: true });
+      await act('township.xixi', 'HOME_VISIT_COMPLETED', { visitors: ['周丽', '马超'], findings: '属实' });
+      await act('township.xixi', 'PRELIMINARY_APPROVE', { proposedMonthlyAmountFen: 60000 });
+      await act('township.xixi', 'PUBLIC_NOTICE_ENDED');
+      await act('township.xixi', 'APPROVE', { monthlyAmountFen: 60000, startMonth: '2026-04' });
+      const version = (await clerk.get(`/api/cases/${id}`)).json().version;
+      const pay = await (await ctx.as('county.xihu')).post(`/api/cases/${id}/events`, { type: 'PAY_MONTH', data: { period: '2026-04' }, expectedVersion: version });
+      expect(pay.statusCode, pay.body).toBe(200);
+
+      // A second case whose acceptance deadline passes: the worker fires its escalation timers.
+      const late = (await clerk.post('/api/cases', { procedureId: 'social-assistance', applicant, application })).json();
+      ctx.clock.advance(60 * 86_400_000);
+      const fired = await new TimerWorker({ db, engine: ctx.engine, workerId: 'plans' }).runOnce();
+      expect(fired.fired).toBeGreaterThan(0);
+      expect(late.id).toBeDefined();
+
+      // The citizen's tracking request.
+      const tracked = await ctx.app.inject({ method: 'GET', url: `/api/track/${track.reference}?code=${track.trackingCode}` });
+      expect(tracked.statusCode, tracked.body).toBe(200);
+    } finally {
+      db.off('query', listener);
+    }
+
+    const statements = new Map<string, Captured>();
+    for (const c of captured) if (!SKIP.test(c.sql) && !statements.has(c.sql)) statements.set(c.sql, c);
+    expect(statements.size).toBeGreaterThan(20);
+
+    const offenders: string[] = [];
+    await db.transaction(async (trx) => {
+      await trx.raw('set local enable_seqscan = off');
+      for (const { sql, bindings } of statements.values()) {
+        const { rows } = await trx.raw(...asKnexRaw(`explain (format json) ${sql}`, bindings));
+        const plan = (typeof rows[0]['QUERY PLAN'] === 'string' ? JSON.parse(rows[0]['QUERY PLAN']) : rows[0]['QUERY PLAN'])[0].Plan as PlanNode;
+        for (const scan of wholeScans(plan)) offenders.push(`${scan}: ${sql}`);
+      }
+    });
+    expect(offenders).toEqual([]);
+  });
+});
