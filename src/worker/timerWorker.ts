@@ -2,10 +2,7 @@ import { hostname } from 'node:os';
 import type { Knex } from 'knex';
 import { claimDueTimers, recordTimerFailure, releaseTimers } from '../db/timers.ts';
 import { DomainError } from '../engine/errors.ts';
-import { purgeKeysBefore } from '../db/idempotencyKeys.ts';
-
-/** How long an Idempotency-Key is remembered (documented in docs/security.md). */
-export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+import { IDEMPOTENCY_TTL_MS, purgeKeysBefore } from '../db/idempotencyKeys.ts';
 import type { Engine } from '../engine/engine.ts';
 
 export interface TimerWorkerOptions {

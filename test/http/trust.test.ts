@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/http/app.ts';
+import { loggerOptions } from '../../src/http/logging.ts';
 import { upsertRegion } from '../../src/db/regions.ts';
 import { upsertUser } from '../../src/db/users.ts';
 import { hashPassword } from '../../src/identity.ts';
@@ -196,7 +197,7 @@ describe('personal data', () => {
     const stream = new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) });
     const app = await buildApp(
       { db: db(), engine: ctx.engine, sessionHours: 1 },
-      { logger: { level: 'trace', stream, redact: ['req.headers.authorization', 'req.body.password'] } },
+      { logger: loggerOptions('trace', stream) },
     );
     try {
       const login = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'clerk.beishan', password: DEMO_PASSWORD } });

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { actorOf } from '../auth.ts';
 import { command } from '../idempotency.ts';
+import { runTransaction } from '../../db/transaction.ts';
 import { documentAs } from '../contract/documented.ts';
 import { COMMAND_REFUSALS, eventEnvelope, procedureOfReference } from '../contract/commands.ts';
 import { openCaseUnion } from '../contract/procedureSchemas.ts';
@@ -94,7 +95,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       const actor = actorOf(request);
       reply.header('cache-control', 'no-store');
       // Opened from the stored, validated applicant; the serializer checks the shape.
-      return db.transaction((trx) => engine.personalData(trx, actor, request.params.id)) as Promise<{ caseId: string; reference: string; applicant: z.output<typeof fullApplicantSchema>; application: Record<string, unknown> }>;
+      return runTransaction(db, (trx) => engine.personalData(trx, actor, request.params.id)) as Promise<{ caseId: string; reference: string; applicant: z.output<typeof fullApplicantSchema>; application: Record<string, unknown> }>;
     },
   );
 
