@@ -38,8 +38,10 @@ export async function purgeKeysBefore(db: Db, before: Date): Promise<number> {
  */
 export async function purgeSomeKeysBefore(db: Db, before: Date, limit = 100): Promise<number> {
   const { rows } = await db.raw(
-    `delete from idempotency_keys where (user_id, key) in (
-       select user_id, key from idempotency_keys where created_at < ? order by created_at limit ? for update skip locked)
+    // By row address (a TID scan): matching on (user_id, key) let the planner walk the whole
+    // primary-key index when the table is small.
+    `delete from idempotency_keys where ctid = any(array(
+       select ctid from idempotency_keys where created_at < ? order by created_at limit ? for update skip locked))
      returning user_id`,
     [before, limit],
   );
