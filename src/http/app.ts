@@ -15,6 +15,7 @@ import procedureRoutes from './routes/procedures.ts';
 import adminRoutes from './routes/admin.ts';
 import supervisionRoutes from './routes/supervision.ts';
 import taskRoutes from './routes/tasks.ts';
+import userRoutes from './routes/users.ts';
 import trackRoutes from './routes/track.ts';
 
 export interface AppDeps {
@@ -55,7 +56,7 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   await api.register(procedureRoutes, { prefix: '/api/procedures' });
   await api.register(supervisionRoutes, { prefix: '/api/supervision' });
   await api.register(adminRoutes, { prefix: '/api/admin' });
-  await api.register((await import('./routes/users.ts')).default);
+  await api.register(userRoutes, { prefix: '/api/admin/users' });
 };
 
 export async function buildApp(

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { login, logout } from '../../identity.ts';
+import { changePassword, login, logout, passwordStrengthIssue, verifyOwnPassword } from '../../identity.ts';
 import { actorOf, bearerToken } from '../auth.ts';
 import { ROLES } from '../../../workflows/index.ts';
-import { refusals } from '../schemas.ts';
+import { errors, refusals } from '../schemas.ts';
 import { command } from '../idempotency.ts';
 import { DomainError } from '../../engine/errors.ts';
 import { assertNotLocked, clearFailures, failureBuckets, recordFailure } from '../abuse.ts';
@@ -17,6 +17,15 @@ const actorSchema = z
     roles: z.array(z.enum(ROLES)),
   })
   .meta({ id: 'User' });
+
+const newPassword = z
+  .string()
+  .max(256)
+  .superRefine((pw, ctx) => {
+    const issue = passwordStrengthIssue(pw);
+    if (issue) ctx.addIssue({ code: 'custom', message: issue });
+  })
+  .describe('At least 10 characters, of at least three kinds: lower case, upper case, digits, symbols');
 
 const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
@@ -86,6 +95,28 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => actorOf(request),
+  );
+  app.post(
+    '/password',
+    {
+      schema: {
+        operationId: 'changePassword',
+        tags: ['auth'],
+        summary: '修改本人密码（其他登录随即失效）',
+        description:
+          'Changes the caller’s own password. Every other session of the caller is revoked; this one stays. A wrong current password answers 422 WRONG_PASSWORD and ends this session too, so guessing costs a (rate-limited) login each time. Who: any logged-in user with a role, for themselves.',
+        body: z.strictObject({ currentPassword: z.string().min(1).max(256), newPassword }),
+        response: { 200: z.object({ revokedSessions: z.number().int().describe('Other sessions ended') }), ...errors(401, 403, 422) },
+      },
+    },
+    async (request, reply) => {
+      const { db, engine } = app.deps;
+      const actor = actorOf(request);
+      const token = bearerToken(request)!;
+      // Checked outside the command's transaction: ending the session must survive the refusal.
+      await verifyOwnPassword(db, actor, token, request.body.currentPassword);
+      return command(db, request, reply, 200, (trx) => changePassword(trx, actor, token, request.body.currentPassword, request.body.newPassword, engine.clock()));
+    },
   );
 };
 export default routes;

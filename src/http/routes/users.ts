@@ -1,13 +1,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { changePassword, disableUser, enableUser, listUsers, passwordStrengthIssue, revokeSessions, verifyOwnPassword } from '../../identity.ts';
-import { actorOf, bearerToken } from '../auth.ts';
+import { disableUser, enableUser, listUsers, revokeSessions } from '../../identity.ts';
+import { actorOf } from '../auth.ts';
 import { command } from '../idempotency.ts';
 import { errors, idParams } from '../schemas.ts';
 
 // Stopping users (issue 13 B7): admins disable, enable and sign out the users of their region
-// and below; every user changes their own password. Registered without a prefix: the routes
-// live under /api/admin/users and /api/auth.
+// and below (/api/admin/users). A user changes their own password under /api/auth.
 
 const userSchema = z
   .object({
@@ -23,21 +22,12 @@ const userSchema = z
   })
   .describe('User');
 
-const newPassword = z
-  .string()
-  .max(256)
-  .superRefine((pw, ctx) => {
-    const issue = passwordStrengthIssue(pw);
-    if (issue) ctx.addIssue({ code: 'custom', message: issue });
-  })
-  .describe('At least 10 characters, of at least three kinds: lower case, upper case, digits, symbols');
-
 const routes: FastifyPluginAsyncZod = async (app) => {
   const { db, engine } = app.deps;
   const admin = { roles: ['admin' as const] };
 
   app.get(
-    '/api/admin/users',
+    '/',
     {
       config: admin,
       schema: {
@@ -59,7 +49,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   );
 
   app.post(
-    '/api/admin/users/:id/disable',
+    '/:id/disable',
     {
       config: admin,
       schema: {
@@ -79,7 +69,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   );
 
   app.post(
-    '/api/admin/users/:id/enable',
+    '/:id/enable',
     {
       config: admin,
       schema: {
@@ -98,7 +88,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   );
 
   app.post(
-    '/api/admin/users/:id/revoke-sessions',
+    '/:id/revoke-sessions',
     {
       config: admin,
       schema: {
@@ -117,26 +107,5 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     },
   );
 
-  app.post(
-    '/api/auth/password',
-    {
-      schema: {
-        operationId: 'changePassword',
-        tags: ['auth'],
-        summary: '修改本人密码（其他登录随即失效）',
-        description:
-          'Changes the caller’s own password. Every other session of the caller is revoked; this one stays. A wrong current password answers 422 WRONG_PASSWORD and ends this session too, so guessing costs a (rate-limited) login each time. Who: any logged-in user with a role, for themselves.',
-        body: z.strictObject({ currentPassword: z.string().min(1).max(256), newPassword }),
-        response: { 200: z.object({ revokedSessions: z.number().int().describe('Other sessions ended') }), ...errors(401, 403, 422) },
-      },
-    },
-    async (request, reply) => {
-      const actor = actorOf(request);
-      const token = bearerToken(request)!;
-      // Checked outside the command's transaction: ending the session must survive the refusal.
-      await verifyOwnPassword(db, actor, token, request.body.currentPassword);
-      return command(db, request, reply, 200, (trx) => changePassword(trx, actor, token, request.body.currentPassword, request.body.newPassword, engine.clock()));
-    },
-  );
 };
 export default routes;
