@@ -125,6 +125,9 @@ interface Tally {
 }
 
 async function checkVertex(trx: Knex.Transaction, def: ProcedureDefinition, caseId: string, caseRegion: string, snap: AnyMachineSnapshot, taskDepartments: Set<string>, tally: Tally) {
+  // PGlite answers in microtasks: without a turn of the event loop now and then, a long matrix
+  // starves vitest's worker RPC (seen as "Timeout calling onTaskUpdate" on a loaded machine).
+  await new Promise((resolve) => setImmediate(resolve));
   const known = knownEvents(snap);
   const where = activeLeaves(snap).map((l) => l.stateId).join(' + ');
   const mayByUser = new Map<string, string[]>(people.map((p) => [p.username, []]));
