@@ -3,6 +3,7 @@ import { buildApp } from './http/app.ts';
 import { installConnectionLimits, trustedProxyMatcher } from './http/connections.ts';
 import { purgeExpiredKeys } from './http/idempotency.ts';
 import { loggerOptions } from './http/logging.ts';
+import { DEFAULT_WEB_ROOT } from './http/static.ts';
 import { DEMO_PASSWORD, DEMO_USERS, seedDemo } from './seed.ts';
 import { createEngine, loadCipher, openDatabase } from './services.ts';
 import { TimerWorker } from './worker/timerWorker.ts';
@@ -15,7 +16,7 @@ if (!config.databaseUrl && !(await db('users').first())) {
   console.log(`demo users seeded (password ${DEMO_PASSWORD}): ${DEMO_USERS.map((u) => u.username).join(', ')}`);
 }
 const engine = createEngine({ clock: config.fixedNow ? () => new Date(config.fixedNow!) : undefined, cipher: loadCipher(config) });
-const app = await buildApp({ db, engine, sessionHours: config.sessionHours }, {
+const app = await buildApp({ db, engine, sessionHours: config.sessionHours, webRoot: DEFAULT_WEB_ROOT }, {
   // Tokens, passwords, tracking codes, ID and phone numbers never reach the log (logging.ts).
   logger: loggerOptions(config.logLevel),
   trustProxy: config.trustProxy,
@@ -52,4 +53,4 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
 await app.listen({ host: config.host, port: config.port });
 worker?.start();
-app.log.info(`OneWindow on ${config.databaseUrl ? 'PostgreSQL' : `embedded PGlite (${config.dataDir})`}; API docs at /docs`);
+app.log.info(`OneWindow on ${config.databaseUrl ? 'PostgreSQL' : `embedded PGlite (${config.dataDir})`}; API docs at /docs, workbench at /`);

@@ -17,6 +17,7 @@ import supervisionRoutes from './routes/supervision.ts';
 import taskRoutes from './routes/tasks.ts';
 import userRoutes from './routes/users.ts';
 import trackRoutes from './routes/track.ts';
+import { workbench } from './static.ts';
 
 export interface AppDeps {
   db: Knex;
@@ -24,6 +25,8 @@ export interface AppDeps {
   sessionHours: number;
   /** Rate limits and lockouts (defaults: LIMITS in abuse.ts). */
   limits: Limits;
+  /** The built workbench to serve at `/` (static.ts); unset: the API only. */
+  webRoot?: string;
 }
 
 declare module 'fastify' {
@@ -67,6 +70,7 @@ export async function buildApp(
   // Small bodies (no endpoint needs more than a few KB), __proto__ and constructor.prototype refused.
   const app = Fastify({ bodyLimit: 256 * 1024, onProtoPoisoning: 'error', onConstructorPoisoning: 'error', ...options });
   await app.register(oneWindowApp, deps);
+  if (deps.webRoot) await app.register(workbench, { root: deps.webRoot });
   await app.ready();
   return app;
 }

@@ -4,7 +4,7 @@ import { DomainError } from '../engine/errors.ts';
 import { installAnonymousThrottle } from './abuse.ts';
 
 /** Headers every response carries. The docs UI needs its own scripts and styles; the API needs nothing. */
-const COMMON_HEADERS = {
+export const COMMON_HEADERS = {
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',

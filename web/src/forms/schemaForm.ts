@@ -1,0 +1,139 @@
+import { fieldLabel, valueLabel } from './labels';
+
+/*
+ * A form generated from the OpenAPI document: the OpenCaseRequest branch of a procedure names
+ * its Applicant and <Procedure>_Application schemas, and each property becomes a field. The
+ * server checks the same schemas (docs/api.md), and its 422 field paths name these fields.
+ */
+
+export type JsonSchema = {
+  $ref?: string;
+  type?: string | string[];
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  items?: JsonSchema;
+  enum?: unknown[];
+  const?: unknown;
+  format?: string;
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  description?: string;
+  oneOf?: JsonSchema[];
+  anyOf?: JsonSchema[];
+  allOf?: JsonSchema[];
+};
+
+export type OpenApiDocument = { components: { schemas: Record<string, JsonSchema> } };
+
+export type Field =
+  | { kind: 'text'; path: string; label: string; required: boolean; multiline: boolean; inputType: 'text' | 'date' | 'tel'; maxLength?: number }
+  | { kind: 'number'; path: string; label: string; required: boolean; min?: number; max?: number; integer: boolean }
+  /** An integer amount in fen, entered in 元. */
+  | { kind: 'money'; path: string; label: string; required: boolean; min?: number; max?: number }
+  | { kind: 'boolean'; path: string; label: string; required: boolean }
+  | { kind: 'choice'; path: string; label: string; required: boolean; options: Array<{ value: string; label: string }> }
+  | { kind: 'materials'; path: string; label: string; required: boolean }
+  | { kind: 'group'; path: string; label: string; required: boolean; fields: Field[] };
+
+export function resolve(doc: OpenApiDocument, schema: JsonSchema): JsonSchema {
+  let s = schema;
+  for (let i = 0; s.$ref && i < 10; i++) {
+    const name = s.$ref.replace('#/components/schemas/', '');
+    s = { ...doc.components.schemas[name], ...Object.fromEntries(Object.entries(s).filter(([k]) => k !== '$ref')) };
+  }
+  // zod's refinements render as allOf around the object: the object holds the fields.
+  if (s.allOf?.length) return s.allOf.reduce<JsonSchema>((acc, part) => ({ ...acc, ...resolve(doc, part) }), { ...s, allOf: undefined });
+  return s;
+}
+
+const typeOf = (s: JsonSchema) => (Array.isArray(s.type) ? s.type.find((t) => t !== 'null') : s.type);
+
+function fieldOf(doc: OpenApiDocument, procedureId: string, path: string, raw: JsonSchema, required: boolean, part: string): Field {
+  const s = resolve(doc, raw);
+  const name = path.split('.').at(-1)!;
+  const label = fieldLabel(procedureId, path);
+  const full = `${part}.${path}`;
+  const enumValues = s.enum ?? s.items?.enum;
+  if (typeOf(s) === 'array' && name === 'submittedMaterials') return { kind: 'materials', path: full, label, required };
+  if (s.enum && s.enum.every((v) => typeof v === 'string')) {
+    return { kind: 'choice', path: full, label, required, options: (enumValues as string[]).map((v) => ({ value: v, label: valueLabel(v) })) };
+  }
+  switch (typeOf(s)) {
+    case 'object':
+      return { kind: 'group', path: full, label, required, fields: fieldsOf(doc, procedureId, s, part, path) };
+    case 'boolean':
+      return { kind: 'boolean', path: full, label, required };
+    case 'integer':
+    case 'number':
+      if (/Fen$/.test(name)) return { kind: 'money', path: full, label, required, min: s.minimum, max: s.maximum };
+      return { kind: 'number', path: full, label, required, min: s.minimum, max: s.maximum, integer: typeOf(s) === 'integer' };
+    default:
+      return {
+        kind: 'text',
+        path: full,
+        label,
+        required,
+        multiline: (s.maxLength ?? 0) > 200,
+        inputType: s.format === 'date' ? 'date' : name === 'phone' ? 'tel' : 'text',
+        maxLength: s.maxLength,
+      };
+  }
+}
+
+function fieldsOf(doc: OpenApiDocument, procedureId: string, schema: JsonSchema, part: string, prefix = ''): Field[] {
+  const s = resolve(doc, schema);
+  const required = new Set(s.required ?? []);
+  return Object.entries(s.properties ?? {}).map(([key, prop]) => fieldOf(doc, procedureId, prefix ? `${prefix}.${key}` : key, prop, required.has(key), part));
+}
+
+export interface CaseForm {
+  applicant: Field[];
+  application: Field[];
+}
+
+/** The fields of opening a case of `procedureId`, from the document's OpenCaseRequest union. */
+export function caseFormOf(doc: OpenApiDocument, procedureId: string): CaseForm {
+  const union = resolve(doc, doc.components.schemas.OpenCaseRequest);
+  const branches = (union.oneOf ?? union.anyOf ?? []).map((b) => resolve(doc, b));
+  const branch = branches.find((b) => resolve(doc, b.properties?.procedureId ?? {}).const === procedureId);
+  if (!branch?.properties) throw new Error(`OpenCaseRequest has no branch for ${procedureId}`);
+  return {
+    applicant: fieldsOf(doc, procedureId, branch.properties.applicant, 'applicant'),
+    application: fieldsOf(doc, procedureId, branch.properties.application, 'application'),
+  };
+}
+
+/** The empty value a field starts with. */
+export function initialValues(fields: Field[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of fields) {
+    const key = f.path.split('.').at(-1)!;
+    out[key] = f.kind === 'group' ? initialValues(f.fields) : f.kind === 'boolean' ? false : f.kind === 'materials' ? [] : f.kind === 'text' || f.kind === 'choice' ? '' : undefined;
+  }
+  return out;
+}
+
+/**
+ * What the form sends: empty optional text left out (the schemas refuse '' where they allow
+ * absence), 元 turned into integer fen, numbers left out when blank so the server names them.
+ */
+export function toBody(fields: Field[], values: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of fields) {
+    const key = f.path.split('.').at(-1)!;
+    const v = values[key];
+    if (f.kind === 'group') out[key] = toBody(f.fields, (v ?? {}) as Record<string, unknown>);
+    else if (f.kind === 'money') {
+      if (typeof v === 'number' && Number.isFinite(v)) out[key] = Math.round(v * 100);
+    } else if (f.kind === 'number') {
+      if (typeof v === 'number' && Number.isFinite(v)) out[key] = v;
+    } else if (f.kind === 'text' || f.kind === 'choice') {
+      const text = typeof v === 'string' ? v.trim() : '';
+      if (text !== '' || f.required) out[key] = text;
+    } else out[key] = v;
+  }
+  return out;
+}

@@ -1,0 +1,26 @@
+import type { User } from './api/client';
+
+type Role = User['roles'][number];
+
+/** A screen of the menu and the roles that may use it; the menu shows only the caller's. */
+export interface MenuItem {
+  path: string;
+  label: string;
+  roles: Role[];
+}
+
+export const MENU: MenuItem[] = [
+  { path: '/window', label: '综合窗口', roles: ['clerk'] },
+  { path: '/inbox', label: '待办', roles: ['reviewer'] },
+  { path: '/supervision', label: '督办', roles: ['supervisor'] },
+  { path: '/admin', label: '管理', roles: ['admin'] },
+];
+
+export const menuFor = (user: User | null): MenuItem[] => (user ? MENU.filter((m) => m.roles.some((r) => user.roles.includes(r))) : []);
+
+export const mayOpen = (user: User | null, roles: Role[] | undefined) => !roles || (user !== null && roles.some((r) => user.roles.includes(r)));
+
+/** Where a user lands after login: their first screen. */
+export const homeOf = (user: User | null) => menuFor(user)[0]?.path ?? '/no-role';
+
+export const ROLE_NAMES: Record<string, string> = { clerk: '窗口人员', reviewer: '审核人员', supervisor: '督办人员', admin: '管理员' };

@@ -1,0 +1,50 @@
+import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router';
+import type { User } from './api/client';
+import { homeOf, mayOpen } from './menu';
+import { loadSession, session } from './session';
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    /** Public pages need no login (the citizen's tracking page, the login page itself). */
+    public?: boolean;
+    roles?: User['roles'][number][];
+    title?: string;
+  }
+}
+
+const routes: RouteRecordRaw[] = [
+  { path: '/login', component: () => import('./views/LoginView.vue'), meta: { public: true, title: '登录' } },
+  { path: '/track', component: () => import('./views/TrackView.vue'), meta: { public: true, title: '办件进度查询' } },
+  {
+    path: '/',
+    component: () => import('./views/LayoutView.vue'),
+    children: [
+      { path: '', component: () => import('./views/PlaceholderView.vue') },
+      { path: 'window', component: () => import('./views/WindowView.vue'), meta: { roles: ['clerk'], title: '综合窗口' } },
+      { path: 'window/receipt/:caseId', component: () => import('./views/ReceiptView.vue'), meta: { roles: ['clerk'], title: '受理回执' } },
+      { path: 'inbox', component: () => import('./views/PlaceholderView.vue'), meta: { roles: ['reviewer'], title: '待办' } },
+      { path: 'supervision', component: () => import('./views/PlaceholderView.vue'), meta: { roles: ['supervisor'], title: '督办' } },
+      { path: 'admin', component: () => import('./views/PlaceholderView.vue'), meta: { roles: ['admin'], title: '管理' } },
+      { path: 'no-role', component: () => import('./views/PlaceholderView.vue'), meta: { title: '未分配岗位' } },
+      { path: ':rest(.*)*', component: () => import('./views/NotFoundView.vue'), meta: { title: '页面不存在' } },
+    ],
+  },
+];
+
+export const router = createRouter({ history: createWebHistory(), routes });
+
+router.beforeEach(async (to) => {
+  if (to.meta.public) return true;
+  const user = await loadSession();
+  if (!user) return { path: '/login', query: to.fullPath !== '/' ? { redirect: to.fullPath } : {} };
+  if (to.path === '/') return homeOf(user);
+  // A screen the role cannot use is not offered, and typing its address leads home.
+  if (!mayOpen(user, to.meta.roles)) return homeOf(user);
+  return true;
+});
+
+router.afterEach((to) => {
+  document.title = to.meta.title ? `${to.meta.title} - 一窗通办` : '一窗通办';
+});
+
+export { session };
