@@ -85,11 +85,15 @@ describe.skipIf(!hasChromium)('the workbench in Chromium', () => {
     expect(receipt).toContain('乡镇（街道）便民服务窗口');
     expect(receipt).toContain('家庭经济状况核对授权书'); // required, not handed in: listed as missing
     expect(receipt).toContain(`/track?ref=${encodeURIComponent(opened.reference)}`);
+    expect(receipt).not.toMatch(new RegExp(`track\\?ref=\\S*${opened.code}`)); // the QR link carries the reference only
     expect(await seriousViolations(p), '受理回执').toEqual([]);
 
-    // The case on the server is what the form said: 元 became fen, three materials received.
-    const cases = await database.db('cases').where({ reference: opened.reference });
-    expect(cases).toHaveLength(1);
+    // The case on the server is what the form said: 1200.50 元 became 120050 fen, three materials received.
+    const token = await p.evaluate(() => sessionStorage.getItem('onewindow.token'));
+    const caseId = new URL(p.url()).pathname.split('/').at(-1);
+    const stored = (await (await fetch(`${service.url}/api/cases/${caseId}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { reference: string; application: Record<string, unknown> };
+    expect(stored.reference).toBe(opened.reference);
+    expect(stored.application).toMatchObject({ householdSize: 3, monthlyHouseholdIncomeFen: 120050, submittedMaterials: ['application-form', 'id-hukou', 'income-declaration'] });
 
     const pdf = await p.pdf({ format: 'A4', printBackground: true });
     const pdfPages = pdf.toString('latin1').match(/\/Type\s*\/Page\b/g) ?? [];
@@ -169,5 +173,90 @@ describe.skipIf(!hasChromium)('the workbench in Chromium', () => {
     expect((await alert.textContent())?.trim()).toMatch(/约15分钟后可再次尝试/);
     expect(errors).toEqual([]);
     await p.close();
+  });
+
+  /** Presses Tab until the focused element matches `selector`: proof it is reachable by keyboard. */
+  async function tabTo(p: Page, selector: string) {
+    for (let i = 0; i < 60; i++) {
+      if (await p.evaluate((sel) => document.activeElement?.matches(sel) ?? false, selector)) return;
+      await p.keyboard.press('Tab');
+    }
+    throw new Error(`${selector} is not reachable with Tab`);
+  }
+
+  it('the clerk accepts an application with the keyboard alone', async () => {
+    const { page: p, errors } = await page();
+    await p.goto(`${service.url}/login`);
+    await tabTo(p, '#username');
+    await p.keyboard.type('clerk.beishan');
+    await tabTo(p, '#password');
+    await p.keyboard.type(DEMO_PASSWORD);
+    await p.keyboard.press('Enter');
+    await p.waitForURL(/\/window$/);
+
+    await tabTo(p, '#procedure');
+    await p.keyboard.type('特困');
+    await p.keyboard.press('Enter');
+    await p.locator('#f-applicant-name').waitFor();
+    const typeInto = async (selector: string, value: string) => {
+      await tabTo(p, selector);
+      await p.keyboard.type(value);
+    };
+    await typeInto('#f-applicant-name', '李四');
+    await typeInto('#f-applicant-idNumber', '11010519491231002X');
+    await typeInto('#f-applicant-phone', '13900139000');
+    await typeInto('#f-application-supportMode', '分散');
+    await p.keyboard.press('Enter');
+    await typeInto('#f-application-selfCareAbility', '部分');
+    await p.keyboard.press('Enter');
+    await typeInto('#f-application-reason', '无劳动能力、无生活来源');
+    for (const code of ['application-form', 'id-hukou', 'income-declaration', 'no-support-proof', 'verification-authorization']) {
+      await tabTo(p, `[data-material="${code}"] input`);
+      await p.keyboard.press('Space');
+    }
+    await tabTo(p, 'button[type=submit]');
+    await p.keyboard.press('Enter');
+    await p.waitForURL(/\/window\/receipt\//);
+    await p.locator('.receipt .reference').waitFor();
+    expect(await text(p, '.receipt .reference')).toMatch(/^TK-330106001-/);
+    expect(await text(p, '.receipt')).not.toContain('尚缺材料');
+    expect(errors).toEqual([]);
+    await p.close();
+  });
+
+  it('a deadline in a year whose calendar is not loaded reads 待定 on the tracking page, never a code', async () => {
+    // 30 working days from mid-December run into 2027, whose calendar is not loaded.
+    const saved = service.clock.current;
+    service.clock.current = new Date('2026-12-10T02:00:00Z');
+    try {
+      const login = await fetch(`${service.url}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'clerk.beishan', password: DEMO_PASSWORD }),
+      });
+      const { token } = (await login.json()) as { token: string };
+      const res = await fetch(`${service.url}/api/cases`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': 'e2e-2027' },
+        body: JSON.stringify({
+          procedureId: 'social-assistance',
+          applicant: { name: '赵六', idNumber: '11010519491231002X', phone: '13700137000' },
+          application: { householdSize: 2, monthlyHouseholdIncomeFen: 80000, reason: '因残致贫' },
+        }),
+      });
+      expect(res.status).toBe(201);
+      const created = (await res.json()) as { reference: string; trackingCode: string };
+      const { page: p, errors } = await page({ width: 375, height: 740 });
+      await p.goto(`${service.url}/track?ref=${encodeURIComponent(created.reference)}`);
+      await p.locator('#code').fill(created.trackingCode);
+      await p.getByRole('button', { name: '查询' }).click();
+      await p.locator('.result').waitFor();
+      expect(await text(p, '.result .expected')).toBe('预计完成日期待定（2027年节假日安排尚未公布）');
+      expect(await text(p, '.result')).not.toContain('CALENDAR_YEAR_MISSING');
+      expect(errors).toEqual([]);
+      await p.close();
+    } finally {
+      service.clock.current = saved;
+    }
   });
 });
