@@ -52,24 +52,19 @@ export const workbench: FastifyPluginAsync<WorkbenchOptions> = async (app, { roo
   const files = listFiles(root);
   await app.register(fastifyStatic, { root, serve: false });
 
-  app.addHook('onSend', async (_request, reply, payload) => {
-    reply.headers(COMMON_HEADERS);
-    reply.header('content-security-policy', UI_CSP);
-    return payload;
-  });
-
   app.get('/*', { schema: { hide: true } }, async (request, reply) => {
     const file = (request.params as { '*': string })['*'];
     if (file === 'api' || file.startsWith('api/') || file === 'docs' || file.startsWith('docs/')) return reply.callNotFound();
+    // Set here, not in a hook: a path handed to the API's 404 keeps the API's headers.
+    const ui = () => reply.headers(COMMON_HEADERS).header('content-security-policy', UI_CSP);
     if (files.has(file) && file !== 'index.html') {
       // Vite names assets by content hash: they never change under their name.
       const hashed = file.startsWith('assets/');
-      return reply.sendFile(file, { maxAge: hashed ? '365d' : '1h', immutable: hashed });
+      return ui().sendFile(file, { maxAge: hashed ? '365d' : '1h', immutable: hashed });
     }
     // A missing script or image is a 404, not the page (a browser would parse HTML as JS).
     if (/\.[a-z0-9]+$/i.test(file)) return reply.callNotFound();
     // History-mode routes (/login, /window, /track?ref=…) all load the one page.
-    reply.header('cache-control', 'no-cache');
-    return reply.sendFile('index.html', { cacheControl: false });
+    return ui().header('cache-control', 'no-cache').sendFile('index.html', { cacheControl: false });
   });
 };
