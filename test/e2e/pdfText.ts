@@ -167,5 +167,6 @@ export function readPdfText(pdf: Buffer): string {
       parts.push(contentText(obj.stream.toString('latin1'), fontsOf(objs, obj.dict)));
     }
   }
-  return parts.join('\n');
+  // CJK fonts map some glyphs to Kangxi radicals (⼈ for 人): NFKC folds them back.
+  return parts.join('\n').normalize('NFKC');
 }

@@ -12,6 +12,11 @@ import { DEMO_PASSWORD, seedDemo } from '../../src/seed.ts';
 import { TEST_DATA_KEYS, createEngine } from '../../src/services.ts';
 import { WEB_DIST } from '../../scripts/build-web.ts';
 
+// Page-side globals inside page.evaluate callbacks (the root tsconfig has no DOM library).
+declare const document: any;
+declare const window: any;
+
+
 /*
  * The real service for browser tests and screenshots: buildApp with the built workbench,
  * listening on a free port, on a seeded test database; and Debian's Chromium driven by
@@ -113,7 +118,7 @@ export async function seriousViolations(page: Page): Promise<string[]> {
   if (!source) return [];
   if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(source);
   const violations = await page.evaluate(async () => {
-    const result = await (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }> }> } }).axe.run(document, {
+    const result = await (window as { axe: { run(ctx: unknown, o: object): Promise<{ violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }> }> } }).axe.run(document, {
       resultTypes: ['violations'],
     });
     return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }));
