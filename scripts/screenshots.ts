@@ -52,7 +52,6 @@ try {
   await shot(page, 'receipt');
   const reference = ((await page.locator('.receipt .reference').textContent()) ?? '').trim();
   const code = ((await page.locator('.receipt .code').textContent()) ?? '').trim();
-  await page.pdf({ path: path.join(OUT, 'receipt.pdf'), format: 'A4', printBackground: true });
 
   const phone = await browser.context.newPage();
   await phone.setViewportSize({ width: 375, height: 740 });
