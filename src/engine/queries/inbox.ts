@@ -65,7 +65,7 @@ export async function inbox(ctx: ReadContext, db: Db, actor: Actor, q: InboxQuer
   const page = rows.slice(0, q.pageSize);
 
   // The department's procedures: those whose charts give it tasks.
-  const procedures = ctx.registry.list().filter((d) => d.departments.includes(actor.department));
+  const procedures = ctx.registry.list().filter((d) => d.departments.includes(actor.department) || d.acceptingDepartments.includes(actor.department));
   const statusValues: tasks.TaskStatus[] = q.status && !tasks.LIVE_STATUSES.includes(q.status) ? [...tasks.LIVE_STATUSES, q.status] : tasks.LIVE_STATUSES;
   const wanted: Record<string, tasks.TaskFilter> = { total: filter() };
   for (const s of statusValues) wanted[`status:${s}`] = { ...filter('status'), statuses: [s] };
