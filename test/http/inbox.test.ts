@@ -35,7 +35,10 @@ beforeAll(async () => {
     ctx.clock.advance(DAY);
   }
   ctx.clock.current = new Date('2026-12-28T02:00:00Z');
-  for (let i = 0; i < 2; i++) caseIds.push(await openAccepted());
+  for (let i = 0; i < 2; i++) {
+    caseIds.push(await openAccepted());
+    ctx.clock.advance(3_600_000);
+  }
 });
 
 describe('the inbox', () => {

@@ -24,7 +24,7 @@ const userSchema = z
   .describe('User');
 
 // Departments a user can belong to: those of the procedures, and the administration's own.
-const DEPARTMENT_IDS = [...Object.keys(DEPARTMENTS), 'administration'] as [string, ...string[]];
+const DEPARTMENT_IDS: [string, ...string[]] = ['administration', ...Object.keys(DEPARTMENTS)];
 
 const password = z
   .string()
