@@ -4,6 +4,7 @@ import * as deadlines from './20261123_002_deadlines.ts';
 import * as trust from './20261123_003_trust.ts';
 import * as identity from './20261201_004_identity.ts';
 import * as indexes from './20261201_005_indexes.ts';
+import * as workbench from './20261201_006_workbench.ts';
 
 // Migrations are listed here (not discovered on disk) so they load the same way under
 // tsx, vitest and any bundler. Append only; never edit a migration that has shipped.
@@ -13,6 +14,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down?(k: Knex): P
   '20261123_003_trust': trust,
   '20261201_004_identity': identity,
   '20261201_005_indexes': indexes,
+  '20261201_006_workbench': workbench,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

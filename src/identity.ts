@@ -1,9 +1,10 @@
-import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Role } from '../workflows/index.ts';
 import type { Db } from './db/connection.ts';
 import * as sessions from './db/sessions.ts';
 import * as users from './db/users.ts';
+import { getRegion } from './db/regions.ts';
 import { findUserByUsername, type UserRow } from './db/users.ts';
 import { DomainError } from './engine/errors.ts';
 import type { Actor } from './engine/engine.ts';
@@ -148,5 +149,55 @@ export async function enableUser(trx: Db, admin: Actor, userId: string, now: Dat
 
 export async function revokeSessions(trx: Db, admin: Actor, userId: string): Promise<{ userId: string; revokedSessions: number }> {
   const user = await managedUser(trx, admin, userId);
+  return { userId: user.id, revokedSessions: await sessions.deleteUserSessions(trx, user.id) };
+}
+
+const invalidField = (path: string, message: string) =>
+  new DomainError('invalid', 'VALIDATION_FAILED', '请求参数有误，请按提示修改', [{ path, message }]);
+
+/** The password policy plus: not the username inside it. */
+function assertPasswordFor(username: string, password: string, path: string): void {
+  const issue = passwordStrengthIssue(password);
+  if (issue) throw invalidField(path, issue);
+  if (password.toLowerCase().includes(username.toLowerCase())) throw invalidField(path, '密码不能包含用户名');
+}
+
+export interface NewUser {
+  username: string;
+  displayName: string;
+  regionCode: string;
+  department: string;
+  roles: Role[];
+  password: string;
+}
+
+/** An admin creates a user in their region or below, with an initial password meeting the policy. */
+export async function createUser(trx: Db, admin: Actor, input: NewUser, now: Date): Promise<UserView> {
+  if (!admin.roles.includes('admin')) throw new DomainError('forbidden', 'ROLE_REQUIRED', '仅管理员可管理用户');
+  if (!input.regionCode.startsWith(admin.regionCode)) throw invalidField('body.regionCode', '只能在本辖区及下级地区创建用户');
+  if (!(await getRegion(trx, input.regionCode))) throw invalidField('body.regionCode', '该地区不存在');
+  assertPasswordFor(input.username, input.password, 'body.password');
+  const row: UserRow = {
+    id: randomUUID(),
+    username: input.username,
+    password_hash: await hashPassword(input.password),
+    display_name: input.displayName,
+    region_code: input.regionCode,
+    department: input.department,
+    roles: [...new Set(input.roles)],
+    password_changed_at: now,
+  };
+  if (!(await users.insertUser(trx, row))) throw new DomainError('conflict', 'USERNAME_TAKEN', '该用户名已被使用');
+  return userView({ ...row, disabled_at: null }, 0);
+}
+
+/**
+ * An admin sets a new password for a user of their region or below (forgotten password): every
+ * session of the user ends at once, so whoever held one must log in with the new password.
+ */
+export async function resetPassword(trx: Db, admin: Actor, userId: string, newPassword: string, now: Date): Promise<{ userId: string; revokedSessions: number }> {
+  const user = await managedUser(trx, admin, userId);
+  assertPasswordFor(user.username, newPassword, 'body.newPassword');
+  await users.setPasswordHash(trx, user.id, await hashPassword(newPassword), now);
   return { userId: user.id, revokedSessions: await sessions.deleteUserSessions(trx, user.id) };
 }

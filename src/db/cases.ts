@@ -24,6 +24,8 @@ export interface CaseRow {
   deadline_note: string | null;
   /** Hash of the latest event (the tamper-evident chain's head). */
   chain_head: string | null;
+  /** When the case reached a final state (migration 006); null while running. */
+  closed_at?: Date | null;
 }
 
 export type CaseStatus = 'running' | 'done';
@@ -92,6 +94,7 @@ export async function saveTransition(
     clockPausedAt?: Date | null;
     deadlineNote?: string | null;
     chainHead: string;
+    closedAt?: Date | null;
   },
 ): Promise<boolean> {
   const updated = await db('cases')
@@ -106,6 +109,24 @@ export async function saveTransition(
       ...(next.dueAt !== undefined ? { due_at: next.dueAt } : {}),
       ...(next.clockPausedAt !== undefined ? { clock_paused_at: next.clockPausedAt } : {}),
       ...(next.deadlineNote !== undefined ? { deadline_note: next.deadlineNote } : {}),
+      ...(next.closedAt !== undefined ? { closed_at: next.closedAt } : {}),
     });
   return updated === 1;
+}
+
+/** `YYYY-MM-DD` of an instant in China time (UTC+8, no daylight saving), computed in SQL. */
+const chinaDaySql = (column: string) => `to_char((${column} at time zone 'UTC') + interval '8 hours', 'YYYY-MM-DD')`;
+
+/** Cases of a region and below opened, and closed, per China-time day since `since`. */
+export async function openedAndClosedPerDay(db: Db, regionPrefix: string, since: Date): Promise<{ opened: Map<string, number>; closed: Map<string, number> }> {
+  const like = `${regionPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const perDay = async (column: 'created_at' | 'closed_at') => {
+    const rows: Array<{ day: string; n: string | number }> = await db('cases')
+      .where('region_code', 'like', like)
+      .andWhere(column, '>=', since)
+      .select(db.raw(`${chinaDaySql(column)} as day`), db.raw('count(*) as n'))
+      .groupByRaw('1');
+    return new Map(rows.map((r) => [r.day, Number(r.n)]));
+  };
+  return { opened: await perDay('created_at'), closed: await perDay('closed_at') };
 }

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Db } from './connection.ts';
 
 export type TaskStatus = 'open' | 'claimed' | 'completed' | 'cancelled';
@@ -67,13 +68,36 @@ export async function claimTask(db: Db, id: string, userId: string): Promise<voi
   await db('tasks').where({ id }).update({ status: 'claimed', assignee_id: userId });
 }
 
-export interface InboxQuery {
-  department: string;
+/**
+ * Which tasks a list or a count covers. Every list is scoped by region prefix (need to know: the
+ * caller's region and below) and by status; the rest narrows it. Instants are compared in SQL so
+ * the buckets follow the clock the caller passes, not the timer worker's progress.
+ */
+export interface TaskFilter {
   regionPrefix: string;
   statuses: TaskStatus[];
+  department?: string;
   procedureId?: string;
-  limit: number;
-  offset: number;
+  escalation?: EscalationLevel;
+  /** due_at <= this (overdue at that instant). */
+  dueAtOrBefore?: Date;
+  /** due_at > this. */
+  dueAfter?: Date;
+  /** due_at is null or > this (not overdue at that instant). */
+  notOverdueAt?: Date;
+  /** red_at <= this (红牌 at that instant). */
+  redAtOrBefore?: Date;
+  /** red_at is null or > this (not yet red). */
+  notRedAt?: Date;
+}
+
+export type TaskSort = 'due' | 'opened';
+
+/** The last row of a page, for keyset pagination: its sort value and id. */
+export interface TaskKey {
+  sort: TaskSort;
+  at: Date | null;
+  id: string;
 }
 
 export interface InboxRow extends TaskRow {
@@ -82,20 +106,95 @@ export interface InboxRow extends TaskRow {
   case_version: number;
 }
 
-export async function listInbox(db: Db, q: InboxQuery): Promise<{ rows: InboxRow[]; total: number }> {
-  const base = db('tasks')
-    .join('cases', 'cases.id', 'tasks.case_id')
-    .where('tasks.department', q.department)
-    .whereIn('tasks.status', q.statuses)
-    .andWhere('tasks.region_code', 'like', `${q.regionPrefix}%`);
-  if (q.procedureId) base.andWhere('tasks.procedure_id', q.procedureId);
-  const [{ count }] = await base.clone().count<{ count: string | number }[]>({ count: '*' });
-  const rows = await base
+function applyFilter(q: Knex.QueryBuilder, f: TaskFilter): Knex.QueryBuilder {
+  q.whereIn('tasks.status', f.statuses).andWhere('tasks.region_code', 'like', `${likePrefix(f.regionPrefix)}%`);
+  if (f.department) q.andWhere('tasks.department', f.department);
+  if (f.procedureId) q.andWhere('tasks.procedure_id', f.procedureId);
+  if (f.escalation) q.andWhere('tasks.escalation', f.escalation);
+  if (f.dueAtOrBefore) q.andWhere('tasks.due_at', '<=', f.dueAtOrBefore);
+  if (f.dueAfter) q.andWhere('tasks.due_at', '>', f.dueAfter);
+  if (f.redAtOrBefore) q.andWhere('tasks.red_at', '<=', f.redAtOrBefore);
+  const notOverdue = f.notOverdueAt;
+  if (notOverdue) q.andWhere((w) => w.whereNull('tasks.due_at').orWhere('tasks.due_at', '>', notOverdue));
+  const notRed = f.notRedAt;
+  if (notRed) q.andWhere((w) => w.whereNull('tasks.red_at').orWhere('tasks.red_at', '>', notRed));
+  return q;
+}
+
+/** Region codes are digits; anything else must not act as a LIKE wildcard. */
+const likePrefix = (prefix: string) => prefix.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+const SORT_COLUMN: Record<TaskSort, string> = { due: 'tasks.due_at', opened: 'tasks.opened_at' };
+
+/**
+ * One page of tasks with their case's reference, in (due date, nulls last | opened), id order,
+ * after `after` (keyset: the cost of a page does not grow with its depth) or at `offset`.
+ */
+export async function listTasks(db: Db, f: TaskFilter, page: { sort: TaskSort; after?: TaskKey; offset?: number; limit: number }): Promise<InboxRow[]> {
+  const column = SORT_COLUMN[page.sort];
+  const q = applyFilter(db('tasks').join('cases', 'cases.id', 'tasks.case_id'), f);
+  const after = page.after;
+  if (after) {
+    // Rows after (at, id) in "at asc nulls last, id asc" order.
+    if (after.at === null) q.andWhere((w) => w.whereNull(column).andWhere('tasks.id', '>', after.id));
+    else
+      q.andWhere((w) =>
+        w
+          .where(column, '>', after.at!)
+          .orWhere((x) => x.where(column, '=', after.at!).andWhere('tasks.id', '>', after.id))
+          .orWhereNull(column),
+      );
+  }
+  return q
     .select('tasks.*', 'cases.reference', 'cases.applicant_name', 'cases.version as case_version')
-    .orderBy([{ column: 'tasks.opened_at' }, { column: 'tasks.id' }])
-    .limit(q.limit)
-    .offset(q.offset);
-  return { rows, total: Number(count) };
+    .orderByRaw(`${column} asc nulls last, tasks.id asc`)
+    .limit(page.limit)
+    .offset(after ? 0 : (page.offset ?? 0));
+}
+
+/**
+ * Counts, each stopping at `cap` rows (exact below it, "cap or more" at it), all in one round
+ * trip: a count never costs more than `cap` index entries however large the table grows.
+ */
+export async function countTasksCapped(db: Db, filters: Record<string, TaskFilter>, cap: number): Promise<Record<string, number>> {
+  const names = Object.keys(filters);
+  if (names.length === 0) return {};
+  const columns = Object.fromEntries(
+    names.map((name, i) => [`c${i}`, db.count('*').from(applyFilter(db('tasks').select(db.raw('1')), filters[name]).limit(cap).as(`s${i}`))]),
+  );
+  const row = (await db.select(columns).first()) as Record<string, string | number>;
+  return Object.fromEntries(names.map((name, i) => [name, Number(row[`c${i}`])]));
+}
+
+export interface BoardRow {
+  department: string;
+  procedure_id: string;
+  open: number | string;
+  due_soon: number | string;
+  overdue: number | string;
+  red: number | string;
+}
+
+/**
+ * Live tasks of a region and below, counted per department and procedure: all, due within the
+ * window (now, dueSoonUntil], overdue but not yet red, red — each from the due dates at `now`.
+ */
+export async function boardCounts(db: Db, regionPrefix: string, now: Date, dueSoonUntil: Date): Promise<BoardRow[]> {
+  return applyFilter(db('tasks'), { regionPrefix, statuses: LIVE_STATUSES })
+    .select('tasks.department', 'tasks.procedure_id')
+    .select(
+      db.raw('count(*) as open'),
+      db.raw('count(*) filter (where tasks.due_at > ? and tasks.due_at <= ?) as due_soon', [now, dueSoonUntil]),
+      db.raw('count(*) filter (where tasks.due_at <= ? and (tasks.red_at is null or tasks.red_at > ?)) as overdue', [now, now]),
+      db.raw('count(*) filter (where tasks.red_at <= ?) as red', [now]),
+    )
+    .groupBy('tasks.department', 'tasks.procedure_id')
+    .orderBy(['tasks.department', 'tasks.procedure_id']);
+}
+
+/** A claimed task goes back to its department's queue. */
+export async function unclaimTask(db: Db, id: string): Promise<void> {
+  await db('tasks').where({ id, status: 'claimed' }).update({ status: 'open', assignee_id: null });
 }
 
 /** Live tasks that have been warned or are overdue in a region and below, oldest deadline first. */

@@ -51,3 +51,9 @@ export async function setDisabled(db: Db, id: string, disabled: { at: Date; by: 
 export async function setPasswordHash(db: Db, id: string, passwordHash: string, at: Date): Promise<void> {
   await db('users').where({ id }).update({ password_hash: passwordHash, password_changed_at: at });
 }
+
+/** A new user; false when the username is taken (the unique index decides, so two creations cannot race). */
+export async function insertUser(db: Db, user: UserRow): Promise<boolean> {
+  const rows = await db('users').insert(user).onConflict('username').ignore().returning('id');
+  return rows.length === 1;
+}

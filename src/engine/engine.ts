@@ -10,17 +10,20 @@ import { effectiveSettings } from '../db/regions.ts';
 import { nextSequence } from '../db/referenceSequences.ts';
 import { activeLeaves, initialSnapshot, knownEvents, resolve, stageText, step, type ActiveLeaf, type PersistedSnapshot } from './chart.ts';
 import { DomainError, fieldIssues, notFound, type FieldIssue } from './errors.ts';
-import { maskDeep, maskName } from './masking.ts';
 import { PersonalDataCipher } from './personalData.ts';
-import { caseDeadline, citizenDecision, eventLabel, inboxItem, remainingFn, taskView } from './views.ts';
-import { chinaDate, formatReference, hashTrackingCode, newTrackingCode, trackingCodeMatches } from './references.ts';
+import { actionsFor, taskViewFor } from './views.ts';
+import { caseView } from './queries/caseView.ts';
+import { inbox, type InboxQuery } from './queries/inbox.ts';
+import { supervisionBoard, supervisionTasks, type SupervisionTasksQuery } from './queries/board.ts';
+import { track } from './queries/tracking.ts';
+import { chinaDate, formatReference, hashTrackingCode, newTrackingCode } from './references.ts';
 import type { ProcedureRegistry } from './registry.ts';
 import * as timers from '../db/timers.ts';
 import { eventHash, verifyChain, type ChainedContent } from './audit.ts';
 import { CalendarYearMissingError } from './calendar.ts';
 import { CalendarService } from './calendars.ts';
 import { ESCALATION_LEVEL, dueOrNote, escalationTimers, isHigherLevel, planTaskDeadline } from './deadlines.ts';
-import { SYSTEM_ACTOR, allowedEvents, coversRegion, decide, maySeeCase, mayWork, taskActions, type Actor, type Refusal } from './authorization.ts';
+import { SYSTEM_ACTOR, allowedEvents, coversRegion, decide, maySeeCase, mayWork, type Actor, type Refusal } from './authorization.ts';
 
 export { SYSTEM_ACTOR, coversRegion, type Actor } from './authorization.ts';
 
@@ -33,7 +36,7 @@ export interface TransitionResult {
   stage: string;
   activeStates: Array<{ stateId: string; stage: string }>;
   facts: Record<string, unknown>;
-  openTasks: ReturnType<typeof taskView>[];
+  openTasks: ReturnType<typeof taskViewFor>[];
   allowedEvents: Array<{ type: string; label: string }>;
 }
 
@@ -225,7 +228,8 @@ export class Engine {
       },
       row.chain_head,
     );
-    if (!(await cases.saveTransition(trx, caseId, row.version, { status: caseStatus(next), stateValue: next.value, snapshot: next, updatedAt: now, chainHead: logged.hash, ...clock }))) {
+    const closing = caseStatus(next) === 'done' && row.status !== 'done' ? { closedAt: now } : {};
+    if (!(await cases.saveTransition(trx, caseId, row.version, { status: caseStatus(next), stateValue: next.value, snapshot: next, updatedAt: now, chainHead: logged.hash, ...clock, ...closing }))) {
       throw new DomainError('conflict', 'VERSION_CONFLICT', '办件已被他人更新，请刷新后重试');
     }
     const eventId = await caseEvents.appendEvent(trx, logged);
@@ -240,8 +244,8 @@ export class Engine {
       stage: stageText(leaves),
       activeStates: leaves.map((l) => ({ stateId: l.stateId, stage: l.meta.stage })),
       facts: nextSnap.context as Record<string, unknown>,
-      openTasks: liveTasks.map((t) => this.taskViewFor(actor, def, t)),
-      allowedEvents: this.actionsFor(def, allowedEvents(actor, def, row.region_code, knownEvents(nextSnap), liveTasks)),
+      openTasks: liveTasks.map((t) => taskViewFor(actor, def, t)),
+      allowedEvents: actionsFor(def, allowedEvents(actor, def, row.region_code, knownEvents(nextSnap), liveTasks)),
     };
   }
 
@@ -262,16 +266,6 @@ export class Engine {
       if (e instanceof CalendarYearMissingError) return { clockPausedAt: null, dueAt: null, deadlineNote: `${e.code}:${e.year}` };
       throw e;
     }
-  }
-
-  /** Event types with their labels, as views list them. */
-  private actionsFor(def: ProcedureDefinition, types: string[]) {
-    return types.map((type) => ({ type, label: def.events[type]?.label ?? type }));
-  }
-
-  /** A task as this actor sees it: `actions` lists only what they may do with it now. */
-  private taskViewFor(actor: Actor, def: ProcedureDefinition, t: tasks.TaskRow, remaining?: Parameters<typeof taskView>[2]) {
-    return taskView(def, { ...t, actions: taskActions(actor, def, t) }, remaining);
   }
 
   /**
@@ -447,6 +441,23 @@ export class Engine {
     await tasks.claimTask(trx, taskId, actor.id!);
   }
 
+  /**
+   * Releases a claimed task back to its department's queue: by its assignee, or by a supervisor
+   * whose region covers it (someone left, a claim forgotten). Refused unless claimed by the caller.
+   */
+  async unclaimTask(trx: Db, actor: Actor, taskId: string): Promise<void> {
+    const task = await this.visibleTask(trx, actor, taskId);
+    await cases.lockCase(trx, task.case_id);
+    const fresh = (await tasks.getTask(trx, taskId))!;
+    const assignee = fresh.assignee_id !== null && fresh.assignee_id === actor.id;
+    const supervisor = actor.roles.includes('supervisor') && coversRegion(actor, fresh.region_code);
+    if (!assignee && !supervisor && !mayWork(actor, fresh)) throw refuse('NOT_YOUR_DEPARTMENT');
+    if (!tasks.LIVE_STATUSES.includes(fresh.status)) throw new DomainError('conflict', 'TASK_NOT_OPEN', '该任务已办结');
+    if (fresh.status !== 'claimed') throw new DomainError('conflict', 'TASK_NOT_CLAIMED', '该任务尚未被认领，无需释放');
+    if (!assignee && !supervisor) throw new DomainError('conflict', 'TASK_CLAIMED_BY_OTHER', '该任务由他人认领，只有认领人或督办人员可以释放');
+    await tasks.unclaimTask(trx, taskId);
+  }
+
   async completeTask(
     trx: Db,
     actor: Actor,
@@ -483,73 +494,14 @@ export class Engine {
     return task;
   }
 
-  async caseView(db: Db, actor: Actor, caseId: string) {
-    const row = await cases.getCase(db, caseId);
-    if (!row || !coversRegion(actor, row.region_code)) throw notFound();
-    const def = this.registry.pinned(row.procedure_id, row.definition_version);
-    // Sequential: `db` may be a transaction, which is one connection.
-    const allTasks = await tasks.tasksOfCase(db, caseId);
-    if (!maySeeCase(actor, def, row.region_code, allTasks.map((t) => t.department))) throw notFound();
-    const snap = resolve(def, row.snapshot);
-    const leaves = activeLeaves(snap);
-    const liveTasks = allTasks.filter((t) => tasks.LIVE_STATUSES.includes(t.status));
-    const events = await caseEvents.listEvents(db, caseId);
-    const paid = await payments.listPayments(db, caseId);
-    const remaining = remainingFn(await this.calendars.forRegion(db, row.region_code), this.clock());
-    return {
-      id: row.id,
-      reference: row.reference,
-      procedureId: def.id,
-      procedureName: def.name,
-      definitionVersion: def.version,
-      regionCode: row.region_code,
-      status: row.status,
-      version: row.version,
-      stage: stageText(leaves),
-      stateValue: row.state_value,
-      activeStates: leaves.map((l) => ({ stateId: l.stateId, stage: l.meta.stage })),
-      facts: snap.context as Record<string, unknown>,
-      applicant: maskDeep(this.cipher.open(row.applicant)),
-      application: maskDeep(this.cipher.open(row.application)),
-      deadline: caseDeadline(row, remaining),
-      openTasks: liveTasks.map((t) => this.taskViewFor(actor, def, t, remaining)),
-      closedTasks: allTasks.filter((t) => !tasks.LIVE_STATUSES.includes(t.status)).map((t) => taskView(def, t)),
-      allowedEvents: this.actionsFor(def, allowedEvents(actor, def, row.region_code, knownEvents(snap), liveTasks)),
-      history: events.map((e) => ({
-        seq: e.seq,
-        type: e.type,
-        label: eventLabel(def, e.type),
-        actor: e.actor_name,
-        at: e.occurred_at.toISOString(),
-        fromState: e.from_state,
-        toState: e.to_state,
-        payload: e.payload,
-      })),
-      payments: paid.map((p) => ({ period: p.period, amountFen: p.amount_fen, at: p.created_at.toISOString() })),
-      createdAt: row.created_at.toISOString(),
-      updatedAt: row.updated_at.toISOString(),
-    };
+  // Read models live in queries/, one module per view; these delegate so callers keep one handle.
+
+  caseView(db: Db, actor: Actor, caseId: string) {
+    return caseView(this, db, actor, caseId);
   }
 
-  async inbox(db: Db, actor: Actor, q: { status?: tasks.TaskStatus; procedureId?: string; page: number; pageSize: number }) {
-    const { rows, total } = await tasks.listInbox(db, {
-      department: actor.department,
-      regionPrefix: actor.regionCode,
-      statuses: q.status ? [q.status] : tasks.LIVE_STATUSES,
-      procedureId: q.procedureId,
-      limit: q.pageSize,
-      offset: (q.page - 1) * q.pageSize,
-    });
-    const remaining = remainingFn(await this.calendars.forRegion(db, actor.regionCode), this.clock());
-    return {
-      items: rows.map((r) => {
-        const def = this.registry.latest(r.procedure_id);
-        return inboxItem(def, { ...r, actions: taskActions(actor, def, r) }, remaining);
-      }),
-      total,
-      page: q.page,
-      pageSize: q.pageSize,
-    };
+  inbox(db: Db, actor: Actor, q: InboxQuery) {
+    return inbox(this, db, actor, q);
   }
 
   /**
@@ -582,63 +534,16 @@ export class Engine {
     return { caseId, reference: row.reference, algorithm: 'SM3' as const, ...verifyChain(await caseEvents.listEvents(db, caseId), row.chain_head) };
   }
 
-  /** Warned, overdue and red tasks in the supervisor's region, by department, oldest deadline first. */
-  async supervision(db: Db, actor: Actor) {
-    if (!actor.roles.includes('supervisor') && !actor.roles.includes('admin')) {
-      throw new DomainError('forbidden', 'ROLE_REQUIRED', '仅督办人员可查看时限督办情况');
-    }
-    const rows = await tasks.listEscalated(db, actor.regionCode, 1000);
-    const remaining = remainingFn(await this.calendars.forRegion(db, actor.regionCode), this.clock());
-    const byDepartment = new Map<string, Array<ReturnType<typeof inboxItem>>>();
-    for (const r of rows) {
-      const def = this.registry.latest(r.procedure_id);
-      const view = inboxItem(def, { ...r, actions: taskActions(actor, def, r) }, remaining);
-      byDepartment.set(r.department, [...(byDepartment.get(r.department) ?? []), view]);
-    }
-    const count = (level: string) => rows.filter((r) => r.escalation === level).length;
-    return {
-      regionCode: actor.regionCode,
-      totals: { warned: count('warned'), overdue: count('overdue'), red: count('red') },
-      departments: [...byDepartment].map(([department, items]) => ({ department, departmentName: departmentName(department), tasks: items })),
-    };
+  supervision(db: Db, actor: Actor) {
+    return supervisionBoard(this, db, actor);
   }
 
-  /**
-   * The citizen's view. An unknown reference and a wrong code give the same answer, so the
-   * reference alone reveals nothing — not even that the case exists.
-   */
-  async track(db: Db, reference: string, code: string) {
-    const row = reference.length <= 64 && code.length <= 64 ? await cases.getCaseByReference(db, reference) : undefined;
-    // The hash comparison runs for unknown references too, so both answers take as long.
-    const matches = trackingCodeMatches(reference, code, row?.tracking_code_hash ?? '0'.repeat(64));
-    if (!row || !matches) {
-      throw new DomainError('not_found', 'TRACKING_NOT_FOUND', '未查询到办件，请核对受理编号和查询码');
-    }
-    const def = this.registry.pinned(row.procedure_id, row.definition_version);
-    const snap = resolve(def, row.snapshot);
-    const leaves = activeLeaves(snap);
-    const live = await tasks.liveTasksOfCase(db, row.id);
-    const events = await caseEvents.listEvents(db, row.id);
-    const ctx = snap.context as Record<string, any>;
-    return {
-      reference: row.reference,
-      procedureName: def.name,
-      applicantName: maskName(row.applicant_name),
-      status: row.status,
-      stage: stageText(leaves),
-      handlingDepartments: [...new Set(live.map((t) => departmentName(t.department)))],
-      missingMaterials: leaves.some((l) => l.stateId.endsWith('supplement'))
-        ? (ctx.missingMaterials as string[] | undefined)?.map((c) => def.materials.find((m) => m.code === c)?.name ?? c) ?? []
-        : [],
-      decision: citizenDecision(ctx.decision),
-      deadline: caseDeadline(row, remainingFn(await this.calendars.forRegion(db, row.region_code), this.clock())),
-      submittedAt: row.created_at.toISOString(),
-      updatedAt: row.updated_at.toISOString(),
-      timeline: events.map((e) => ({
-        at: e.occurred_at.toISOString(),
-        step: eventLabel(def, e.type),
-      })),
-    };
+  supervisionTasks(db: Db, actor: Actor, q: SupervisionTasksQuery) {
+    return supervisionTasks(this, db, actor, q);
+  }
+
+  track(db: Db, reference: string, code: string) {
+    return track(this, db, reference, code);
   }
 }
 

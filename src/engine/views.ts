@@ -2,8 +2,10 @@ import { departmentName, type ProcedureDefinition, type Role, type TimeLimit } f
 import type * as cases from '../db/cases.ts';
 import * as tasks from '../db/tasks.ts';
 import type { WorkCalendar } from './calendar.ts';
+import { chinaDay } from './calendar.ts';
 import { ESCALATION_LABELS } from './deadlines.ts';
 import { maskName } from './masking.ts';
+import { taskActions, type Actor } from './authorization.ts';
 
 // How cases and tasks are presented to staff and citizens: pure functions over stored rows.
 
@@ -68,7 +70,35 @@ export function taskView(def: ProcedureDefinition, t: tasks.TaskRow, remaining: 
     remainingWorkingDays: tasks.LIVE_STATUSES.includes(t.status) ? remaining(t.due_at) : null,
     escalation: t.escalation,
     deadlineNote: t.deadline_note,
+    deadlineText: tasks.LIVE_STATUSES.includes(t.status) ? deadlineText(t.due_at, t.deadline_note) : null,
   };
+}
+
+/** A task as this actor sees it: `actions` lists only what they may do with it now. */
+export function taskViewFor(actor: Actor, def: ProcedureDefinition, t: tasks.TaskRow, remaining?: Remaining) {
+  return taskView(def, { ...t, actions: taskActions(actor, def, t) }, remaining);
+}
+
+/** Event types with their labels, as views list them. */
+export function actionsFor(def: ProcedureDefinition, types: string[]) {
+  return types.map((type) => ({ type, label: def.events[type]?.label ?? type }));
+}
+
+/** 2026年3月16日: a China-time date as people write it. */
+export function chineseDate(at: Date): string {
+  const [y, m, d] = chinaDay(at).split('-').map(Number);
+  return `${y}年${m}月${d}日`;
+}
+
+/**
+ * What a person reads about a due date — never the machine note. A limit running into a year
+ * whose holidays are not published yet (`CALENDAR_YEAR_MISSING:2027`) has no date, and says why.
+ */
+export function deadlineText(dueAt: Date | null, note: string | null): string | null {
+  const missing = note ? /^CALENDAR_YEAR_MISSING:(\d{4})$/.exec(note) : null;
+  if (missing) return `预计完成日期待定（${missing[1]}年节假日安排尚未公布）`;
+  if (note) return '预计完成日期待定';
+  return dueAt ? `${chineseDate(dueAt)}前` : null;
 }
 
 export function inboxItem(def: ProcedureDefinition, r: tasks.InboxRow, remaining: Remaining) {
@@ -82,6 +112,7 @@ export function caseDeadline(row: cases.CaseRow, remaining: Remaining) {
     // While paused, the remaining time is frozen at what was left when the clock stopped.
     remainingWorkingDays: row.status === 'done' ? null : remaining(row.due_at),
     note: row.deadline_note,
+    text: row.status === 'done' ? null : deadlineText(row.due_at, row.deadline_note),
   };
 }
 

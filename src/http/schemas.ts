@@ -71,7 +71,11 @@ export const taskSchema = z
     dueAt: z.string().nullable().describe('End of the step limit on the statutory calendar'),
     remainingWorkingDays: z.number().int().nullable().describe('Negative once overdue'),
     escalation: z.enum(['none', 'warned', 'overdue', 'red']),
-    deadlineNote: z.string().nullable().describe('Why there is no due date (e.g. CALENDAR_YEAR_MISSING:2027)'),
+    deadlineNote: z.string().nullable().describe('Machine-readable reason there is no due date, e.g. CALENDAR_YEAR_MISSING:2027 (never show it to a person: show deadlineText)'),
+    deadlineText: z
+      .string()
+      .nullable()
+      .describe('The due date as a person reads it (zh-CN), e.g. "2026年3月16日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the task is closed'),
   })
   .meta({ id: 'Task' });
 
@@ -80,7 +84,8 @@ export const deadlineSchema = z
     dueAt: z.string().nullable(),
     clockPaused: z.boolean().describe('The whole-case clock is stopped (补正, 公示, 冷静期…)'),
     remainingWorkingDays: z.number().int().nullable(),
-    note: z.string().nullable(),
+    note: z.string().nullable().describe('Machine-readable reason there is no due date, e.g. CALENDAR_YEAR_MISSING:2027 (show `text` instead)'),
+    text: z.string().nullable().describe('The expected completion date as a person reads it (zh-CN), e.g. "2026年4月10日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the case is finished'),
   })
   .meta({ id: 'Deadline', description: 'Whole-case deadline' });
 
@@ -92,9 +97,50 @@ export const inboxItemSchema = taskSchema
   })
   .meta({ id: 'InboxItem' });
 
+const COUNT_NOTE = 'Counts stop at countCap (10,000): below it exact; at it `exact` is false and it means "10,000+"';
+
+const pageFields = {
+  items: z.array(inboxItemSchema),
+  total: z.number().int().describe(`Tasks matching the filters. ${COUNT_NOTE}`),
+  totalExact: z.boolean().describe('false: total is the cap, the real number is at least that'),
+  page: z.number().int().describe('The page asked for (ignored when a cursor is sent)'),
+  pageSize: z.number().int(),
+  sort: z.enum(['due', 'opened']),
+  nextCursor: z.string().nullable().describe('Send as `cursor` for the next page (keyset pagination); null on the last page'),
+};
+
+export const countSchema = z
+  .object({
+    value: z.string().describe('The filter value to send'),
+    label: z.string().describe('zh-CN'),
+    count: z.number().int(),
+    exact: z.boolean().describe('false: count is the cap (10,000) and the real number is at least that'),
+  })
+  .meta({ id: 'FilterCount' });
+
 export const inboxPageSchema = z
-  .object({ items: z.array(inboxItemSchema), total: z.number().int(), page: z.number().int(), pageSize: z.number().int() })
+  .object({
+    ...pageFields,
+    counts: z
+      .object({
+        status: z.array(countSchema),
+        escalation: z.array(countSchema),
+        procedure: z.array(countSchema),
+        overdue: countSchema,
+      })
+      .describe('Tasks per value of each filter, applying every other filter sent but that one'),
+    countCap: z.number().int(),
+  })
   .meta({ id: 'InboxPage' });
+
+export const supervisionTaskPageSchema = z
+  .object({
+    ...pageFields,
+    bucket: z.enum(['open', 'dueSoon', 'overdue', 'red']),
+    asOf: z.string().describe('The instant the buckets were computed at'),
+    dueSoonUntil: z.string().describe('End of the 2nd working day from asOf: dueSoon tasks are due by then'),
+  })
+  .meta({ id: 'SupervisionTaskPage' });
 
 const activeStateSchema = z.object({ stateId: z.string(), stage: z.string() }).meta({ id: 'ActiveState' });
 const caseStatus = z.enum(['running', 'done']);
@@ -139,6 +185,7 @@ export const caseViewSchema = z
     facts: factsSchema,
     applicant: maskedApplicantSchema,
     deadline: deadlineSchema,
+    deadlineText: z.string().nullable().describe('= deadline.text: the expected completion date as a person reads it'),
     application: openMap("The application as validated by the procedure's <Procedure>_Application schema, with ID numbers, phones and bank cards masked"),
     openTasks: z.array(taskSchema),
     closedTasks: z.array(taskSchema),
@@ -192,6 +239,7 @@ export const trackingViewSchema = z
       })
       .nullable(),
     deadline: deadlineSchema,
+    deadlineText: z.string().nullable().describe('= deadline.text: the expected completion date in plain Chinese, e.g. "预计完成日期待定（2027年节假日安排尚未公布）"'),
     submittedAt: z.string(),
     updatedAt: z.string(),
     timeline: z.array(z.object({ at: z.string(), step: z.string() })),

@@ -119,6 +119,11 @@ const ENDPOINTS: Endpoint[] = [
   { name: 'calendar load', as: 'admin.xihu', method: 'PUT', url: (s) => `/api/admin/calendars/${s}`, body: true },
   { name: 'calendar load (real year)', as: 'admin.xihu', method: 'PUT', url: () => '/api/admin/calendars/2026', body: true },
   { name: 'calendar view', as: 'admin.xihu', method: 'GET', url: (s) => `/api/admin/calendars/${s}?region=${s}`, body: false },
+  { name: 'inbox filters and cursor', as: 'verify.xihu', method: 'GET', url: (s) => `/api/tasks?escalation=${s}&overdue=${s}&sort=${s}&cursor=${s}`, body: false },
+  { name: 'unclaim', as: 'verify.xihu', method: 'POST', url: (s) => `/api/tasks/${s}/unclaim`, body: true },
+  { name: 'supervision tasks', as: 'supervisor.xihu', method: 'GET', url: (s) => `/api/supervision/tasks?department=${s}&procedure=${s}&bucket=${s}&cursor=${s}&page=${s}`, body: false },
+  { name: 'create user', as: 'admin.xihu', method: 'POST', url: () => '/api/admin/users', body: true },
+  { name: 'reset password', as: 'admin.xihu', method: 'POST', url: (s) => `/api/admin/users/${s}/reset-password`, body: true },
 ];
 
 describe('hostile input at every endpoint', () => {

@@ -115,7 +115,9 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       const token = bearerToken(request)!;
       // Checked outside the command's transaction: ending the session must survive the refusal.
       await verifyOwnPassword(db, actor, token, request.body.currentPassword);
-      return command(db, request, reply, 200, (trx) => changePassword(trx, actor, token, request.body.currentPassword, request.body.newPassword, engine.clock()));
+      // The key record's request hash leaves the passwords out: a plain hash of them would be an
+      // offline guessing target in idempotency_keys.
+      return command(db, request, reply, 200, (trx) => changePassword(trx, actor, token, request.body.currentPassword, request.body.newPassword, engine.clock()), {});
     },
   );
 };

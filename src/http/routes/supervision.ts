@@ -1,29 +1,101 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { actorOf } from '../auth.ts';
-import { inboxItemSchema, refusals } from '../schemas.ts';
+import { inboxItemSchema, refusals, supervisionTaskPageSchema, withActions } from '../schemas.ts';
+
+const counts = {
+  open: z.number().int().describe('Live tasks (open or claimed)'),
+  dueSoon: z.number().int().describe('Due within 2 working days, not yet overdue'),
+  overdue: z.number().int().describe('黄牌: due date passed, not yet red'),
+  red: z.number().int().describe('红牌: past the red-card date'),
+  tasks: z
+    .object({ open: z.string(), dueSoon: z.string(), overdue: z.string(), red: z.string() })
+    .describe('For each number, the listSupervisionTasks URL (GET) that lists the tasks behind it'),
+};
+
+const boardSchema = z
+  .object({
+    regionCode: z.string(),
+    asOf: z.string().describe('The instant the counts were computed at (from due dates, not from the timer worker)'),
+    dueSoonUntil: z.string().describe('End of the 2nd working day from asOf'),
+    counts: z.object({
+      total: z.object(counts).meta({ id: 'BoardCounts' }),
+      byDepartment: z.array(z.object({ department: z.string(), departmentName: z.string(), ...counts })),
+      byProcedure: z.array(z.object({ procedureId: z.string(), procedureName: z.string(), ...counts })),
+    }),
+    daily: z
+      .array(z.object({ day: z.string().describe('YYYY-MM-DD, China time'), opened: z.number().int(), closed: z.number().int() }))
+      .describe('Cases of the region and below opened and closed per day, the last 30 days, oldest first'),
+    totals: z
+      .object({ warned: z.number().int(), overdue: z.number().int(), red: z.number().int() })
+      .describe('Earlier board: live tasks by recorded escalation level'),
+    departments: z
+      .array(z.object({ department: z.string(), departmentName: z.string(), tasks: z.array(inboxItemSchema) }))
+      .describe('Earlier board: warned, overdue and red tasks by department (at most 1,000; prefer listSupervisionTasks)'),
+  })
+  .meta({ id: 'SupervisionBoard' });
 
 const routes: FastifyPluginAsyncZod = async (app) => {
   const { db, engine } = app.deps;
+  const withTaskActions = <T extends { procedureId: string; actions: Array<{ type: string; label: string }> }>(t: T) => ({
+    ...t,
+    actions: withActions(engine.registry.latest(t.procedureId), t.actions),
+  });
+
   app.get(
     '/',
     {
+      config: { roles: ['supervisor', 'admin'] },
       schema: {
         operationId: 'getSupervisionBoard',
         tags: ['supervision'],
-        summary: '时限督办：本辖区预警、超期（黄牌）、红牌任务，按部门、最早到期在前',
-        description: "Warned, overdue (黄牌) and red (红牌) tasks of the caller's region and below, by department, earliest deadline first. Who: supervisors and admins.",
-        response: {
-          200: z.object({
-            regionCode: z.string(),
-            totals: z.object({ warned: z.number().int(), overdue: z.number().int(), red: z.number().int() }),
-            departments: z.array(z.object({ department: z.string(), departmentName: z.string(), tasks: z.array(inboxItemSchema) })),
-          }).meta({ id: 'SupervisionBoard' }),
-          ...refusals('ROLE_REQUIRED'),
-        },
+        summary: '督办看板：各部门、各事项的在办、即将到期、超期（黄牌）、红牌数，及近30天受理与办结量',
+        description:
+          "Live tasks of the caller's region and below counted by department and by procedure: open, due within 2 working days, overdue (黄牌), red (红牌) — each number with the listSupervisionTasks URL of the tasks behind it — and cases opened and closed per day for the last 30 days. " +
+          'Still carries the earlier lists (`totals`, `departments`: tasks by recorded escalation level). Who: supervisors and admins (their region and below).',
+        response: { 200: boardSchema, ...refusals('ROLE_REQUIRED') },
       },
     },
-    async (request) => engine.supervision(db, actorOf(request)),
+    async (request) => {
+      const board = await engine.supervision(db, actorOf(request));
+      return { ...board, departments: board.departments.map((d) => ({ ...d, tasks: d.tasks.map(withTaskActions) })) };
+    },
+  );
+
+  app.get(
+    '/tasks',
+    {
+      config: { roles: ['supervisor', 'admin'] },
+      schema: {
+        operationId: 'listSupervisionTasks',
+        tags: ['supervision'],
+        summary: '督办看板明细：某一数字背后的任务列表',
+        description:
+          "The live tasks behind one number of the board, of the caller's region and below: optionally one department and/or procedure, and a bucket (open, dueSoon, overdue, red; the board's definitions). " +
+          'Due date first (unknown last), then id; keyset pages via nextCursor, or page. Who: supervisors and admins.',
+        querystring: z.object({
+          department: z.string().max(64).optional(),
+          procedure: z.string().max(64).optional().describe('Procedure id'),
+          bucket: z.enum(['open', 'dueSoon', 'overdue', 'red']).default('open'),
+          cursor: z.string().max(200).optional().describe('nextCursor of the previous page; page is then ignored'),
+          page: z.coerce.number().int().min(1).max(100000).default(1),
+          pageSize: z.coerce.number().int().min(1).max(200).default(20),
+        }),
+        response: { 200: supervisionTaskPageSchema, ...refusals('ROLE_REQUIRED') },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const page = await engine.supervisionTasks(db, actorOf(request), {
+        department: q.department,
+        procedureId: q.procedure,
+        bucket: q.bucket,
+        cursor: q.cursor,
+        page: q.page,
+        pageSize: q.pageSize,
+      });
+      return { ...page, items: page.items.map(withTaskActions) };
+    },
   );
 };
 export default routes;

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { disableUser, enableUser, listUsers, revokeSessions } from '../../identity.ts';
+import { DEPARTMENTS, ROLES } from '../../../workflows/index.ts';
+import { createUser, disableUser, enableUser, listUsers, passwordStrengthIssue, resetPassword, revokeSessions } from '../../identity.ts';
 import { actorOf } from '../auth.ts';
 import { command } from '../idempotency.ts';
-import { errors, idParams } from '../schemas.ts';
+import { errors, idParams, refusals } from '../schemas.ts';
 
 // Stopping users (issue 13 B7): admins disable, enable and sign out the users of their region
 // and below (/api/admin/users). A user changes their own password under /api/auth.
@@ -21,6 +22,32 @@ const userSchema = z
     activeSessions: z.number().int().describe('Unexpired sessions (0 once disabled or revoked)'),
   })
   .describe('User');
+
+// Departments a user can belong to: those of the procedures, and the administration's own.
+const DEPARTMENT_IDS: [string, ...string[]] = ['administration', ...Object.keys(DEPARTMENTS)];
+
+const password = z
+  .string()
+  .max(256)
+  .superRefine((pw, ctx) => {
+    const issue = passwordStrengthIssue(pw);
+    if (issue) ctx.addIssue({ code: 'custom', message: issue });
+  })
+  .describe('At least 10 characters, of at least three kinds: lower case, upper case, digits, symbols; not containing the username');
+
+const newUserSchema = z
+  .strictObject({
+    username: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]{2,63}$/, '用户名须为3至64位小写字母、数字、点、下划线或连字符，以字母或数字开头')
+      .describe('Login name, e.g. clerk.beishan2'),
+    displayName: z.string().trim().min(1, '请填写姓名').max(100),
+    regionCode: z.string().regex(/^\d{6,12}$/, '地区代码应为6至12位数字').describe("行政区划代码: the admin's region or one below it"),
+    department: z.enum(DEPARTMENT_IDS),
+    roles: z.array(z.enum(ROLES)).min(1, '至少分配一个岗位').max(ROLES.length),
+    password: password.describe('Initial password (the policy applies); tell the user, who should change it'),
+  })
+  .meta({ id: 'NewUser' });
 
 const routes: FastifyPluginAsyncZod = async (app) => {
   const { db, engine } = app.deps;
@@ -46,6 +73,51 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => listUsers(db, actorOf(request), request.query, engine.clock()),
+  );
+
+  app.post(
+    '/',
+    {
+      config: admin,
+      schema: {
+        operationId: 'createUser',
+        tags: ['admin'],
+        summary: '新建用户（本辖区及下级）',
+        description:
+          'Creates a user in the caller’s region or a region below it, with a department, roles and an initial password meeting the policy (10 characters, three kinds, not the username). A taken username is 409 USERNAME_TAKEN. ' +
+          'With Idempotency-Key, a retry is recognised by everything but the password (the password is never hashed into the key record). Who: admins (their region and below).',
+        body: newUserSchema,
+        response: { 201: userSchema, ...refusals('USERNAME_TAKEN') },
+      },
+    },
+    async (request, reply) => {
+      const actor = actorOf(request);
+      const { username, displayName, regionCode, department, roles } = request.body;
+      const fingerprint = { username, displayName, regionCode, department, roles };
+      return command(db, request, reply, 201, (trx) => createUser(trx, actor, request.body, engine.clock()), fingerprint);
+    },
+  );
+
+  app.post(
+    '/:id/reset-password',
+    {
+      config: admin,
+      schema: {
+        operationId: 'resetUserPassword',
+        tags: ['admin'],
+        summary: '重置用户密码（其全部登录随即失效）',
+        description:
+          'Sets a new password for a user of the caller’s region or below (a forgotten password) and revokes every session of theirs at once. The policy applies. ' +
+          'With Idempotency-Key, a retry is recognised by the user id alone (the password is never hashed into the key record). Who: admins of the user’s region or above; a user outside the region is 404.',
+        params: idParams,
+        body: z.strictObject({ newPassword: password }).meta({ id: 'PasswordReset' }),
+        response: { 200: z.object({ userId: z.string(), revokedSessions: z.number().int() }), ...refusals('NOT_FOUND') },
+      },
+    },
+    async (request, reply) => {
+      const actor = actorOf(request);
+      return command(db, request, reply, 200, (trx) => resetPassword(trx, actor, request.params.id, request.body.newPassword, engine.clock()), { userId: request.params.id });
+    },
   );
 
   app.post(

@@ -1,0 +1,177 @@
+import { departmentName } from '../../../workflows/index.ts';
+import type { Db } from '../../db/connection.ts';
+import * as cases from '../../db/cases.ts';
+import * as tasks from '../../db/tasks.ts';
+import { taskActions, type Actor } from '../authorization.ts';
+import { CalendarYearMissingError, addDays, chinaDay, endOfChinaDay, type WorkCalendar } from '../calendar.ts';
+import { DomainError } from '../errors.ts';
+import { inboxItem, remainingFn } from '../views.ts';
+import type { ReadContext } from './context.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import { COUNT_CAP } from './inbox.ts';
+
+/**
+ * The supervision board (督办看板): live tasks of the supervisor's region and below, counted by
+ * department and by procedure — all open, due within 2 working days, overdue (黄牌), red (红牌) —
+ * each number with the query that lists the tasks behind it, and cases opened and closed per day.
+ *
+ * The buckets come from the due dates at the moment of the request (due_at, red_at), not from the
+ * escalation the timer worker records, so the board is right even while the worker lags. They
+ * are disjoint: dueSoon = due in (now, end of the 2nd working day]; overdue = due passed, not yet
+ * red; red = red_at passed. `open` counts every live task.
+ */
+export const BUCKETS = ['open', 'dueSoon', 'overdue', 'red'] as const;
+export type Bucket = (typeof BUCKETS)[number];
+export const DUE_SOON_WORKING_DAYS = 2;
+export const DAILY_DAYS = 30;
+
+function assertSupervisor(actor: Actor): void {
+  if (!actor.roles.includes('supervisor') && !actor.roles.includes('admin')) {
+    throw new DomainError('forbidden', 'ROLE_REQUIRED', '仅督办人员可查看时限督办情况');
+  }
+}
+
+/** End of the Nth working day from now; where that year's holidays are not loaded, weekdays only. */
+function dueSoonUntil(calendar: WorkCalendar, now: Date): Date {
+  try {
+    return calendar.addWorkingDays(now, DUE_SOON_WORKING_DAYS);
+  } catch (e) {
+    if (!(e instanceof CalendarYearMissingError)) throw e;
+    let day = chinaDay(now);
+    for (let n = 0; n < DUE_SOON_WORKING_DAYS; ) {
+      day = addDays(day, 1);
+      if (![0, 6].includes(new Date(`${day}T00:00:00Z`).getUTCDay())) n++;
+    }
+    return endOfChinaDay(day);
+  }
+}
+
+function bucketFilter(bucket: Bucket, now: Date, soon: Date): Partial<tasks.TaskFilter> {
+  switch (bucket) {
+    case 'open':
+      return {};
+    case 'dueSoon':
+      return { dueAfter: now, dueAtOrBefore: soon };
+    case 'overdue':
+      return { dueAtOrBefore: now, notRedAt: now };
+    case 'red':
+      return { redAtOrBefore: now };
+  }
+}
+
+/** Where the tasks behind a number are listed. */
+function listQueries(scope: { department?: string; procedure?: string }) {
+  return Object.fromEntries(
+    BUCKETS.map((bucket) => [bucket, `/api/supervision/tasks?${new URLSearchParams({ ...scope, bucket }).toString()}`]),
+  ) as Record<Bucket, string>;
+}
+
+type Counts = Record<Bucket, number>;
+const zero = (): Counts => ({ open: 0, dueSoon: 0, overdue: 0, red: 0 });
+const add = (into: Counts, r: tasks.BoardRow) => {
+  into.open += Number(r.open);
+  into.dueSoon += Number(r.due_soon);
+  into.overdue += Number(r.overdue);
+  into.red += Number(r.red);
+};
+
+export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
+  assertSupervisor(actor);
+  const now = ctx.clock();
+  const calendar = await ctx.calendars.forRegion(db, actor.regionCode);
+  const soon = dueSoonUntil(calendar, now);
+  const rows = await tasks.boardCounts(db, actor.regionCode, now, soon);
+  const byDepartment = new Map<string, Counts>();
+  const byProcedure = new Map<string, Counts>();
+  const total = zero();
+  for (const r of rows) {
+    add(total, r);
+    add(byDepartment.get(r.department) ?? byDepartment.set(r.department, zero()).get(r.department)!, r);
+    add(byProcedure.get(r.procedure_id) ?? byProcedure.set(r.procedure_id, zero()).get(r.procedure_id)!, r);
+  }
+
+  // Cases opened and closed per China-time day, the last DAILY_DAYS days including today.
+  const today = chinaDay(now);
+  const firstDay = addDays(today, -(DAILY_DAYS - 1));
+  const since = new Date(Date.parse(`${firstDay}T00:00:00+08:00`));
+  const perDay = await cases.openedAndClosedPerDay(db, actor.regionCode, since);
+  const daily = Array.from({ length: DAILY_DAYS }, (_, i) => {
+    const day = addDays(firstDay, i);
+    return { day, opened: perDay.opened.get(day) ?? 0, closed: perDay.closed.get(day) ?? 0 };
+  });
+
+  // The earlier board: warned, overdue and red tasks by escalation level (kept as it was).
+  const escalated = await tasks.listEscalated(db, actor.regionCode, 1000);
+  const remaining = remainingFn(calendar, now);
+  const legacy = new Map<string, Array<ReturnType<typeof inboxItem>>>();
+  for (const r of escalated) {
+    const def = ctx.registry.latest(r.procedure_id);
+    const view = inboxItem(def, { ...r, actions: taskActions(actor, def, r) }, remaining);
+    legacy.set(r.department, [...(legacy.get(r.department) ?? []), view]);
+  }
+  const level = (l: string) => escalated.filter((r) => r.escalation === l).length;
+
+  return {
+    regionCode: actor.regionCode,
+    asOf: now.toISOString(),
+    dueSoonUntil: soon.toISOString(),
+    counts: {
+      total: { ...total, tasks: listQueries({}) },
+      byDepartment: [...byDepartment].map(([department, c]) => ({ department, departmentName: departmentName(department), ...c, tasks: listQueries({ department }) })),
+      byProcedure: [...byProcedure].map(([procedureId, c]) => ({
+        procedureId,
+        procedureName: ctx.registry.latest(procedureId).name,
+        ...c,
+        tasks: listQueries({ procedure: procedureId }),
+      })),
+    },
+    daily,
+    totals: { warned: level('warned'), overdue: level('overdue'), red: level('red') },
+    departments: [...legacy].map(([department, items]) => ({ department, departmentName: departmentName(department), tasks: items })),
+  };
+}
+
+export interface SupervisionTasksQuery {
+  department?: string;
+  procedureId?: string;
+  bucket: Bucket;
+  cursor?: string;
+  page: number;
+  pageSize: number;
+}
+
+/** The tasks behind one number of the board, due date first (unknown last), one page at a time. */
+export async function supervisionTasks(ctx: ReadContext, db: Db, actor: Actor, q: SupervisionTasksQuery) {
+  assertSupervisor(actor);
+  const now = ctx.clock();
+  const calendar = await ctx.calendars.forRegion(db, actor.regionCode);
+  const soon = dueSoonUntil(calendar, now);
+  const after = q.cursor ? decodeCursor(q.cursor, 'due') : undefined;
+  const filter: tasks.TaskFilter = {
+    regionPrefix: actor.regionCode,
+    statuses: tasks.LIVE_STATUSES,
+    department: q.department,
+    procedureId: q.procedureId,
+    ...bucketFilter(q.bucket, now, soon),
+  };
+  const rows = await tasks.listTasks(db, filter, { sort: 'due', after, offset: (q.page - 1) * q.pageSize, limit: q.pageSize + 1 });
+  const { total } = await tasks.countTasksCapped(db, { total: filter }, COUNT_CAP);
+  const page = rows.slice(0, q.pageSize);
+  const last = page.at(-1);
+  const remaining = remainingFn(calendar, now);
+  return {
+    items: page.map((r) => {
+      const def = ctx.registry.latest(r.procedure_id);
+      return inboxItem(def, { ...r, actions: taskActions(actor, def, r) }, remaining);
+    }),
+    total: Math.min(total, COUNT_CAP),
+    totalExact: total < COUNT_CAP,
+    page: q.page,
+    pageSize: q.pageSize,
+    sort: 'due' as const,
+    nextCursor: rows.length > q.pageSize && last ? encodeCursor({ sort: 'due', at: last.due_at, id: last.id }) : null,
+    bucket: q.bucket,
+    asOf: now.toISOString(),
+    dueSoonUntil: soon.toISOString(),
+  };
+}
