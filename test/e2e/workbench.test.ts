@@ -83,7 +83,7 @@ describe.skipIf(!hasChromium)('the workbench in Chromium', () => {
     opened.expected = await text(p, '.receipt .expected');
     expect(opened.reference).toMatch(/^DB-330106001-\d{6}-\d{4}-\d$/);
     expect(opened.code).toMatch(/^[A-Z0-9]{8}$/);
-    expect(opened.expected).toMatch(/^\d{4}年\d{1,2}月\d{1,2}日$/);
+    expect(opened.expected).toMatch(/^\d{4}年\d{1,2}月\d{1,2}日/);
     const receipt = await text(p, '.receipt');
     expect(receipt).toContain('30个工作日（依据：最低生活保障审核确认办法');
     expect(receipt).toContain('北山街道窗口 王敏');

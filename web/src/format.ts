@@ -31,7 +31,9 @@ export const retryMinutes = (seconds: number) => Math.max(1, Math.ceil(seconds /
  * The expected completion date of a case, or why there is none. The service's note
  * (CALENDAR_YEAR_MISSING:2027) is a code; nobody at a window or at home should read it.
  */
-export function expectedCompletion(deadline: { dueAt: string | null; note: string | null; clockPaused?: boolean }): string {
+export function expectedCompletion(deadline: { dueAt: string | null; note: string | null; clockPaused?: boolean; text?: string | null }): string {
+  // The service words it (deadline.text); the fallback covers a service without that field.
+  if (deadline.text) return deadline.text;
   if (deadline.dueAt) return chinaDate(deadline.dueAt) + (deadline.clockPaused ? '（当前计时暂停，恢复后顺延）' : '');
   const year = /^CALENDAR_YEAR_MISSING:(\d{4})$/.exec(deadline.note ?? '')?.[1];
   if (year) return `预计完成日期待定（${year}年节假日安排尚未公布）`;

@@ -190,7 +190,7 @@ export interface paths {
         };
         /**
          * 我的部门待办（收件箱）
-         * @description Tasks of the caller's department in the caller's region and below, oldest first, each with its region, actions (and their data schemas) and deadline. Who: any staff user.
+         * @description Tasks of the caller's department in the caller's region and below, each with its region, actions (and their data schemas) and deadline (`deadlineText` to show). Filters: status, procedure, escalation level, overdue (due date passed). Sorted by due date, tasks without one last, then id (`sort=opened`: oldest first). Pages: follow `nextCursor` (keyset; cheap at any depth) or ask for `page` (offset; kept for compatibility). `counts` gives, for each filter, the tasks per value with the other filters applied; counts stop at 10,000 ("10,000+", `exact: false`). Who: any staff user.
          */
         get: operations["getInbox"];
         put?: never;
@@ -215,6 +215,26 @@ export interface paths {
          * @description Claims an open task, so colleagues see who works it; claiming one you hold already is a no-op. Who: a user of the task's department, role and region.
          */
         post: operations["claimTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tasks/{id}/unclaim": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 释放已认领的任务（退回部门待办）
+         * @description Releases a claimed task back to its department's queue (status open, no assignee). Refused (409) unless the task is claimed by the caller: TASK_NOT_CLAIMED when nobody holds it, TASK_CLAIMED_BY_OTHER when a colleague does. Idempotent with Idempotency-Key, like claimTask. Who: the task's assignee, or a supervisor whose region covers the task.
+         */
+        post: operations["unclaimTask"];
         delete?: never;
         options?: never;
         head?: never;
@@ -549,10 +569,30 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * 时限督办：本辖区预警、超期（黄牌）、红牌任务，按部门、最早到期在前
-         * @description Warned, overdue (黄牌) and red (红牌) tasks of the caller's region and below, by department, earliest deadline first. Who: supervisors and admins.
+         * 督办看板：各部门、各事项的在办、即将到期、超期（黄牌）、红牌数，及近30天受理与办结量
+         * @description Live tasks of the caller's region and below counted by department and by procedure: open, due within 2 working days, overdue (黄牌), red (红牌) — each number with the listSupervisionTasks URL of the tasks behind it — and cases opened and closed per day for the last 30 days. Still carries the earlier lists (`totals`, `departments`: tasks by recorded escalation level). Who: supervisors and admins (their region and below).
          */
         get: operations["getSupervisionBoard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/supervision/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 督办看板明细：某一数字背后的任务列表
+         * @description The live tasks behind one number of the board, of the caller's region and below: optionally one department and/or procedure, and a bucket (open, dueSoon, overdue, red; the board's definitions). Due date first (unknown last), then id; keyset pages via nextCursor, or page. Who: supervisors and admins.
+         */
+        get: operations["listSupervisionTasks"];
         put?: never;
         post?: never;
         delete?: never;
@@ -598,7 +638,31 @@ export interface paths {
          */
         get: operations["listUsers"];
         put?: never;
-        post?: never;
+        /**
+         * 新建用户（本辖区及下级）
+         * @description Creates a user in the caller’s region or a region below it, with a department, roles and an initial password meeting the policy (10 characters, three kinds, not the username). A taken username is 409 USERNAME_TAKEN. With Idempotency-Key, a retry is recognised by everything but the password (the password is never hashed into the key record). Who: admins (their region and below).
+         */
+        post: operations["createUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users/{id}/reset-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 重置用户密码（其全部登录随即失效）
+         * @description Sets a new password for a user of the caller’s region or below (a forgotten password) and revokes every session of theirs at once. The policy applies. With Idempotency-Key, a retry is recognised by the user id alone (the password is never hashed into the key record). Who: admins of the user’s region or above; a user outside the region is 404.
+         */
+        post: operations["resetUserPassword"];
         delete?: never;
         options?: never;
         head?: never;
@@ -706,6 +770,23 @@ export interface components {
                 reason: string;
             } | null;
         };
+        BoardCounts: {
+            /** @description Live tasks (open or claimed) */
+            open: number;
+            /** @description Due within 2 working days, not yet overdue */
+            dueSoon: number;
+            /** @description 黄牌: due date passed, not yet red */
+            overdue: number;
+            /** @description 红牌: past the red-card date */
+            red: number;
+            /** @description For each number, the listSupervisionTasks URL (GET) that lists the tasks behind it */
+            tasks: {
+                open: string;
+                dueSoon: string;
+                overdue: string;
+                red: string;
+            };
+        };
         CalendarYear: {
             /** @description 'CN' for the national calendar, else a region's adjustments */
             regionCode: string;
@@ -757,6 +838,8 @@ export interface components {
             };
             applicant: components["schemas"]["MaskedApplicant"];
             deadline: components["schemas"]["Deadline"];
+            /** @description = deadline.text: the expected completion date as a person reads it */
+            deadlineText: string | null;
             /** @description The application as validated by the procedure's <Procedure>_Application schema, with ID numbers, phones and bank cards masked */
             application: {
                 [key: string]: unknown;
@@ -776,7 +859,10 @@ export interface components {
             /** @description The whole-case clock is stopped (补正, 公示, 冷静期…) */
             clockPaused: boolean;
             remainingWorkingDays: number | null;
+            /** @description Machine-readable reason there is no due date, e.g. CALENDAR_YEAR_MISSING:2027 (show `text` instead) */
             note: string | null;
+            /** @description The expected completion date as a person reads it (zh-CN), e.g. "2026年4月10日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the case is finished */
+            text: string | null;
         };
         /** @description An event of 特困人员救助供养申请 with its data */
         DestituteSupportEventCommand: {
@@ -1174,7 +1260,7 @@ export interface components {
              * @description Stable machine-readable code; the table in docs/api.md and each operation's x-error-codes list them
              * @enum {string}
              */
-            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "CASE_BUSY" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
             /** @description Human-readable message (zh-CN), to show as it is */
             message: string;
             /** @description Field issues (422), retry hint (409 CASE_BUSY, 429, 503), allowed events (409), or version conflict (409) */
@@ -1205,6 +1291,15 @@ export interface components {
             path: string;
             /** @description zh-CN */
             message: string;
+        };
+        FilterCount: {
+            /** @description The filter value to send */
+            value: string;
+            /** @description zh-CN */
+            label: string;
+            count: number;
+            /** @description false: count is the cap (10,000) and the real number is at least that */
+            exact: boolean;
         };
         /** @description Applicant with ID number, phone and bank card in full */
         FullApplicant: {
@@ -1676,8 +1771,10 @@ export interface components {
             remainingWorkingDays: number | null;
             /** @enum {string} */
             escalation: "none" | "warned" | "overdue" | "red";
-            /** @description Why there is no due date (e.g. CALENDAR_YEAR_MISSING:2027) */
+            /** @description Machine-readable reason there is no due date, e.g. CALENDAR_YEAR_MISSING:2027 (never show it to a person: show deadlineText) */
             deadlineNote: string | null;
+            /** @description The due date as a person reads it (zh-CN), e.g. "2026年3月16日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the task is closed */
+            deadlineText: string | null;
             reference: string;
             /** @description Masked */
             applicantName: string;
@@ -1686,9 +1783,25 @@ export interface components {
         };
         InboxPage: {
             items: components["schemas"]["InboxItem"][];
+            /** @description Tasks matching the filters. Counts stop at countCap (10,000): below it exact; at it `exact` is false and it means "10,000+" */
             total: number;
+            /** @description false: total is the cap, the real number is at least that */
+            totalExact: boolean;
+            /** @description The page asked for (ignored when a cursor is sent) */
             page: number;
             pageSize: number;
+            /** @enum {string} */
+            sort: "due" | "opened";
+            /** @description Send as `cursor` for the next page (keyset pagination); null on the last page */
+            nextCursor: string | null;
+            /** @description Tasks per value of each filter, applying every other filter sent but that one */
+            counts: {
+                status: components["schemas"]["FilterCount"][];
+                escalation: components["schemas"]["FilterCount"][];
+                procedure: components["schemas"]["FilterCount"][];
+                overdue: components["schemas"]["FilterCount"];
+            };
+            countCap: number;
         };
         LoginRequest: {
             username: string;
@@ -1955,6 +2068,18 @@ export interface components {
             name: string;
             required: boolean;
         };
+        NewUser: {
+            /** @description Login name, e.g. clerk.beishan2 */
+            username: string;
+            displayName: string;
+            /** @description 行政区划代码: the admin's region or one below it */
+            regionCode: string;
+            /** @enum {string} */
+            department: "administration" | "township-window" | "township-civil-affairs" | "county-verification" | "county-civil-affairs" | "medical-insurance" | "public-security" | "funeral-home" | "human-resources" | "housing-fund" | "marriage-registry" | "social-org-registry" | "sponsor-unit" | "tax";
+            roles: ("clerk" | "reviewer" | "supervisor" | "admin")[];
+            /** @description Initial password (the policy applies); tell the user, who should change it */
+            password: string;
+        };
         OpenCaseRequest: components["schemas"]["OpenSocialAssistanceCase"] | components["schemas"]["OpenDestituteSupportCase"] | components["schemas"]["OpenTemporaryAssistanceCase"] | components["schemas"]["OpenFuneralCase"] | components["schemas"]["OpenMarriageCase"] | components["schemas"]["OpenSocialOrganizationCase"];
         /** @description Opening a 特困人员救助供养申请 case */
         OpenDestituteSupportCase: {
@@ -2023,6 +2148,10 @@ export interface components {
             /** @description 查询码: shown once, only its hash is stored */
             trackingCode: string;
             version: number;
+        };
+        PasswordReset: {
+            /** @description At least 10 characters, of at least three kinds: lower case, upper case, digits, symbols; not containing the username */
+            newPassword: string;
         };
         Payment: {
             period: string;
@@ -2849,16 +2978,90 @@ export interface components {
         };
         SupervisionBoard: {
             regionCode: string;
+            /** @description The instant the counts were computed at (from due dates, not from the timer worker) */
+            asOf: string;
+            /** @description End of the 2nd working day from asOf */
+            dueSoonUntil: string;
+            counts: {
+                total: components["schemas"]["BoardCounts"];
+                byDepartment: {
+                    department: string;
+                    departmentName: string;
+                    /** @description Live tasks (open or claimed) */
+                    open: number;
+                    /** @description Due within 2 working days, not yet overdue */
+                    dueSoon: number;
+                    /** @description 黄牌: due date passed, not yet red */
+                    overdue: number;
+                    /** @description 红牌: past the red-card date */
+                    red: number;
+                    /** @description For each number, the listSupervisionTasks URL (GET) that lists the tasks behind it */
+                    tasks: {
+                        open: string;
+                        dueSoon: string;
+                        overdue: string;
+                        red: string;
+                    };
+                }[];
+                byProcedure: {
+                    procedureId: string;
+                    procedureName: string;
+                    /** @description Live tasks (open or claimed) */
+                    open: number;
+                    /** @description Due within 2 working days, not yet overdue */
+                    dueSoon: number;
+                    /** @description 黄牌: due date passed, not yet red */
+                    overdue: number;
+                    /** @description 红牌: past the red-card date */
+                    red: number;
+                    /** @description For each number, the listSupervisionTasks URL (GET) that lists the tasks behind it */
+                    tasks: {
+                        open: string;
+                        dueSoon: string;
+                        overdue: string;
+                        red: string;
+                    };
+                }[];
+            };
+            /** @description Cases of the region and below opened and closed per day, the last 30 days, oldest first */
+            daily: {
+                /** @description YYYY-MM-DD, China time */
+                day: string;
+                opened: number;
+                closed: number;
+            }[];
+            /** @description Earlier board: live tasks by recorded escalation level */
             totals: {
                 warned: number;
                 overdue: number;
                 red: number;
             };
+            /** @description Earlier board: warned, overdue and red tasks by department (at most 1,000; prefer listSupervisionTasks) */
             departments: {
                 department: string;
                 departmentName: string;
                 tasks: components["schemas"]["InboxItem"][];
             }[];
+        };
+        SupervisionTaskPage: {
+            items: components["schemas"]["InboxItem"][];
+            /** @description Tasks matching the filters. Counts stop at countCap (10,000): below it exact; at it `exact` is false and it means "10,000+" */
+            total: number;
+            /** @description false: total is the cap, the real number is at least that */
+            totalExact: boolean;
+            /** @description The page asked for (ignored when a cursor is sent) */
+            page: number;
+            pageSize: number;
+            /** @enum {string} */
+            sort: "due" | "opened";
+            /** @description Send as `cursor` for the next page (keyset pagination); null on the last page */
+            nextCursor: string | null;
+            /** @enum {string} */
+            bucket: "open" | "dueSoon" | "overdue" | "red";
+            /** @description The instant the buckets were computed at */
+            asOf: string;
+            /** @description End of the 2nd working day from asOf: dueSoon tasks are due by then */
+            dueSoonUntil: string;
         };
         Task: {
             id: string;
@@ -2887,8 +3090,10 @@ export interface components {
             remainingWorkingDays: number | null;
             /** @enum {string} */
             escalation: "none" | "warned" | "overdue" | "red";
-            /** @description Why there is no due date (e.g. CALENDAR_YEAR_MISSING:2027) */
+            /** @description Machine-readable reason there is no due date, e.g. CALENDAR_YEAR_MISSING:2027 (never show it to a person: show deadlineText) */
             deadlineNote: string | null;
+            /** @description The due date as a person reads it (zh-CN), e.g. "2026年3月16日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the task is closed */
+            deadlineText: string | null;
         };
         TaskDefinition: {
             title: string;
@@ -3317,6 +3522,8 @@ export interface components {
                 remedy?: string;
             } | null;
             deadline: components["schemas"]["Deadline"];
+            /** @description = deadline.text: the expected completion date in plain Chinese, e.g. "预计完成日期待定（2027年节假日安排尚未公布）" */
+            deadlineText: string | null;
             submittedAt: string;
             updatedAt: string;
             timeline: {
@@ -4117,6 +4324,14 @@ export interface operations {
                 status?: "open" | "claimed" | "completed" | "cancelled";
                 /** @description Only tasks of this procedure id */
                 procedure?: string;
+                /** @description Only tasks at this escalation level (预警 warned, 黄牌 overdue, 红牌 red) */
+                escalation?: "none" | "warned" | "overdue" | "red";
+                /** @description true: only tasks whose due date has passed; false: only tasks not overdue */
+                overdue?: "true" | "false";
+                /** @description due: due date (unknown last), then id; opened: oldest first */
+                sort?: "due" | "opened";
+                /** @description nextCursor of the previous page; page is then ignored */
+                cursor?: string;
                 page?: number;
                 pageSize?: number;
             };
@@ -4233,6 +4448,95 @@ export interface operations {
                 };
             };
             /** @description Conflict with the current state of the case. Codes: `CASE_BUSY`, `TASK_CLAIMED_BY_OTHER`, `TASK_NOT_OPEN`. */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `IDEMPOTENCY_KEY_REUSED`, `INVALID_CHARACTERS`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    unclaimTask: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–200 visible ASCII characters, kept 24 hours per user. A retry with the same key and body returns the stored response without running the command again; the same key with another body → 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request. Codes: `INVALID_IDEMPOTENCY_KEY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_YOUR_DEPARTMENT`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `CASE_BUSY`, `TASK_CLAIMED_BY_OTHER`, `TASK_NOT_CLAIMED`, `TASK_NOT_OPEN`. */
             409: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -5969,6 +6273,72 @@ export interface operations {
             };
         };
     };
+    listSupervisionTasks: {
+        parameters: {
+            query?: {
+                department?: string;
+                /** @description Procedure id */
+                procedure?: string;
+                bucket?: "open" | "dueSoon" | "overdue" | "red";
+                /** @description nextCursor of the previous page; page is then ignored */
+                cursor?: string;
+                page?: number;
+                pageSize?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupervisionTaskPage"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getCalendarYear: {
         parameters: {
             query?: {
@@ -6199,6 +6569,224 @@ export interface operations {
                 };
             };
             /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createUser: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–200 visible ASCII characters, kept 24 hours per user. A retry with the same key and body returns the stored response without running the command again; the same key with another body → 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewUser"];
+            };
+        };
+        responses: {
+            /** @description User */
+            201: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        username: string;
+                        displayName: string;
+                        regionCode: string;
+                        department: string;
+                        roles: string[];
+                        disabled: boolean;
+                        disabledAt: string | null;
+                        /** @description Unexpired sessions (0 once disabled or revoked) */
+                        activeSessions: number;
+                    };
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `USERNAME_TAKEN`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    resetUserPassword: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–200 visible ASCII characters, kept 24 hours per user. A retry with the same key and body returns the stored response without running the command again; the same key with another body → 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordReset"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        userId: string;
+                        revokedSessions: number;
+                    };
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
             422: {
                 headers: {
                     [name: string]: unknown;
