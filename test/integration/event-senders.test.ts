@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { getNextTransitions, setup, type AnyMachineSnapshot } from 'xstate';
+import { getNextTransitions, type AnyMachineSnapshot } from 'xstate';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { procedureDefinitions, type ProcedureDefinition } from '../../workflows/index.ts';
@@ -14,6 +14,7 @@ import { toActor } from '../../src/identity.ts';
 import { DEMO_REGIONS, DEMO_USERS, seedDemo } from '../../src/seed.ts';
 import { TEST_DATA_KEYS, createEngine } from '../../src/services.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { testProcedure } from '../support/procedures.ts';
 
 /**
  * The event-authorization matrix, generated from the charts (issue 13 B2, A5). For every
@@ -218,22 +219,7 @@ describe('event authorization matrix, generated from the charts', () => {
 });
 
 describe('model checking demands a sender for every event', () => {
-  const procedure = (states: Record<string, unknown>, events: ProcedureDefinition['events']): ProcedureDefinition => ({
-    id: 'nosender',
-    version: 1,
-    code: 'XX',
-    name: '测试',
-    legalBasis: [],
-    machine: setup({}).createMachine({ id: 'x', initial: 'start', states } as any),
-    departments: ['township-window'],
-    acceptingDepartments: ['township-window'],
-    materials: [],
-    totalTimeLimit: cd(1, 'test'),
-    applicationSchema: z.object({}),
-    events,
-    createInput: () => ({}),
-    variants: [{ name: 'v', application: {}, regionSettings: {} }],
-  });
+  const procedure = (states: Record<string, unknown>, events: ProcedureDefinition['events']) => testProcedure('nosender', states, events);
   const task = (actions: string[]) => taskState('办理中', { title: 't', department: 'township-window', role: 'clerk', actions, timeLimit: cd(1, 'test') });
   const spec = (extra: object = {}) => ({ label: 'e', schema: z.object({}), ...extra });
 

@@ -1,9 +1,9 @@
-import { setup } from 'xstate';
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
 import { procedureDefinitions, type ProcedureDefinition } from '../../workflows/index.ts';
 import { exploreProcedure, generatePaths, validateProcedure } from '../../src/engine/model.ts';
 import { cd, stage, taskState } from '../../workflows/shared/meta.ts';
+import { testProcedure } from '../support/procedures.ts';
 
 describe('model checking the shipped procedures', () => {
   for (const def of procedureDefinitions) {
@@ -28,24 +28,8 @@ describe('model checking the shipped procedures', () => {
 });
 
 // A small procedure to break on purpose.
-function procedure(states: Record<string, unknown>, events: string[] = ['GO', 'DONE']): ProcedureDefinition {
-  return {
-    id: 'broken',
-    version: 1,
-    code: 'XX',
-    name: '测试',
-    legalBasis: [],
-    machine: setup({}).createMachine({ id: 'x', initial: 'start', states } as any),
-    departments: ['township-window'],
-    acceptingDepartments: ['township-window'],
-    materials: [],
-    totalTimeLimit: cd(1, 'test'),
-    applicationSchema: z.object({}),
-    events: Object.fromEntries(events.map((e) => [e, { label: e, schema: z.object({}) }])),
-    createInput: () => ({}),
-    variants: [{ name: 'v', application: {}, regionSettings: {} }],
-  };
-}
+const procedure = (states: Record<string, unknown>, events: string[] = ['GO', 'DONE']): ProcedureDefinition =>
+  testProcedure('broken', states, Object.fromEntries(events.map((e) => [e, { label: e, schema: z.object({}) }])));
 
 const task = (actions: string[], department = 'township-window') =>
   taskState('办理中', { title: 't', department, role: 'clerk', actions, timeLimit: cd(1, 'test') });
