@@ -751,10 +751,24 @@ export interface components {
             allowedEvents: string[];
         };
         Applicant: {
+            /** 姓名 */
             name: string;
+            /**
+             * 身份证号码
+             * @description 18位公民身份号码，末位校验码可为X
+             */
             idNumber: string;
+            /**
+             * 手机号码
+             * @description 11位手机号码
+             */
             phone: string;
+            /** 住址 */
             address?: string;
+            /**
+             * 银行卡号（用于发放）
+             * @description 12至19位数字；发放救助金、补贴时使用
+             */
             bankCard?: string;
         };
         AuditVerification: {
@@ -1184,75 +1198,137 @@ export interface components {
             expectedVersion?: number;
         };
         DestituteSupport_ACCEPT: {
-            /** @description Default: false. */
+            /**
+             * 同时转介医疗救助
+             * @description 是：受理时即请医保部门办理医疗救助 Default: false.
+             */
             referToMedicalAssistance?: boolean;
+            /** 备注 */
             note?: string;
         };
         DestituteSupport_APPROVE: {
+            /**
+             * 月保障金额
+             * @description 单位：分（界面以元输入和显示）
+             */
             monthlyAmountFen: number;
+            /**
+             * 发放起始月份
+             * @description 格式 YYYY-MM，如 2026-04
+             */
             startMonth: string;
         };
         DestituteSupport_Application: {
-            /** @enum {string} */
+            /**
+             * 供养方式
+             * @enum {string}
+             */
             supportMode: "home" | "institution";
-            /** @enum {string} */
+            /**
+             * 生活自理能力
+             * @enum {string}
+             */
             selfCareAbility: "full" | "partial" | "none";
+            /** 申请理由 */
             reason: string;
-            /** @description Default: []. */
+            /**
+             * 已收取的申请材料
+             * @description 申请人已交的材料（材料代码）；未列出的必交材料在受理回执中列为缺少 Default: [].
+             */
             submittedMaterials?: ("application-form" | "id-hukou" | "income-declaration" | "no-support-proof" | "verification-authorization")[];
         };
         DestituteSupport_HOME_VISIT_COMPLETED: {
+            /**
+             * 入户调查人员
+             * @description 两名以上工作人员的姓名
+             */
             visitors: string[];
+            /** 调查情况 */
             findings: string;
         };
         DestituteSupport_MEDICAL_ASSISTANCE_GRANTED: {
+            /** 备注 */
             note?: string;
         };
         DestituteSupport_MEDICAL_ASSISTANCE_REFUSED: {
+            /** 不予批准理由 */
             reason: string;
         };
         DestituteSupport_OBJECTION_RAISED: {
+            /** 异议情况 */
             details: string;
         };
         DestituteSupport_PAY_MONTH: {
+            /**
+             * 发放月份
+             * @description 格式 YYYY-MM，如 2026-04
+             */
             period: string;
         };
         DestituteSupport_PRELIMINARY_APPROVE: {
+            /**
+             * 拟保障月金额
+             * @description 单位：分（界面以元输入和显示）
+             */
             proposedMonthlyAmountFen: number;
+            /** 备注 */
             note?: string;
         };
         DestituteSupport_PRELIMINARY_REFUSE: {
+            /** 不通过理由 */
             reason: string;
         };
         DestituteSupport_PUBLIC_NOTICE_ENDED: {
+            /** 备注 */
             note?: string;
         };
         DestituteSupport_REFUSE: {
+            /** 不予确认理由 */
             reason: string;
+            /**
+             * 救济途径告知
+             * @description 申请人不服时申请行政复议或提起行政诉讼的途径
+             */
             remedy?: string;
         };
         DestituteSupport_REJECT_APPLICATION: {
+            /** 不予受理理由 */
             reason: string;
         };
         DestituteSupport_REQUEST_SUPPLEMENT: {
+            /**
+             * 缺少的材料
+             * @description 一次性列出全部需补正的材料（材料代码）
+             */
             missingMaterials: ("application-form" | "id-hukou" | "income-declaration" | "no-support-proof" | "verification-authorization")[];
+            /** 备注 */
             note?: string;
         };
         DestituteSupport_RETURN_FOR_REINVESTIGATION: {
+            /** 退回原因 */
             reason: string;
         };
         DestituteSupport_STOP_PAYMENTS: {
+            /** 停发原因 */
             reason: string;
         };
         DestituteSupport_SUPPLEMENT_RECEIVED: {
+            /** 备注 */
             note?: string;
         };
         DestituteSupport_VERIFICATION_COMPLETED: {
+            /**
+             * 核对后的家庭月收入
+             * @description 单位：分（界面以元输入和显示）
+             */
             verifiedMonthlyIncomeFen: number;
+            /** 家庭财产符合规定标准 */
             propertyWithinLimit: boolean;
+            /** 备注 */
             note?: string;
         };
         DestituteSupport_WITHDRAW: {
+            /** 撤回原因 */
             reason: string;
         };
         Error: {
@@ -1647,87 +1723,155 @@ export interface components {
             expectedVersion?: number;
         };
         Funeral_ACCEPT: {
+            /**
+             * 更正需要办理的事项
+             * @description 受理时发现情况不同（如查到公积金账户）时填写；未填的事项保持申请时的选择
+             */
             branches?: {
+                /** 养老保险停发、丧葬补助金及抚恤金 */
                 pension?: boolean;
+                /** 医保停保及个人账户继承 */
                 medicalInsurance?: boolean;
+                /** 住房公积金提取 */
                 housingFund?: boolean;
+                /** 社保卡注销 */
                 socialSecurityCard?: boolean;
             };
+            /** 备注 */
             note?: string;
         };
         Funeral_Application: {
+            /** 逝者信息 */
             deceased: {
+                /** 逝者姓名 */
                 name: string;
+                /**
+                 * 逝者身份证号码
+                 * @description 18位公民身份号码，末位校验码可为X
+                 */
                 idNumber: string;
-                /** Format: date */
+                /**
+                 * 死亡日期
+                 * Format: date
+                 * @description 格式 YYYY-MM-DD
+                 */
                 dateOfDeath: string;
             };
+            /**
+             * 申请人与逝者关系
+             * @description 如：子女、配偶
+             */
             relationship: string;
+            /**
+             * 需要办理的事项
+             * @description 户口注销、火化证明、殡葬补贴必办；其余按逝者情况选择
+             */
             branches: {
+                /** 养老保险停发、丧葬补助金及抚恤金 */
                 pension: boolean;
+                /** 医保停保及个人账户继承 */
                 medicalInsurance: boolean;
+                /** 住房公积金提取 */
                 housingFund: boolean;
+                /** 社保卡注销 */
                 socialSecurityCard: boolean;
             };
-            /** @description Default: []. */
+            /**
+             * 已收取的申请材料
+             * @description 申请人已交的材料（材料代码）；未列出的必交材料在受理回执中列为缺少 Default: [].
+             */
             submittedMaterials?: ("death-certificate" | "applicant-id" | "relationship-proof" | "household-register" | "heirship-proof")[];
         };
         Funeral_CREMATION_DONE: {
+            /** 备注 */
             note?: string;
         };
         Funeral_FUNERAL_SUBSIDY_DONE: {
+            /** 备注 */
             note?: string;
         };
         Funeral_FUNERAL_SUBSIDY_SUPPLEMENT_RECEIVED: {
+            /** 备注 */
             note?: string;
         };
         Funeral_FUNERAL_SUBSIDY_SUPPLEMENT_REQUESTED: {
+            /**
+             * 需补正的材料
+             * @description 一次性列出全部需补正的材料
+             */
             items: string[];
+            /** 备注 */
             note?: string;
         };
         Funeral_HOUSEHOLD_DONE: {
+            /** 备注 */
             note?: string;
         };
         Funeral_HOUSING_FUND_DONE: {
+            /** 备注 */
             note?: string;
         };
         Funeral_HOUSING_FUND_REFUSED: {
+            /** 不予办理理由 */
             reason: string;
         };
         Funeral_HOUSING_FUND_SUPPLEMENT_RECEIVED: {
+            /** 备注 */
             note?: string;
         };
         Funeral_HOUSING_FUND_SUPPLEMENT_REQUESTED: {
+            /**
+             * 需补正的材料
+             * @description 一次性列出全部需补正的材料
+             */
             items: string[];
+            /** 备注 */
             note?: string;
         };
         Funeral_MEDICAL_ACCOUNT_DONE: {
+            /** 备注 */
             note?: string;
         };
         Funeral_PENSION_DONE: {
+            /** 备注 */
             note?: string;
         };
         Funeral_PENSION_SUPPLEMENT_RECEIVED: {
+            /** 备注 */
             note?: string;
         };
         Funeral_PENSION_SUPPLEMENT_REQUESTED: {
+            /**
+             * 需补正的材料
+             * @description 一次性列出全部需补正的材料
+             */
             items: string[];
+            /** 备注 */
             note?: string;
         };
         Funeral_REJECT_APPLICATION: {
+            /** 不予受理理由 */
             reason: string;
         };
         Funeral_REQUEST_SUPPLEMENT: {
+            /**
+             * 缺少的材料
+             * @description 一次性列出全部需补正的材料（材料代码）
+             */
             missingMaterials: ("death-certificate" | "applicant-id" | "relationship-proof" | "household-register" | "heirship-proof")[];
+            /** 备注 */
             note?: string;
         };
         Funeral_SOCIAL_SECURITY_CARD_DONE: {
+            /** 备注 */
             note?: string;
         };
         Funeral_SUPPLEMENT_RECEIVED: {
+            /** 备注 */
             note?: string;
         };
         Funeral_WITHDRAW: {
+            /** 撤回原因 */
             reason: string;
         };
         HistoryEntry: {
@@ -1832,7 +1976,7 @@ export interface components {
              * @constant
              */
             type: "SUPPLEMENT_RECEIVED";
-            data?: components["schemas"]["Marriage_ACCEPT"];
+            data?: components["schemas"]["Marriage_SUPPLEMENT_RECEIVED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion: number;
         } | {
@@ -1850,7 +1994,7 @@ export interface components {
              * @constant
              */
             type: "REGISTER_MARRIAGE";
-            data?: components["schemas"]["Marriage_ACCEPT"];
+            data?: components["schemas"]["Marriage_REGISTER_MARRIAGE"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion: number;
         } | {
@@ -1859,7 +2003,7 @@ export interface components {
              * @constant
              */
             type: "REGISTER_DIVORCE";
-            data?: components["schemas"]["Marriage_ACCEPT"];
+            data?: components["schemas"]["Marriage_REGISTER_DIVORCE"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion: number;
         } | {
@@ -1877,7 +2021,7 @@ export interface components {
              * @constant
              */
             type: "BOTH_PARTIES_APPEARED";
-            data?: components["schemas"]["Marriage_ACCEPT"];
+            data?: components["schemas"]["Marriage_BOTH_PARTIES_APPEARED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion: number;
         } | {
@@ -1924,7 +2068,7 @@ export interface components {
              * @constant
              */
             outcome: "REGISTER_MARRIAGE";
-            data?: components["schemas"]["Marriage_ACCEPT"];
+            data?: components["schemas"]["Marriage_REGISTER_MARRIAGE"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
         } | {
@@ -1951,7 +2095,7 @@ export interface components {
              * @constant
              */
             outcome: "SUPPLEMENT_RECEIVED";
-            data?: components["schemas"]["Marriage_ACCEPT"];
+            data?: components["schemas"]["Marriage_SUPPLEMENT_RECEIVED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
         } | {
@@ -1978,7 +2122,7 @@ export interface components {
              * @constant
              */
             outcome: "BOTH_PARTIES_APPEARED";
-            data?: components["schemas"]["Marriage_ACCEPT"];
+            data?: components["schemas"]["Marriage_BOTH_PARTIES_APPEARED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
         } | {
@@ -1987,7 +2131,7 @@ export interface components {
              * @constant
              */
             outcome: "REGISTER_DIVORCE";
-            data?: components["schemas"]["Marriage_ACCEPT"];
+            data?: components["schemas"]["Marriage_REGISTER_DIVORCE"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
         } | {
@@ -2019,38 +2163,81 @@ export interface components {
             expectedVersion?: number;
         };
         Marriage_ACCEPT: {
+            /** 备注 */
             note?: string;
         };
         Marriage_Application: {
-            /** @enum {string} */
+            /**
+             * 登记类型
+             * @enum {string}
+             */
             kind: "marriage" | "divorce";
+            /**
+             * 另一方当事人
+             * @description 申请人为一方当事人
+             */
             partner: {
+                /** 另一方姓名 */
                 name: string;
+                /**
+                 * 另一方身份证号码
+                 * @description 18位公民身份号码，末位校验码可为X
+                 */
                 idNumber: string;
             };
-            /** @description Default: []. */
+            /**
+             * 已收取的申请材料
+             * @description 申请人已交的材料（材料代码）；未列出的必交材料在受理回执中列为缺少 Default: [].
+             */
             submittedMaterials?: ("id-cards" | "photos" | "divorce-agreement" | "marriage-certificate")[];
         };
+        Marriage_BOTH_PARTIES_APPEARED: {
+            /** 备注 */
+            note?: string;
+        };
         Marriage_HOUSEHOLD_STATUS_DONE: {
+            /** 备注 */
             note?: string;
         };
         Marriage_HOUSING_FUND_RECORD_DONE: {
+            /** 备注 */
             note?: string;
         };
         Marriage_REFUSE_REGISTRATION: {
+            /** 不予登记理由 */
             reason: string;
         };
+        Marriage_REGISTER_DIVORCE: {
+            /** 备注 */
+            note?: string;
+        };
+        Marriage_REGISTER_MARRIAGE: {
+            /** 备注 */
+            note?: string;
+        };
         Marriage_REJECT_APPLICATION: {
+            /** 不予受理理由 */
             reason: string;
         };
         Marriage_REQUEST_SUPPLEMENT: {
+            /**
+             * 缺少的材料
+             * @description 一次性列出全部需补正的材料（材料代码）
+             */
             missingMaterials: ("id-cards" | "photos" | "divorce-agreement" | "marriage-certificate")[];
+            /** 备注 */
             note?: string;
         };
         Marriage_SOCIAL_SECURITY_RECORD_DONE: {
+            /** 备注 */
+            note?: string;
+        };
+        Marriage_SUPPLEMENT_RECEIVED: {
+            /** 备注 */
             note?: string;
         };
         Marriage_WITHDRAW: {
+            /** 撤回原因 */
             reason: string;
         };
         MaskedApplicant: {
@@ -2522,73 +2709,137 @@ export interface components {
             expectedVersion?: number;
         };
         SocialAssistance_ACCEPT: {
-            /** @description Default: false. */
+            /**
+             * 同时转介医疗救助
+             * @description 是：受理时即请医保部门办理医疗救助 Default: false.
+             */
             referToMedicalAssistance?: boolean;
+            /** 备注 */
             note?: string;
         };
         SocialAssistance_APPROVE: {
+            /**
+             * 月保障金额
+             * @description 单位：分（界面以元输入和显示）
+             */
             monthlyAmountFen: number;
+            /**
+             * 发放起始月份
+             * @description 格式 YYYY-MM，如 2026-04
+             */
             startMonth: string;
         };
         SocialAssistance_Application: {
+            /**
+             * 家庭人口数
+             * @description 共同生活的家庭成员人数
+             */
             householdSize: number;
+            /**
+             * 家庭月收入
+             * @description 单位：分（界面以元输入和显示）
+             */
             monthlyHouseholdIncomeFen: number;
+            /** 申请理由 */
             reason: string;
-            /** @description Default: []. */
+            /**
+             * 已收取的申请材料
+             * @description 申请人已交的材料（材料代码）；未列出的必交材料在受理回执中列为缺少 Default: [].
+             */
             submittedMaterials?: ("application-form" | "id-hukou" | "income-declaration" | "verification-authorization" | "disability-illness-proof" | "relative-declaration")[];
         };
         SocialAssistance_HOME_VISIT_COMPLETED: {
+            /**
+             * 入户调查人员
+             * @description 两名以上工作人员的姓名
+             */
             visitors: string[];
+            /** 调查情况 */
             findings: string;
         };
         SocialAssistance_MEDICAL_ASSISTANCE_GRANTED: {
+            /** 备注 */
             note?: string;
         };
         SocialAssistance_MEDICAL_ASSISTANCE_REFUSED: {
+            /** 不予批准理由 */
             reason: string;
         };
         SocialAssistance_OBJECTION_RAISED: {
+            /** 异议情况 */
             details: string;
         };
         SocialAssistance_PAY_MONTH: {
+            /**
+             * 发放月份
+             * @description 格式 YYYY-MM，如 2026-04
+             */
             period: string;
         };
         SocialAssistance_PRELIMINARY_APPROVE: {
+            /**
+             * 拟保障月金额
+             * @description 单位：分（界面以元输入和显示）
+             */
             proposedMonthlyAmountFen: number;
+            /** 备注 */
             note?: string;
         };
         SocialAssistance_PRELIMINARY_REFUSE: {
+            /** 不通过理由 */
             reason: string;
         };
         SocialAssistance_PUBLIC_NOTICE_ENDED: {
+            /** 备注 */
             note?: string;
         };
         SocialAssistance_REFUSE: {
+            /** 不予确认理由 */
             reason: string;
+            /**
+             * 救济途径告知
+             * @description 申请人不服时申请行政复议或提起行政诉讼的途径
+             */
             remedy?: string;
         };
         SocialAssistance_REJECT_APPLICATION: {
+            /** 不予受理理由 */
             reason: string;
         };
         SocialAssistance_REQUEST_SUPPLEMENT: {
+            /**
+             * 缺少的材料
+             * @description 一次性列出全部需补正的材料（材料代码）
+             */
             missingMaterials: ("application-form" | "id-hukou" | "income-declaration" | "verification-authorization" | "disability-illness-proof" | "relative-declaration")[];
+            /** 备注 */
             note?: string;
         };
         SocialAssistance_RETURN_FOR_REINVESTIGATION: {
+            /** 退回原因 */
             reason: string;
         };
         SocialAssistance_STOP_PAYMENTS: {
+            /** 停发原因 */
             reason: string;
         };
         SocialAssistance_SUPPLEMENT_RECEIVED: {
+            /** 备注 */
             note?: string;
         };
         SocialAssistance_VERIFICATION_COMPLETED: {
+            /**
+             * 核对后的家庭月收入
+             * @description 单位：分（界面以元输入和显示）
+             */
             verifiedMonthlyIncomeFen: number;
+            /** 家庭财产符合规定标准 */
             propertyWithinLimit: boolean;
+            /** 备注 */
             note?: string;
         };
         SocialAssistance_WITHDRAW: {
+            /** 撤回原因 */
             reason: string;
         };
         /** @description An event of 社会组织成立登记 with its data */
@@ -2893,67 +3144,112 @@ export interface components {
             expectedVersion?: number;
         };
         SocialOrganization_ACCEPT: {
+            /** 备注 */
             note?: string;
         };
         SocialOrganization_ANNOUNCEMENT_DONE: {
+            /** 备注 */
             note?: string;
         };
         SocialOrganization_APPROVE_REGISTRATION: {
+            /** 备注 */
             note?: string;
         };
         SocialOrganization_Application: {
+            /**
+             * 拟登记组织名称
+             * @description 与名称核准时一致
+             */
             organizationName: string;
-            /** @enum {string} */
+            /**
+             * 组织类型
+             * @enum {string}
+             */
             kind: "association" | "private-non-enterprise" | "foundation";
-            /** @enum {string} */
+            /**
+             * 业务类别
+             * @description 前四类可直接登记，其他须经业务主管单位审查同意
+             * @enum {string}
+             */
             category: "industry-association" | "science-technology" | "charity" | "community-service" | "other";
-            /** @enum {string} */
+            /**
+             * 登记方式
+             * @enum {string}
+             */
             registrationPath: "sponsor" | "direct";
+            /**
+             * 注册资金（基金会为原始基金）
+             * @description 单位：分（界面以元输入和显示）；基金会不低于200万元
+             */
             registeredCapitalFen: number;
-            /** @description Default: []. */
+            /**
+             * 已收取的申请材料
+             * @description 申请人已交的材料（材料代码）；未列出的必交材料在受理回执中列为缺少 Default: [].
+             */
             submittedMaterials?: ("application-form" | "sponsor-consent" | "capital-proof" | "premises-proof" | "founders-identity" | "charter-draft" | "member-list")[];
         };
         SocialOrganization_BANK_ACCOUNT_FILING_DONE: {
+            /** 备注 */
             note?: string;
         };
         SocialOrganization_CERTIFICATE_ISSUED: {
+            /**
+             * 登记证书编号
+             * @description 统一社会信用代码
+             */
             certificateNumber: string;
         };
         SocialOrganization_NAME_APPROVED: {
+            /** 备注 */
             note?: string;
         };
         SocialOrganization_NAME_REJECTED: {
+            /** 不予核准理由 */
             reason: string;
         };
         SocialOrganization_REFUSE_REGISTRATION: {
+            /** 不予登记理由 */
             reason: string;
         };
         SocialOrganization_REJECT_APPLICATION: {
+            /** 不予受理理由 */
             reason: string;
         };
         SocialOrganization_REQUEST_SUPPLEMENT: {
+            /**
+             * 缺少的材料
+             * @description 一次性列出全部需补正的材料（材料代码）
+             */
             missingMaterials: ("application-form" | "sponsor-consent" | "capital-proof" | "premises-proof" | "founders-identity" | "charter-draft" | "member-list")[];
+            /** 备注 */
             note?: string;
         };
         SocialOrganization_RETURN_TO_ACCEPTANCE: {
+            /** 退回原因 */
             reason: string;
         };
         SocialOrganization_SEAL_FILING_DONE: {
+            /** 备注 */
             note?: string;
         };
         SocialOrganization_SPONSOR_CONSENTED: {
+            /** 备注 */
             note?: string;
         };
         SocialOrganization_SPONSOR_REFUSED: {
+            /** 不同意理由 */
             reason: string;
         };
         SocialOrganization_SUPPLEMENT_RECEIVED: {
+            /** 备注 */
             note?: string;
         };
         SocialOrganization_TAX_REGISTRATION_DONE: {
+            /** 备注 */
             note?: string;
         };
         SocialOrganization_WITHDRAW: {
+            /** 撤回原因 */
             reason: string;
         };
         /** @description A state of the chart, with its task, transitions and children */
@@ -3428,68 +3724,112 @@ export interface components {
             expectedVersion?: number;
         };
         TemporaryAssistance_ACCEPT: {
+            /** 备注 */
             note?: string;
         };
         TemporaryAssistance_ACCEPT_URGENT: {
+            /** 备注 */
             note?: string;
         };
         TemporaryAssistance_APPROVE: {
+            /**
+             * 批准救助金额
+             * @description 单位：分（界面以元输入和显示）
+             */
             amountFen: number;
         };
         TemporaryAssistance_Application: {
-            /** @enum {string} */
+            /**
+             * 急难类型
+             * @enum {string}
+             */
             hardship: "illness" | "accident" | "disaster" | "other";
+            /**
+             * 申请救助金额
+             * @description 单位：分（界面以元输入和显示）
+             */
             requestedAmountFen: number;
+            /** 申请理由 */
             reason: string;
-            /** @description Default: []. */
+            /**
+             * 已收取的申请材料
+             * @description 申请人已交的材料（材料代码）；未列出的必交材料在受理回执中列为缺少 Default: [].
+             */
             submittedMaterials?: ("application-form" | "id-hukou" | "hardship-proof" | "verification-authorization")[];
         };
         TemporaryAssistance_FUNDS_RECOVERED: {
+            /** 备注 */
             note?: string;
         };
         TemporaryAssistance_OBJECTION_RAISED: {
+            /** 异议情况 */
             details: string;
         };
         TemporaryAssistance_PAPERWORK_COMPLETED: {
+            /** 备注 */
             note?: string;
         };
         TemporaryAssistance_PAY_ONCE: {
+            /** 备注 */
             note?: string;
         };
         TemporaryAssistance_PUBLIC_NOTICE_ENDED: {
+            /** 备注 */
             note?: string;
         };
         TemporaryAssistance_RECOVERY_WAIVED: {
+            /** 核销理由 */
             reason: string;
         };
         TemporaryAssistance_REFUSE: {
+            /** 不予批准理由 */
             reason: string;
         };
         TemporaryAssistance_REJECT_APPLICATION: {
+            /** 不予受理理由 */
             reason: string;
         };
         TemporaryAssistance_REQUEST_SUPPLEMENT: {
+            /**
+             * 缺少的材料
+             * @description 一次性列出全部需补正的材料（材料代码）
+             */
             missingMaterials: ("application-form" | "id-hukou" | "hardship-proof" | "verification-authorization")[];
+            /** 备注 */
             note?: string;
         };
         TemporaryAssistance_RETURN_FOR_REVIEW: {
+            /** 退回原因 */
             reason: string;
         };
         TemporaryAssistance_REVIEW_APPROVE: {
+            /**
+             * 拟救助金额
+             * @description 单位：分（界面以元输入和显示）
+             */
             amountFen: number;
+            /** 备注 */
             note?: string;
         };
         TemporaryAssistance_REVIEW_REFUSE: {
+            /** 不通过理由 */
             reason: string;
         };
         TemporaryAssistance_SUPPLEMENT_RECEIVED: {
+            /** 备注 */
             note?: string;
         };
         TemporaryAssistance_URGENT_RELIEF_PAID: {
+            /**
+             * 先行救助金额
+             * @description 单位：分（界面以元输入和显示）
+             */
             amountFen: number;
+            /** 备注 */
             note?: string;
         };
         TemporaryAssistance_WITHDRAW: {
+            /** 撤回原因 */
             reason: string;
         };
         TimeLimit: {
