@@ -55,6 +55,10 @@ describe.skipIf(!hasChromium)('the workbench in Chromium', () => {
 
     await p.locator('#procedure').click();
     await p.locator('.el-select-dropdown__item', { hasText: '最低生活保障' }).click();
+    // Labels are the document's own titles (docs/api.md, "Labels for forms"), not a UI table.
+    expect(await text(p, 'label[for="f-application-householdSize"]')).toBe('家庭人口数');
+    expect(await text(p, 'label[for="f-application-monthlyHouseholdIncomeFen"]')).toBe('家庭月收入');
+    expect(await text(p, '.materials .el-form-item__label')).toBe('已收取的申请材料');
     await p.locator('#f-applicant-name').fill('张三丰');
     await p.locator('#f-applicant-idNumber').fill('110105194912310021'); // wrong check character
     await p.locator('#f-applicant-phone').fill('13800138000');
