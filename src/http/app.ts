@@ -14,6 +14,7 @@ import caseRoutes from './routes/cases.ts';
 import procedureRoutes from './routes/procedures.ts';
 import adminRoutes from './routes/admin.ts';
 import supervisionRoutes from './routes/supervision.ts';
+import reportRoutes from './routes/reports.ts';
 import taskRoutes from './routes/tasks.ts';
 import userRoutes from './routes/users.ts';
 import trackRoutes from './routes/track.ts';
@@ -58,6 +59,7 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   await api.register(trackRoutes, { prefix: '/api/track' });
   await api.register(procedureRoutes, { prefix: '/api/procedures' });
   await api.register(supervisionRoutes, { prefix: '/api/supervision' });
+  await api.register(reportRoutes, { prefix: '/api/reports' });
   await api.register(adminRoutes, { prefix: '/api/admin' });
   await api.register(userRoutes, { prefix: '/api/admin/users' });
 };

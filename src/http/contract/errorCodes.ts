@@ -57,6 +57,7 @@ export const ERROR_CODES = {
   INVALID_OUTCOME: [422, 'The outcome is not one of the task actions'],
   WRONG_PASSWORD: [422, 'Changing the password: the current password is wrong (this session ends too)'],
   INVALID_CALENDAR: [422, 'The calendar year has wrong or duplicate dates (details: field issues)'],
+  REPORT_MONTH_IN_FUTURE: [422, 'The report month has not begun yet'],
   // 429
   RATE_LIMITED: [429, 'Too many requests from this client address (Retry-After)'],
   TEMPORARILY_LOCKED: [429, 'Too many failures on this username or reference (Retry-After)'],
