@@ -601,6 +601,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/reports/monthly": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 月报告：按事项、按部门的收件、受理、办结、按时办结率、超期、办理时长、补正率、评价与回访
+         * @description The monthly report of a region and the regions below it: per procedure (cases) and per department (tasks) — received, accepted, not accepted, completed, completed on time (statutory limit, clock-stopped time excluded), on-time rate, open and overdue at the month's end, mean and p90 handling time in working days, 补正 rate, ratings by level and satisfaction rate, 差评整改 done on time, 回访 rate. Computed from the event log and tasks as they stood at the month end, so a past month never changes. Who: supervisors and admins, for their region and the regions below it (another region: 403 NOT_PERMITTED; an unknown one: 404). A month in the future: 422 REPORT_MONTH_IN_FUTURE. Rules: docs/reports.md.
+         */
+        get: operations["getMonthlyReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/reports/monthly.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 下载月报告（CSV）
+         * @description The same table as getMonthlyReport as CSV: UTF-8 with a byte-order mark (Excel opens the Chinese), Chinese headers, one line per procedure, the total, then per department; rates as percentages, — where not yet recorded. Content-Disposition: attachment, filename 月报告-<region>-<month>.csv (RFC 5987). Who: supervisors and admins, for their region and the regions below it (another region: 403 NOT_PERMITTED; an unknown one: 404). A month in the future: 422 REPORT_MONTH_IN_FUTURE. Rules: docs/reports.md.
+         */
+        get: operations["downloadMonthlyReportCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/reports/monthly.xlsx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 下载月报告（Excel）
+         * @description The same table as getMonthlyReport as an Excel workbook (one sheet 月报告: title, the instant, then the table; rates as numbers formatted as percentages, — where not yet recorded). Content-Disposition: attachment, filename 月报告-<region>-<month>.xlsx (RFC 5987). Who: supervisors and admins, for their region and the regions below it (another region: 403 NOT_PERMITTED; an unknown one: 404). A month in the future: 422 REPORT_MONTH_IN_FUTURE. Rules: docs/reports.md.
+         */
+        get: operations["downloadMonthlyReportXlsx"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/calendars/{year}": {
         parameters: {
             query?: never;
@@ -1336,7 +1396,7 @@ export interface components {
              * @description Stable machine-readable code; the table in docs/api.md and each operation's x-error-codes list them
              * @enum {string}
              */
-            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "REPORT_MONTH_IN_FUTURE" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
             /** @description Human-readable message (zh-CN), to show as it is */
             message: string;
             /** @description Field issues (422), retry hint (409 CASE_BUSY, 429, 503), allowed events (409), or version conflict (409) */
@@ -2254,6 +2314,169 @@ export interface components {
             code: string;
             name: string;
             required: boolean;
+        };
+        MonthlyReport: {
+            /** @description YYYY-MM, China time */
+            month: string;
+            regionCode: string;
+            regionName: string;
+            /** @description The month's first instant (00:00 China time) */
+            from: string;
+            /** @description The month's last instant */
+            until: string;
+            /** @description The instant the figures are computed at: the month end, or now while the month runs */
+            asOf: string;
+            /** @description The month is over: the figures will not change */
+            final: boolean;
+            /** @description One row per procedure (every procedure, zeros included): figures over cases */
+            procedures: {
+                procedureId: string;
+                procedureName: string;
+                /** @description 收件: cases opened in the month (procedures, totals); tasks opened (departments) */
+                received: number;
+                /** @description 受理: ACCEPT / ACCEPT_URGENT events in the month */
+                accepted: number;
+                /** @description 不予受理: REJECT_APPLICATION events in the month */
+                notAccepted: number;
+                /** @description 办结: cases decided in the month (final state, or only monthly payments left); tasks completed (departments) */
+                completed: number;
+                /** @description Completed within the statutory limit, clock-stopped time excluded (departments: by the step due date) */
+                completedOnTime: number;
+                /** @description completedOnTime / completed, a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+                onTimeRate: number | null;
+                /** @description 在办 at asOf: cases (tasks) not yet decided (closed) */
+                open: number;
+                /** @description Of those, past their limit at asOf */
+                overdue: number;
+                /** @description Mean handling time of the completed, in working days (1 decimal); null when none completed */
+                avgHandlingWorkingDays: number | null;
+                /** @description 90th percentile (nearest rank) of the same */
+                p90HandlingWorkingDays: number | null;
+                /** @description 补正: cases received in the month with a 补正 notice by asOf (departments: completed steps that ended in a 补正 notice) */
+                supplemented: number;
+                /** @description supplemented / received (departments: / completed), a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+                supplementRate: number | null;
+                /** @description CASE_RATED events in the month by level; null: not yet recorded (shown as —) */
+                ratings: {
+                    verySatisfied: number;
+                    satisfied: number;
+                    basicallySatisfied: number;
+                    dissatisfied: number;
+                    veryDissatisfied: number;
+                    total: number;
+                } | null;
+                /** @description (verySatisfied + satisfied + basicallySatisfied) / total ratings, a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+                satisfactionRate: number | null;
+                /** @description 差评整改 tasks completed in the month (RECTIFICATION_DONE); null: not yet recorded (shown as —) */
+                rectificationsDone: number | null;
+                /** @description Of those, completed by their due date; null: not yet recorded (shown as —) */
+                rectificationsOnTime: number | null;
+                /** @description 回访 done in the month (FOLLOW_UP_DONE); null: not yet recorded (shown as —) */
+                followUpsDone: number | null;
+                /** @description Of those, the applicant was reached; null: not yet recorded (shown as —) */
+                followUpsReached: number | null;
+                /** @description followUpsDone / cases completed in the month, a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+                followUpRate: number | null;
+            }[];
+            /** @description One row per department with work in the month: figures over its tasks (steps); ratings and 回访 over the cases it worked on */
+            departments: {
+                department: string;
+                departmentName: string;
+                /** @description 收件: cases opened in the month (procedures, totals); tasks opened (departments) */
+                received: number;
+                /** @description 受理: ACCEPT / ACCEPT_URGENT events in the month */
+                accepted: number;
+                /** @description 不予受理: REJECT_APPLICATION events in the month */
+                notAccepted: number;
+                /** @description 办结: cases decided in the month (final state, or only monthly payments left); tasks completed (departments) */
+                completed: number;
+                /** @description Completed within the statutory limit, clock-stopped time excluded (departments: by the step due date) */
+                completedOnTime: number;
+                /** @description completedOnTime / completed, a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+                onTimeRate: number | null;
+                /** @description 在办 at asOf: cases (tasks) not yet decided (closed) */
+                open: number;
+                /** @description Of those, past their limit at asOf */
+                overdue: number;
+                /** @description Mean handling time of the completed, in working days (1 decimal); null when none completed */
+                avgHandlingWorkingDays: number | null;
+                /** @description 90th percentile (nearest rank) of the same */
+                p90HandlingWorkingDays: number | null;
+                /** @description 补正: cases received in the month with a 补正 notice by asOf (departments: completed steps that ended in a 补正 notice) */
+                supplemented: number;
+                /** @description supplemented / received (departments: / completed), a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+                supplementRate: number | null;
+                /** @description CASE_RATED events in the month by level; null: not yet recorded (shown as —) */
+                ratings: {
+                    verySatisfied: number;
+                    satisfied: number;
+                    basicallySatisfied: number;
+                    dissatisfied: number;
+                    veryDissatisfied: number;
+                    total: number;
+                } | null;
+                /** @description (verySatisfied + satisfied + basicallySatisfied) / total ratings, a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+                satisfactionRate: number | null;
+                /** @description 差评整改 tasks completed in the month (RECTIFICATION_DONE); null: not yet recorded (shown as —) */
+                rectificationsDone: number | null;
+                /** @description Of those, completed by their due date; null: not yet recorded (shown as —) */
+                rectificationsOnTime: number | null;
+                /** @description 回访 done in the month (FOLLOW_UP_DONE); null: not yet recorded (shown as —) */
+                followUpsDone: number | null;
+                /** @description Of those, the applicant was reached; null: not yet recorded (shown as —) */
+                followUpsReached: number | null;
+                /** @description followUpsDone / cases completed in the month, a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+                followUpRate: number | null;
+            }[];
+            /** @description All procedures: figures over cases */
+            totals: components["schemas"]["MonthlyReportRow"];
+        };
+        MonthlyReportRow: {
+            /** @description 收件: cases opened in the month (procedures, totals); tasks opened (departments) */
+            received: number;
+            /** @description 受理: ACCEPT / ACCEPT_URGENT events in the month */
+            accepted: number;
+            /** @description 不予受理: REJECT_APPLICATION events in the month */
+            notAccepted: number;
+            /** @description 办结: cases decided in the month (final state, or only monthly payments left); tasks completed (departments) */
+            completed: number;
+            /** @description Completed within the statutory limit, clock-stopped time excluded (departments: by the step due date) */
+            completedOnTime: number;
+            /** @description completedOnTime / completed, a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+            onTimeRate: number | null;
+            /** @description 在办 at asOf: cases (tasks) not yet decided (closed) */
+            open: number;
+            /** @description Of those, past their limit at asOf */
+            overdue: number;
+            /** @description Mean handling time of the completed, in working days (1 decimal); null when none completed */
+            avgHandlingWorkingDays: number | null;
+            /** @description 90th percentile (nearest rank) of the same */
+            p90HandlingWorkingDays: number | null;
+            /** @description 补正: cases received in the month with a 补正 notice by asOf (departments: completed steps that ended in a 补正 notice) */
+            supplemented: number;
+            /** @description supplemented / received (departments: / completed), a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+            supplementRate: number | null;
+            /** @description CASE_RATED events in the month by level; null: not yet recorded (shown as —) */
+            ratings: {
+                verySatisfied: number;
+                satisfied: number;
+                basicallySatisfied: number;
+                dissatisfied: number;
+                veryDissatisfied: number;
+                total: number;
+            } | null;
+            /** @description (verySatisfied + satisfied + basicallySatisfied) / total ratings, a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+            satisfactionRate: number | null;
+            /** @description 差评整改 tasks completed in the month (RECTIFICATION_DONE); null: not yet recorded (shown as —) */
+            rectificationsDone: number | null;
+            /** @description Of those, completed by their due date; null: not yet recorded (shown as —) */
+            rectificationsOnTime: number | null;
+            /** @description 回访 done in the month (FOLLOW_UP_DONE); null: not yet recorded (shown as —) */
+            followUpsDone: number | null;
+            /** @description Of those, the applicant was reached; null: not yet recorded (shown as —) */
+            followUpsReached: number | null;
+            /** @description followUpsDone / cases completed in the month, a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+            followUpRate: number | null;
         };
         NewUser: {
             /** @description Login name, e.g. clerk.beishan2 */
@@ -6659,6 +6882,246 @@ export interface operations {
                 };
             };
             /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getMonthlyReport: {
+        parameters: {
+            query: {
+                /** @description YYYY-MM (China time); not in the future */
+                month: string;
+                /** @description 行政区划代码: the caller's region (default) or one below it */
+                region?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MonthlyReport"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_PERMITTED`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `CALENDAR_YEAR_MISSING`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `REPORT_MONTH_IN_FUTURE`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    downloadMonthlyReportCsv: {
+        parameters: {
+            query: {
+                /** @description YYYY-MM (China time); not in the future */
+                month: string;
+                /** @description 行政区划代码: the caller's region (default) or one below it */
+                region?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report as CSV */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_PERMITTED`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `CALENDAR_YEAR_MISSING`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `REPORT_MONTH_IN_FUTURE`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    downloadMonthlyReportXlsx: {
+        parameters: {
+            query: {
+                /** @description YYYY-MM (China time); not in the future */
+                month: string;
+                /** @description 行政区划代码: the caller's region (default) or one below it */
+                region?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report as an XLSX workbook */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_PERMITTED`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `CALENDAR_YEAR_MISSING`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `REPORT_MONTH_IN_FUTURE`, `VALIDATION_FAILED`. */
             422: {
                 headers: {
                     [name: string]: unknown;
