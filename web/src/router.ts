@@ -24,6 +24,7 @@ const routes: RouteRecordRaw[] = [
       { path: 'window/receipt/:caseId', component: () => import('./views/ReceiptView.vue'), meta: { roles: ['clerk'], title: '受理回执' } },
       { path: 'inbox', component: () => import('./views/PlaceholderView.vue'), meta: { roles: ['reviewer'], title: '待办' } },
       { path: 'supervision', component: () => import('./views/PlaceholderView.vue'), meta: { roles: ['supervisor'], title: '督办' } },
+      { path: 'supervision/report', component: () => import('./views/ReportView.vue'), meta: { roles: ['supervisor', 'admin'], title: '月报告' } },
       { path: 'admin', component: () => import('./views/PlaceholderView.vue'), meta: { roles: ['admin'], title: '管理' } },
       { path: 'no-role', component: () => import('./views/PlaceholderView.vue'), meta: { title: '未分配岗位' } },
       { path: ':rest(.*)*', component: () => import('./views/NotFoundView.vue'), meta: { title: '页面不存在' } },
