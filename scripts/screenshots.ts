@@ -65,6 +65,44 @@ try {
   await logIn(reviewer, service.url, 'township.beishan');
   await reviewer.waitForURL(/\/inbox$/);
   await shot(reviewer, 'reviewer-menu');
+
+  // 月报告 (issue 9): a few 身后一件事 cases in March — on time, late, refused, still open — then April 1.
+  const as = async (username: string) => {
+    const login = await service.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username, password: 'OneWindow@2026' } });
+    const headers = { authorization: `Bearer ${login.json().token}` };
+    return {
+      open: async () =>
+        (await service.app.inject({ method: 'POST', url: '/api/cases', headers, payload: { procedureId: 'funeral', applicant: { name: '李四', idNumber: '11010519491231002X', phone: '13800138000' }, application: { deceased: { name: '李五', idNumber: '11010519491231002X', dateOfDeath: '2026-03-01' }, relationship: '子女', branches: { pension: false, medicalInsurance: false, housingFund: false, socialSecurityCard: false } } } })).json().id as string,
+      send: async (id: string, type: string, data: object = {}) => {
+        const { version } = (await service.app.inject({ method: 'GET', url: `/api/cases/${id}`, headers })).json();
+        await service.app.inject({ method: 'POST', url: `/api/cases/${id}/events`, headers, payload: { type, data, expectedVersion: version } });
+      },
+    };
+  };
+  const clerks = { beishan: await as('clerk.beishan'), xixi: await as('clerk.xixi') };
+  // Sessions last 24 hours of the service's clock: log in again after moving it.
+  const finish = async (id: string) => {
+    for (const [user, type] of [['police.xihu', 'HOUSEHOLD_DONE'], ['funeralhome.xihu', 'CREMATION_DONE'], ['county.xihu', 'FUNERAL_SUBSIDY_DONE']]) await (await as(user)).send(id, type);
+  };
+  const monthCases: Array<{ clerk: keyof typeof clerks; id: string }> = [];
+  for (const clerk of ['beishan', 'xixi', 'beishan', 'xixi', 'xixi'] as const) {
+    const id = await clerks[clerk].open();
+    monthCases.push({ clerk, id });
+  }
+  for (const { clerk, id } of monthCases.slice(0, 4)) await clerks[clerk].send(id, 'ACCEPT');
+  await clerks.xixi.send(monthCases[4].id, 'REJECT_APPLICATION', { reason: '不属于本辖区' });
+  service.clock.current = new Date('2026-03-12T01:30:00Z');
+  await finish(monthCases[0].id);
+  await finish(monthCases[1].id);
+  service.clock.current = new Date('2026-03-27T01:30:00Z');
+  await finish(monthCases[2].id);
+  service.clock.current = new Date('2026-04-01T01:30:00Z');
+  const supervisor = await browser.context.newPage();
+  await logIn(supervisor, service.url, 'supervisor.xihu');
+  await supervisor.waitForURL(/\/supervision$/);
+  await supervisor.goto(`${service.url}/supervision/report?month=2026-03`);
+  await supervisor.locator('svg.chart').waitFor();
+  await shot(supervisor, 'monthly-report');
 } finally {
   await browser.close();
   await service.close();

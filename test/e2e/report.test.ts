@@ -73,6 +73,8 @@ describe.skipIf(!hasChromium)('the 月报告 screen', () => {
     await page.goto(`${service.url}/supervision/report?month=2026-03`);
     await page.locator('table.figures').first().waitFor();
     expect(await page.title()).toBe('月报告 - 一窗通办');
+    expect(await page.locator('input#report-month').inputValue()).toBe('2026-03');
+    expect(await page.locator('#report-region').inputValue()).toBe('330106');
 
     const funeral = page.locator('table.figures').first().locator('tr', { hasText: '身后一件事' });
     const cells = await funeral.locator('td').allTextContents();
