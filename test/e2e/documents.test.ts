@@ -116,6 +116,14 @@ describe.skipIf(!hasChromium)("the window's documents in Chromium", () => {
     expect(pdf.text).not.toContain('最低生活保障申请书');
     expect(pdf.text).not.toContain('打印');
     expect(pdf.text).not.toContain('返回办件');
+
+    // The other document does not exist for this case: the service's message, no sheet, nothing to print.
+    await page.goto(`${service.url}/cases/${c.id}/notice/rejection`);
+    const alert = page.locator('[role=alert]');
+    await alert.waitFor();
+    expect((await alert.textContent())?.trim()).toBe('该办件未作出不予受理决定，没有不予受理通知书');
+    expect(await page.locator('.notice').count()).toBe(0);
+    expect(await page.getByRole('button', { name: '打印' }).count()).toBe(0);
     expect(errors).toEqual([]);
     await page.close();
   });
