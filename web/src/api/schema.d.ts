@@ -601,6 +601,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/regions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 本管理员可管理的地区（本辖区及下级）
+         * @description The caller's own region and every region below it, by code — the regions a user can be created in and whose calendar adjustments the caller loads — and whether the caller may load the national calendar. Who: admins.
+         */
+        get: operations["listAdminRegions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/departments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 部门列表（新建用户时选择）
+         * @description Every department a user can belong to: those the procedures route tasks to, and the administration itself. Who: admins.
+         */
+        get: operations["listDepartments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/calendars/{year}": {
         parameters: {
             query?: never;
@@ -634,7 +674,7 @@ export interface paths {
         };
         /**
          * 用户列表（本辖区及下级）
-         * @description Users of the caller’s region and below, with whether each is disabled and how many live sessions it has. Who: admins (their region and below).
+         * @description Users of the caller’s region and below, by username, with whether each is disabled and how many live sessions it has; optionally of one region, active or disabled only, or matching a search text. Who: admins (their region and below).
          */
         get: operations["listUsers"];
         put?: never;
@@ -745,6 +785,18 @@ export interface components {
         ActiveState: {
             stateId: string;
             stage: string;
+        };
+        AdminRegions: {
+            items: {
+                /** @description 行政区划代码 */
+                code: string;
+                name: string;
+                parentCode: string | null;
+                /** @description 0 for the caller's own region, 1 for the regions right below it, … */
+                depth: number;
+            }[];
+            /** @description Whether the caller may load the national calendar ('CN'): an admin of a top-level region */
+            nationalCalendar: boolean;
         };
         AllowedEventsDetails: {
             /** @description Event types the case accepts now */
@@ -863,6 +915,18 @@ export interface components {
             note: string | null;
             /** @description The expected completion date as a person reads it (zh-CN), e.g. "2026年4月10日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the case is finished */
             text: string | null;
+        };
+        Departments: {
+            items: {
+                id: string;
+                /** @description zh-CN */
+                name: string;
+                /**
+                 * @description Where its staff sit: a township office or a county-level bureau
+                 * @enum {string}
+                 */
+                level: "township" | "county";
+            }[];
         };
         /** @description An event of 特困人员救助供养申请 with its data */
         DestituteSupportEventCommand: {
@@ -6339,6 +6403,102 @@ export interface operations {
             };
         };
     };
+    listAdminRegions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminRegions"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listDepartments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Departments"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getCalendarYear: {
         parameters: {
             query?: {
@@ -6516,6 +6676,12 @@ export interface operations {
     listUsers: {
         parameters: {
             query?: {
+                /** @description Only users of exactly this region (outside the caller’s: an empty list) */
+                region?: string;
+                /** @description active: not disabled; disabled: disabled only */
+                status?: "active" | "disabled";
+                /** @description Part of the username or display name (case-insensitive) */
+                q?: string;
                 page?: number;
                 pageSize?: number;
             };
