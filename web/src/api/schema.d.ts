@@ -3108,7 +3108,45 @@ export interface components {
             }[];
         };
         SupervisionTaskPage: {
-            items: components["schemas"]["InboxItem"][];
+            items: {
+                id: string;
+                caseId: string;
+                procedureId: string;
+                title: string;
+                /** @description The chart state that opened the task */
+                stateId: string;
+                department: string;
+                departmentName: string;
+                /** @description 行政区划代码 of the case: the task is worked by its department in this region (or a covering one) */
+                regionCode: string;
+                /** @enum {string} */
+                role: "clerk" | "reviewer" | "supervisor" | "admin";
+                /** @enum {string} */
+                status: "open" | "claimed" | "completed" | "cancelled";
+                actions: components["schemas"]["Action"][];
+                timeLimit: components["schemas"]["TimeLimit"] | null;
+                assigneeId: string | null;
+                openedAt: string;
+                closedAt: string | null;
+                outcome: string | null;
+                /** @description End of the step limit on the statutory calendar */
+                dueAt: string | null;
+                /** @description Negative once overdue */
+                remainingWorkingDays: number | null;
+                /** @enum {string} */
+                escalation: "none" | "warned" | "overdue" | "red";
+                /** @description Machine-readable reason there is no due date, e.g. CALENDAR_YEAR_MISSING:2027 (never show it to a person: show deadlineText) */
+                deadlineNote: string | null;
+                /** @description The due date as a person reads it (zh-CN), e.g. "2026年3月16日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the task is closed */
+                deadlineText: string | null;
+                reference: string;
+                /** @description Masked */
+                applicantName: string;
+                /** @description Send as expectedVersion */
+                caseVersion: number;
+                /** @description The board's bucket of this task at asOf besides open (预警 due within 2 working days, 黄牌 overdue, 红牌 red), from its due dates; null: none of them */
+                level: ("dueSoon" | "overdue" | "red") | null;
+            }[];
             /** @description Tasks matching the filters. Counts stop at countCap (10,000): below it exact; at it `exact` is false and it means "10,000+" */
             total: number;
             /** @description false: total is the cap, the real number is at least that */
