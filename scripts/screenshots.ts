@@ -96,7 +96,8 @@ try {
   const admin = await browser.context.newPage();
   await logIn(admin, service.url, 'admin.xihu');
   await admin.waitForURL(/\/admin\/calendars$/);
-  await admin.locator('[data-day="2026-10-01"]').waitFor();
+  await admin.locator('[data-day="2026-10-01"].holiday').waitFor();
+  await admin.locator('#cal-holidays').waitFor();
   await shot(admin, 'calendars');
   await admin.locator('nav[aria-label="管理子菜单"] a', { hasText: '用户' }).click();
   await admin.locator('tr[data-username="clerk.beishan"]').waitFor();
