@@ -184,7 +184,7 @@ describe.skipIf(!hasChromium)('the supervision board and the administration in C
     await p.close();
   });
 
-  it('an admin creates a user in the browser who then logs in; disabled, their login fails with the zh-CN message; a clerk typing /admin is sent home', async () => {
+  it('an admin creates a user in the browser who then logs in; a reset password ends their session; disabled, their login fails with the zh-CN message; a clerk typing /admin is sent home', async () => {
     const { page: p, errors } = await page();
     await logIn(p, service.url, 'admin.xihu');
     await p.waitForURL(/\/admin\/calendars$/);
@@ -237,11 +237,26 @@ describe.skipIf(!hasChromium)('the supervision board and the administration in C
     await logIn(other.page, service.url, 'clerk.beishan9', password);
     await other.page.waitForURL(/\/window$/);
 
+    // 重置密码: the new one is shown once; the user's open session ends, the new password works.
+    await p.locator('tr[data-username="clerk.beishan9"]').getByRole('button', { name: '重置密码 clerk.beishan9' }).click();
+    await p.locator('#u-new-password').waitFor();
+    await p.locator('.el-dialog:has(#u-new-password)').getByRole('button', { name: '生成' }).click();
+    const newPassword = await p.locator('#u-new-password').inputValue();
+    expect(newPassword).not.toBe(password);
+    await a11y(p, '重置密码');
+    await p.getByRole('button', { name: '重置', exact: true }).click();
+    await p.waitForFunction(() => document.querySelector('.notice')?.textContent?.includes('已重置'));
+    expect(await text(p, '.notice')).toContain(`已重置 clerk.beishan9 的密码，新密码：${newPassword}（仅显示这一次）；其1个登录已失效`);
+    await other.page.reload();
+    await other.page.waitForURL(/\/login/);
+    await logIn(other.page, service.url, 'clerk.beishan9', newPassword);
+    await other.page.waitForURL(/\/window$/);
+
     await p.locator('tr[data-username="clerk.beishan9"]').getByRole('button', { name: '停用 clerk.beishan9' }).click();
     await p.waitForFunction(() => document.querySelector('tr[data-username="clerk.beishan9"]')?.textContent?.includes('已停用'));
     expect(await text(p, '.notice')).toContain('已停用 clerk.beishan9');
 
-    await logIn(other.page, service.url, 'clerk.beishan9', password);
+    await logIn(other.page, service.url, 'clerk.beishan9', newPassword);
     const refused = other.page.locator('[role=alert]');
     await refused.waitFor();
     expect((await refused.textContent())?.trim()).toBe('账号已停用，请联系管理员');
