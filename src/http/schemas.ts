@@ -136,6 +136,14 @@ export const inboxPageSchema = z
 export const supervisionTaskPageSchema = z
   .object({
     ...pageFields,
+    items: z.array(
+      inboxItemSchema.extend({
+        level: z
+          .enum(['dueSoon', 'overdue', 'red'])
+          .nullable()
+          .describe("The board's bucket of this task at asOf besides open (预警 due within 2 working days, 黄牌 overdue, 红牌 red), from its due dates; null: none of them"),
+      }),
+    ),
     bucket: z.enum(['open', 'dueSoon', 'overdue', 'red']),
     asOf: z.string().describe('The instant the buckets were computed at'),
     dueSoonUntil: z.string().describe('End of the 2nd working day from asOf: dueSoon tasks are due by then'),
