@@ -1780,6 +1780,12 @@ export interface components {
             applicantName: string;
             /** @description Send as expectedVersion */
             caseVersion: number;
+            /** @description The procedure's zh-CN name */
+            procedureName: string;
+            /** @description zh-CN stage of the chart state that opened the task, e.g. 入户调查中 */
+            stage: string;
+            /** @description Display name of the claimant (null when unclaimed, or in lists that do not say) */
+            assigneeName: string | null;
         };
         InboxPage: {
             items: components["schemas"]["InboxItem"][];
