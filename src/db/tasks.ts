@@ -104,7 +104,7 @@ export interface InboxRow extends TaskRow {
   reference: string;
   applicant_name: string;
   case_version: number;
-  /** Display name of the claimant, when the query joins users. */
+  /** Display name of the claimant (null when unclaimed). */
   assignee_name?: string | null;
 }
 
@@ -203,10 +203,11 @@ export async function unclaimTask(db: Db, id: string): Promise<void> {
 export async function listEscalated(db: Db, regionPrefix: string, limit: number): Promise<InboxRow[]> {
   return db('tasks')
     .join('cases', 'cases.id', 'tasks.case_id')
+    .leftJoin('users', 'users.id', 'tasks.assignee_id')
     .whereIn('tasks.status', LIVE_STATUSES)
     .andWhereNot('tasks.escalation', 'none')
     .andWhere('tasks.region_code', 'like', `${regionPrefix}%`)
-    .select('tasks.*', 'cases.reference', 'cases.applicant_name', 'cases.version as case_version')
+    .select('tasks.*', 'cases.reference', 'cases.applicant_name', 'cases.version as case_version', 'users.display_name as assignee_name')
     .orderBy([{ column: 'tasks.due_at' }, { column: 'tasks.id' }])
     .limit(limit);
 }

@@ -161,7 +161,7 @@ describe.skipIf(!hasChromium)('the workbench in Chromium', () => {
     await p.goto(`${service.url}/window`);
     await p.waitForURL(/\/inbox$/);
     expect(await p.locator('nav').textContent()).not.toContain('综合窗口');
-    expect(await seriousViolations(p), '待办 placeholder').toEqual([]);
+    expect(await seriousViolations(p), '待办').toEqual([]);
     expect(errors).toEqual([]);
     await p.close();
   });

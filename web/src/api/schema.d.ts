@@ -1824,7 +1824,7 @@ export interface components {
             procedureName: string;
             /** @description zh-CN stage of the chart state that opened the task, e.g. 入户调查中 */
             stage: string;
-            /** @description Display name of the claimant (null when unclaimed, or in lists that do not say) */
+            /** @description Display name of the claimant; null when unclaimed */
             assigneeName: string | null;
         };
         InboxPage: {
