@@ -327,6 +327,28 @@ describe.skipIf(!hasChromium)('待办 and the case page in Chromium', () => {
     expect(await seriousViolations(clerk), '待办, filtered').toEqual([]);
     await clerk.locator('input[data-filter=overdue]').uncheck();
 
+    // Pages by cursor: a second case opened meanwhile, one row a page.
+    const token = await clerk.evaluate(() => (globalThis as any).sessionStorage.getItem('onewindow.token'));
+    const second = await fetch(`${service.url}/api/cases`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ procedureId: 'social-assistance', applicant: { name: '王五', idNumber: '11010519491231002X', phone: '13800138002' }, application: { householdSize: 1, monthlyHouseholdIncomeFen: 50000, reason: '因病致贫' } }),
+    });
+    const secondRef = ((await second.json()) as { reference: string }).reference;
+    await clerk.goto(`${service.url}/inbox?pageSize=1`);
+    await clerk.locator('tbody tr[data-reference]').waitFor();
+    expect(await text(clerk, '[data-total]')).toBe('2');
+    const firstRow = await clerk.locator('tbody tr[data-reference]').getAttribute('data-reference');
+    await clerk.getByRole('button', { name: '下一页' }).click();
+    await clerk.locator('text=第 2 页').waitFor();
+    await clerk.locator(`tbody tr[data-reference]:not([data-reference="${firstRow}"])`).waitFor();
+    const secondRow = await clerk.locator('tbody tr[data-reference]').getAttribute('data-reference');
+    expect(new Set([firstRow, secondRow])).toEqual(new Set([reference, secondRef]));
+    expect(await clerk.getByRole('button', { name: '下一页' }).isDisabled()).toBe(true);
+    await clerk.getByRole('button', { name: '上一页' }).click();
+    await clerk.locator(`tbody tr[data-reference="${firstRow}"]`).waitFor();
+    await clerk.goto(`${service.url}/inbox`);
+
     await clerk.locator(`tr[data-reference="${reference}"] a.ref`).click();
     await clerk.locator('[data-reference]').waitFor();
     await startAction(clerk, 'ACCEPT');
