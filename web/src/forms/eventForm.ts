@@ -40,6 +40,8 @@ const EVENT_LABELS: Record<string, string> = {
   startMonth: '发放起始月份',
   period: '发放月份',
   branches: '需要办理的事项',
+  task: '任务',
+  items: '需补正的材料',
 };
 
 const typeOf = (s: JsonSchema) => (Array.isArray(s.type) ? s.type.find((t) => t !== 'null') : s.type);
