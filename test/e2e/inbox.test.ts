@@ -9,6 +9,7 @@ import { CHROMIUM, hasChromium, launchBrowser, logIn, seriousViolations, startSe
 
 // Page-side globals inside page.evaluate callbacks (the root tsconfig has no DOM library).
 declare const document: any;
+declare const getComputedStyle: (e: unknown) => { opacity: string };
 
 // Issue 8, screen 3 in a real browser: 待办 and the case page. A 低保 case goes from the clerk's
 // form through 补正, acceptance, both verification branches, 初审, 公示, county confirmation and
@@ -152,6 +153,8 @@ describe.skipIf(!hasChromium)('待办 and the case page in Chromium', () => {
     const listError = clerk.locator('form[data-event="REQUEST_SUPPLEMENT"] .el-form-item__error');
     await listError.waitFor();
     expect((await listError.textContent())?.trim()).toBe('请列出全部缺少的材料');
+    // The message fades in (Element's transition); axe measures contrast once it has.
+    await clerk.waitForFunction(() => [...document.querySelectorAll('.el-form-item__error')].every((e: any) => !/enter|leave/.test(e.className) && getComputedStyle(e).opacity === '1'));
     expect(await seriousViolations(clerk), 'action form with a field error').toEqual([]);
     await clerk.locator('[data-option="verification-authorization"]').click();
     await clerk.locator('form[data-event="REQUEST_SUPPLEMENT"] button[type=submit]').click();
@@ -334,7 +337,8 @@ describe.skipIf(!hasChromium)('待办 and the case page in Chromium', () => {
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ procedureId: 'social-assistance', applicant: { name: '王五', idNumber: '11010519491231002X', phone: '13800138002' }, application: { householdSize: 1, monthlyHouseholdIncomeFen: 50000, reason: '因病致贫' } }),
     });
-    const secondRef = ((await second.json()) as { reference: string }).reference;
+    const secondCase = (await second.json()) as { id: string; reference: string };
+    const secondRef = secondCase.reference;
     await clerk.goto(`${service.url}/inbox?pageSize=1`);
     await clerk.locator('tbody tr[data-reference]').waitFor();
     expect(await text(clerk, '[data-total]')).toBe('2');
@@ -375,6 +379,17 @@ describe.skipIf(!hasChromium)('待办 and the case page in Chromium', () => {
     await home.goto(`${service.url}/inbox`);
     await home.waitForFunction(() => document.querySelector('.total')?.textContent?.includes('加载中') === false);
     expect(await home.locator(`tr[data-reference="${reference}"]`).count()).toBe(0);
-    void caseId;
+
+    // 不予受理 of the second case: a required reason, then the 不予受理通知书.
+    await openCase(clerk, secondCase.id);
+    await startAction(clerk, 'REJECT_APPLICATION');
+    await clerk.locator('#ev-reason').fill('申请人户籍不在本街道');
+    await clerk.locator('form[data-event="REJECT_APPLICATION"] button[type=submit]').click();
+    await clerk.waitForURL(new RegExp(`/cases/${secondCase.id}/notice/rejection$`));
+    await clerk.locator('.document .reference').waitFor();
+    expect(await text(clerk, '.document .reference')).toBe(secondRef);
+    expect(await text(clerk, '.document')).toContain('申请人户籍不在本街道');
+    await openCase(clerk, caseId);
+    expect(await text(clerk, '[data-stage]')).toContain('火化证明已出具');
   }, 60_000);
 });
