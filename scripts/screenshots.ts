@@ -9,6 +9,9 @@ import { CHROMIUM, hasChromium, launchBrowser, logIn, startService } from '../te
  * docs/screenshots/ — the real service on an in-memory embedded database, Debian's Chromium.
  */
 
+// Page-side global inside page.evaluate (the root tsconfig has no DOM library).
+declare const sessionStorage: { getItem(key: string): string | null };
+
 const OUT = path.resolve(import.meta.dirname, '../docs/screenshots');
 
 if (!hasChromium) {
@@ -52,6 +55,25 @@ try {
   await shot(page, 'receipt');
   const reference = ((await page.locator('.receipt .reference').textContent()) ?? '').trim();
   const code = ((await page.locator('.receipt .code').textContent()) ?? '').trim();
+
+  // The window's documents (一次性告知书, 不予受理通知书): two cases decided at the window through the API.
+  const token = await page.evaluate(() => sessionStorage.getItem('onewindow.token'));
+  const asClerk = async (method: string, url: string, body: unknown) =>
+    (await fetch(`${service.url}${url}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json() as Promise<any>;
+  for (const [name, kind, type, data] of [
+    ['notice-supplement', 'supplement', 'REQUEST_SUPPLEMENT', { missingMaterials: ['income-declaration', 'verification-authorization'], note: '收入申报须由全体家庭成员签字' }],
+    ['notice-rejection', 'rejection', 'REJECT_APPLICATION', { reason: '申请人户籍不在本街道，请向户籍所在地街道（乡镇）申请' }],
+  ] as const) {
+    const opened = await asClerk('POST', '/api/cases', {
+      procedureId: 'social-assistance',
+      applicant: { name: '张三丰', idNumber: '11010519491231002X', phone: '13800138000' },
+      application: { householdSize: 3, monthlyHouseholdIncomeFen: 120000, reason: '因病致贫，家庭收入低于当地低保标准', submittedMaterials: ['application-form', 'id-hukou'] },
+    });
+    await asClerk('POST', `/api/cases/${opened.id}/events`, { type, data, expectedVersion: 1 });
+    await page.goto(`${service.url}/cases/${opened.id}/notice/${kind}`);
+    await page.locator('.notice .reference').waitFor();
+    await shot(page, name);
+  }
 
   const phone = await browser.context.newPage();
   await phone.setViewportSize({ width: 375, height: 740 });

@@ -85,6 +85,17 @@ function common(ctx: ReadContext, loaded: Awaited<ReturnType<typeof load>>, kind
 
 const materialName = (def: ProcedureDefinition, code: string) => def.materials.find((m) => m.code === code)?.name ?? code;
 
+/**
+ * The end of the 补正 period as printed after "补正期限：" — worded like every other deadline
+ * ("2026年4月1日前"); without a date (its year's holidays not published: the period ends on the
+ * next working day) "待定（2027年节假日安排尚未公布）", never a code.
+ */
+function supplementDeadline(task: tasks.TaskRow | undefined): string {
+  const text = task ? deadlineText(task.due_at, task.deadline_note) : null;
+  if (!text) return '待定';
+  return text.replace(/^预计完成日期待定/, '待定');
+}
+
 /** 一次性告知书: the latest REQUEST_SUPPLEMENT of the case. */
 export async function supplementNotice(ctx: ReadContext, db: Db, actor: Actor, caseId: string) {
   const loaded = await load(ctx, db, actor, caseId, 'supplement');
@@ -107,8 +118,7 @@ export async function supplementNotice(ctx: ReadContext, db: Db, actor: Actor, c
     note: payload.note ?? null,
     deadline: {
       dueAt: task?.due_at ? task.due_at.toISOString() : null,
-      // Worded like every other deadline; a missing calendar year reads 待定, never a code.
-      text: task ? deadlineText(task.due_at, task.deadline_note) ?? '补正期限待定' : '补正期限待定',
+      text: supplementDeadline(task),
       timeLimit: (task?.time_limit as { days: number; unit: 'WD' | 'CD'; source: string } | null) ?? null,
     },
     status,

@@ -52,7 +52,7 @@ export const supplementNoticeSchema = z
     deadline: z
       .object({
         dueAt: z.string().nullable().describe('End of the 补正 period (the supplement task due date)'),
-        text: z.string().describe('The deadline as people read it, e.g. "2026年4月1日前"; "补正期限待定…" without a date, never a code'),
+        text: z.string().describe('The end of the period as printed after "补正期限：", e.g. "2026年4月1日前"; without a date "待定（2027年节假日安排尚未公布）", never a code'),
         timeLimit: timeLimitSchema.nullable(),
       })
       .meta({ id: 'NoticeDeadline' }),

@@ -2135,7 +2135,7 @@ export interface components {
         NoticeDeadline: {
             /** @description End of the 补正 period (the supplement task due date) */
             dueAt: string | null;
-            /** @description The deadline as people read it, e.g. "2026年4月1日前"; "补正期限待定…" without a date, never a code */
+            /** @description The end of the period as printed after "补正期限：", e.g. "2026年4月1日前"; without a date "待定（2027年节假日安排尚未公布）", never a code */
             text: string;
             timeLimit: components["schemas"]["TimeLimit"] | null;
         };
