@@ -84,6 +84,17 @@ try {
   await phone.locator('.result').waitFor();
   await shot(phone, 'track-mobile');
 
+  // 待办 and the case page (after 受理: both investigation branches live in the diagram).
+  await page.goto(`${service.url}/inbox`);
+  await page.locator(`tr[data-reference="${reference}"]`).waitFor();
+  await shot(page, 'inbox');
+  await page.locator(`tr[data-reference="${reference}"] a.ref`).click();
+  await page.locator('[data-action="ACCEPT"]').click();
+  await page.locator('#ev-note').fill('材料齐全，予以受理');
+  await page.locator('form[data-event="ACCEPT"] button[type=submit]').click();
+  await page.locator('.done[role=status]').waitFor();
+  await shot(page, 'case-page');
+
   const reviewer = await browser.context.newPage();
   await logIn(reviewer, service.url, 'township.beishan');
   await reviewer.waitForURL(/\/inbox$/);

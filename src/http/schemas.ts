@@ -94,6 +94,9 @@ export const inboxItemSchema = taskSchema
     reference: z.string(),
     applicantName: z.string().describe('Masked'),
     caseVersion: z.number().int().describe('Send as expectedVersion'),
+    procedureName: z.string().describe("The procedure's zh-CN name"),
+    stage: z.string().describe('zh-CN stage of the chart state that opened the task, e.g. 入户调查中'),
+    assigneeName: z.string().nullable().describe('Display name of the claimant; null when unclaimed'),
   })
   .meta({ id: 'InboxItem' });
 

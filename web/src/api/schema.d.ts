@@ -2028,6 +2028,12 @@ export interface components {
             applicantName: string;
             /** @description Send as expectedVersion */
             caseVersion: number;
+            /** @description The procedure's zh-CN name */
+            procedureName: string;
+            /** @description zh-CN stage of the chart state that opened the task, e.g. 入户调查中 */
+            stage: string;
+            /** @description Display name of the claimant; null when unclaimed */
+            assigneeName: string | null;
         };
         InboxPage: {
             items: components["schemas"]["InboxItem"][];
@@ -3543,6 +3549,12 @@ export interface components {
                 applicantName: string;
                 /** @description Send as expectedVersion */
                 caseVersion: number;
+                /** @description The procedure's zh-CN name */
+                procedureName: string;
+                /** @description zh-CN stage of the chart state that opened the task, e.g. 入户调查中 */
+                stage: string;
+                /** @description Display name of the claimant; null when unclaimed */
+                assigneeName: string | null;
                 /** @description The board's bucket of this task at asOf besides open (预警 due within 2 working days, 黄牌 overdue, 红牌 red), from its due dates; null: none of them */
                 level: ("dueSoon" | "overdue" | "red") | null;
             }[];
