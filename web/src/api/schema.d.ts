@@ -181,6 +181,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cases/{id}/notices/supplement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 一次性告知书：需补正的全部材料、补正期限与法律依据
+         * @description The 一次性告知书 of the latest 补正 (REQUEST_SUPPLEMENT) of the case, as data to print: issuing window, reference, applicant, every missing material by name, the end of the 补正 period, the legal basis, that the period does not count against the time limit and what happens when it passes. Who: clerks (role `clerk`) who may see the case — of an accepting department, or of a department that holds or held a task on it — and supervisors and admins, in the case's region; anyone else gets 404 NOT_FOUND as if the case did not exist, reviewers 403 ROLE_REQUIRED. A case without a 补正 is 404 NOTICE_NOT_ISSUED.
+         */
+        get: operations["getSupplementNotice"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cases/{id}/notices/rejection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 不予受理通知书：理由、法律依据与救济途径
+         * @description The 不予受理通知书 of the case (its REJECT_APPLICATION), as data to print: issuing window, reference, applicant, the reasons, the legal basis and the applicant's remedies. Who: clerks (role `clerk`) who may see the case — of an accepting department, or of a department that holds or held a task on it — and supervisors and admins, in the case's region; anyone else gets 404 NOT_FOUND as if the case did not exist, reviewers 403 ROLE_REQUIRED. A case that was not refused is 404 NOTICE_NOT_ISSUED.
+         */
+        get: operations["getRejectionNotice"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tasks": {
         parameters: {
             query?: never;
@@ -661,6 +701,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/regions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 本管理员可管理的地区（本辖区及下级）
+         * @description The caller's own region and every region below it, by code — the regions a user can be created in and whose calendar adjustments the caller loads — and whether the caller may load the national calendar. Who: admins.
+         */
+        get: operations["listAdminRegions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/departments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 部门列表（新建用户时选择）
+         * @description Every department a user can belong to: those the procedures route tasks to, and the administration itself. Who: admins.
+         */
+        get: operations["listDepartments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/calendars/{year}": {
         parameters: {
             query?: never;
@@ -694,7 +774,7 @@ export interface paths {
         };
         /**
          * 用户列表（本辖区及下级）
-         * @description Users of the caller’s region and below, with whether each is disabled and how many live sessions it has. Who: admins (their region and below).
+         * @description Users of the caller’s region and below, by username, with whether each is disabled and how many live sessions it has; optionally of one region, active or disabled only, or matching a search text. Who: admins (their region and below).
          */
         get: operations["listUsers"];
         put?: never;
@@ -805,6 +885,18 @@ export interface components {
         ActiveState: {
             stateId: string;
             stage: string;
+        };
+        AdminRegions: {
+            items: {
+                /** @description 行政区划代码 */
+                code: string;
+                name: string;
+                parentCode: string | null;
+                /** @description 0 for the caller's own region, 1 for the regions right below it, … */
+                depth: number;
+            }[];
+            /** @description Whether the caller may load the national calendar ('CN'): an admin of a top-level region */
+            nationalCalendar: boolean;
         };
         AllowedEventsDetails: {
             /** @description Event types the case accepts now */
@@ -937,6 +1029,18 @@ export interface components {
             note: string | null;
             /** @description The expected completion date as a person reads it (zh-CN), e.g. "2026年4月10日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the case is finished */
             text: string | null;
+        };
+        Departments: {
+            items: {
+                id: string;
+                /** @description zh-CN */
+                name: string;
+                /**
+                 * @description Where its staff sit: a township office or a county-level bureau
+                 * @enum {string}
+                 */
+                level: "township" | "county";
+            }[];
         };
         /** @description An event of 特困人员救助供养申请 with its data */
         DestituteSupportEventCommand: {
@@ -1396,7 +1500,7 @@ export interface components {
              * @description Stable machine-readable code; the table in docs/api.md and each operation's x-error-codes list them
              * @enum {string}
              */
-            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "REPORT_MONTH_IN_FUTURE" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "NOTICE_NOT_ISSUED" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "REPORT_MONTH_IN_FUTURE" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
             /** @description Human-readable message (zh-CN), to show as it is */
             message: string;
             /** @description Field issues (422), retry hint (409 CASE_BUSY, 429, 503), allowed events (409), or version conflict (409) */
@@ -1984,6 +2088,12 @@ export interface components {
             applicantName: string;
             /** @description Send as expectedVersion */
             caseVersion: number;
+            /** @description The procedure's zh-CN name */
+            procedureName: string;
+            /** @description zh-CN stage of the chart state that opened the task, e.g. 入户调查中 */
+            stage: string;
+            /** @description Display name of the claimant; null when unclaimed */
+            assigneeName: string | null;
         };
         InboxPage: {
             items: components["schemas"]["InboxItem"][];
@@ -2490,6 +2600,35 @@ export interface components {
             /** @description Initial password (the policy applies); tell the user, who should change it */
             password: string;
         };
+        NoticeApplicant: {
+            /** @description In full: the document is addressed to the applicant */
+            name: string;
+            /** @description Masked */
+            idNumber: string;
+        };
+        NoticeDeadline: {
+            /** @description End of the 补正 period (the supplement task due date) */
+            dueAt: string | null;
+            /** @description The end of the period as printed after "补正期限：", e.g. "2026年4月1日前"; without a date "待定（2027年节假日安排尚未公布）", never a code */
+            text: string;
+            timeLimit: components["schemas"]["TimeLimit"] | null;
+        };
+        /** @description The window that issued the document */
+        NoticeIssuer: {
+            /** @description The issuing window as printed, e.g. 北山街道（演示）乡镇（街道）便民服务窗口 */
+            name: string;
+            department: string;
+            departmentName: string;
+            /** @description 行政区划代码 of the case's region */
+            regionCode: string;
+            regionName: string;
+        };
+        NoticeMaterial: {
+            code: string;
+            /** @description The material's name in the procedure (zh-CN) */
+            name: string;
+            required: boolean;
+        };
         OpenCaseRequest: components["schemas"]["OpenSocialAssistanceCase"] | components["schemas"]["OpenDestituteSupportCase"] | components["schemas"]["OpenTemporaryAssistanceCase"] | components["schemas"]["OpenFuneralCase"] | components["schemas"]["OpenMarriageCase"] | components["schemas"]["OpenSocialOrganizationCase"];
         /** @description Opening a 特困人员救助供养申请 case */
         OpenDestituteSupportCase: {
@@ -2602,6 +2741,40 @@ export interface components {
             /** @description Prefix of reference numbers */
             code: string;
             name: string;
+        };
+        /** @description 不予受理通知书, from the REJECT_APPLICATION of the case */
+        RejectionNotice: {
+            /** @constant */
+            kind: "rejection";
+            /** @description The document title (zh-CN) */
+            title: string;
+            caseId: string;
+            /** @description 受理编号 */
+            reference: string;
+            procedureId: string;
+            procedureName: string;
+            issuer: components["schemas"]["NoticeIssuer"];
+            /** @description Who issued it (the display name recorded with the event) */
+            clerk: string;
+            applicant: components["schemas"]["NoticeApplicant"];
+            /** @description When the application was registered (ISO instant) */
+            submittedAt: string;
+            /** @description The same, as a China-time date people read, e.g. 2026年3月2日 */
+            submittedOn: string;
+            /** @description When the decision was recorded (ISO instant) */
+            issuedAt: string;
+            /** @description The date printed on the document (China time), e.g. 2026年3月2日 */
+            issuedOn: string;
+            /** @description The event in the case history this document records */
+            eventSeq: number;
+            /** @description The statute this document rests on, quoted (zh-CN) */
+            legalBasis: string[];
+            /** @description The procedure's own legal basis (Procedure.legalBasis) */
+            procedureBasis: string[];
+            /** @description The reasons for not accepting, as the clerk recorded them */
+            reason: string;
+            /** @description The applicant's remedies (行政复议 within 60 days, 行政诉讼 within 6 months) */
+            remedy: string;
         };
         RetryAfterDetails: {
             retryAfterSeconds: number;
@@ -3563,7 +3736,51 @@ export interface components {
             }[];
         };
         SupervisionTaskPage: {
-            items: components["schemas"]["InboxItem"][];
+            items: {
+                id: string;
+                caseId: string;
+                procedureId: string;
+                title: string;
+                /** @description The chart state that opened the task */
+                stateId: string;
+                department: string;
+                departmentName: string;
+                /** @description 行政区划代码 of the case: the task is worked by its department in this region (or a covering one) */
+                regionCode: string;
+                /** @enum {string} */
+                role: "clerk" | "reviewer" | "supervisor" | "admin";
+                /** @enum {string} */
+                status: "open" | "claimed" | "completed" | "cancelled";
+                actions: components["schemas"]["Action"][];
+                timeLimit: components["schemas"]["TimeLimit"] | null;
+                assigneeId: string | null;
+                openedAt: string;
+                closedAt: string | null;
+                outcome: string | null;
+                /** @description End of the step limit on the statutory calendar */
+                dueAt: string | null;
+                /** @description Negative once overdue */
+                remainingWorkingDays: number | null;
+                /** @enum {string} */
+                escalation: "none" | "warned" | "overdue" | "red";
+                /** @description Machine-readable reason there is no due date, e.g. CALENDAR_YEAR_MISSING:2027 (never show it to a person: show deadlineText) */
+                deadlineNote: string | null;
+                /** @description The due date as a person reads it (zh-CN), e.g. "2026年3月16日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the task is closed */
+                deadlineText: string | null;
+                reference: string;
+                /** @description Masked */
+                applicantName: string;
+                /** @description Send as expectedVersion */
+                caseVersion: number;
+                /** @description The procedure's zh-CN name */
+                procedureName: string;
+                /** @description zh-CN stage of the chart state that opened the task, e.g. 入户调查中 */
+                stage: string;
+                /** @description Display name of the claimant; null when unclaimed */
+                assigneeName: string | null;
+                /** @description The board's bucket of this task at asOf besides open (预警 due within 2 working days, 黄牌 overdue, 红牌 red), from its due dates; null: none of them */
+                level: ("dueSoon" | "overdue" | "red") | null;
+            }[];
             /** @description Tasks matching the filters. Counts stop at countCap (10,000): below it exact; at it `exact` is false and it means "10,000+" */
             total: number;
             /** @description false: total is the cap, the real number is at least that */
@@ -3581,6 +3798,54 @@ export interface components {
             asOf: string;
             /** @description End of the 2nd working day from asOf: dueSoon tasks are due by then */
             dueSoonUntil: string;
+        };
+        /** @description 一次性告知书 (补正告知), from the latest REQUEST_SUPPLEMENT of the case */
+        SupplementNotice: {
+            /** @constant */
+            kind: "supplement";
+            /** @description The document title (zh-CN) */
+            title: string;
+            caseId: string;
+            /** @description 受理编号 */
+            reference: string;
+            procedureId: string;
+            procedureName: string;
+            issuer: components["schemas"]["NoticeIssuer"];
+            /** @description Who issued it (the display name recorded with the event) */
+            clerk: string;
+            applicant: components["schemas"]["NoticeApplicant"];
+            /** @description When the application was registered (ISO instant) */
+            submittedAt: string;
+            /** @description The same, as a China-time date people read, e.g. 2026年3月2日 */
+            submittedOn: string;
+            /** @description When the decision was recorded (ISO instant) */
+            issuedAt: string;
+            /** @description The date printed on the document (China time), e.g. 2026年3月2日 */
+            issuedOn: string;
+            /** @description The event in the case history this document records */
+            eventSeq: number;
+            /** @description The statute this document rests on, quoted (zh-CN) */
+            legalBasis: string[];
+            /** @description The procedure's own legal basis (Procedure.legalBasis) */
+            procedureBasis: string[];
+            /** @description Which 补正 of the case this is (1 for the first) */
+            round: number;
+            /** @description Every missing material the clerk listed, in order */
+            missingMaterials: components["schemas"]["NoticeMaterial"][];
+            /** @description The clerk's note with the notice */
+            note: string | null;
+            deadline: components["schemas"]["NoticeDeadline"];
+            /**
+             * @description awaiting: the period runs; received: materials came in; expired: the period passed and the case ended; closed: otherwise ended (e.g. withdrawn)
+             * @enum {string}
+             */
+            status: "awaiting" | "received" | "expired" | "closed";
+            /** @description What the applicant is to do */
+            instruction: string;
+            /** @description That the period does not count against the time limit */
+            clockStopped: string;
+            /** @description What happens when the period passes without the materials */
+            onExpiry: string;
         };
         Task: {
             id: string;
@@ -4860,6 +5125,142 @@ export interface operations {
                 };
             };
             /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_CHARACTERS`, `INVALID_EVENT_DATA`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSupplementNotice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupplementNotice"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOTICE_NOT_ISSUED`, `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getRejectionNotice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RejectionNotice"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOTICE_NOT_ISSUED`, `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7142,6 +7543,102 @@ export interface operations {
             };
         };
     };
+    listAdminRegions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminRegions"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listDepartments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Departments"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getCalendarYear: {
         parameters: {
             query?: {
@@ -7319,6 +7816,12 @@ export interface operations {
     listUsers: {
         parameters: {
             query?: {
+                /** @description Only users of exactly this region (outside the caller’s: an empty list) */
+                region?: string;
+                /** @description active: not disabled; disabled: disabled only */
+                status?: "active" | "disabled";
+                /** @description Part of the username or display name (case-insensitive) */
+                q?: string;
                 page?: number;
                 pageSize?: number;
             };
