@@ -24,6 +24,7 @@ const routes: RouteRecordRaw[] = [
       { path: 'window/receipt/:caseId', component: () => import('./views/ReceiptView.vue'), meta: { roles: ['clerk'], title: '受理回执' } },
       { path: 'cases/:id/notice/supplement', component: () => import('./views/NoticeView.vue'), props: { kind: 'supplement' }, meta: { roles: ['clerk'], title: '一次性告知书' } },
       { path: 'cases/:id/notice/rejection', component: () => import('./views/NoticeView.vue'), props: { kind: 'rejection' }, meta: { roles: ['clerk'], title: '不予受理通知书' } },
+      { path: 'cases/:id/tasks/:taskId/assignment', component: () => import('./views/TaskAssignmentView.vue'), meta: { roles: ['clerk', 'reviewer', 'supervisor'], title: '任务委派 / 改派' } },
       { path: 'inbox', component: () => import('./views/PlaceholderView.vue'), meta: { roles: ['reviewer'], title: '待办' } },
       { path: 'supervision', component: () => import('./views/PlaceholderView.vue'), meta: { roles: ['supervisor'], title: '督办' } },
       { path: 'admin', component: () => import('./views/PlaceholderView.vue'), meta: { roles: ['admin'], title: '管理' } },
