@@ -92,7 +92,7 @@ try {
   {
     const rtoken = await reviewer.evaluate(() => sessionStorage.getItem('onewindow.token'));
     const as = async (t: string | null, method: string, url: string, body?: unknown) =>
-      (await fetch(`${service.url}${url}`, { method, headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined })).text();
+      (await fetch(`${service.url}${url}`, { method, headers: { authorization: `Bearer ${t}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined })).text();
     const opened = JSON.parse(await as(token, 'POST', '/api/cases', {
       procedureId: 'social-assistance',
       applicant: { name: '张三丰', idNumber: '11010519491231002X', phone: '13800138000' },
@@ -105,6 +105,7 @@ try {
     await reviewer.locator('.task-assignment .assignee').click();
     await reviewer.locator('.el-select-dropdown__item', { hasText: '刘洋' }).click();
     await reviewer.locator('textarea').fill('本人下周休假，转同事入户调查');
+    await reviewer.locator('.el-select-dropdown').first().waitFor({ state: 'hidden' });
     await shot(reviewer, 'task-assignment');
   }
 } finally {
