@@ -701,6 +701,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/regions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 本管理员可管理的地区（本辖区及下级）
+         * @description The caller's own region and every region below it, by code — the regions a user can be created in and whose calendar adjustments the caller loads — and whether the caller may load the national calendar. Who: admins.
+         */
+        get: operations["listAdminRegions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/departments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 部门列表（新建用户时选择）
+         * @description Every department a user can belong to: those the procedures route tasks to, and the administration itself. Who: admins.
+         */
+        get: operations["listDepartments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/calendars/{year}": {
         parameters: {
             query?: never;
@@ -734,7 +774,7 @@ export interface paths {
         };
         /**
          * 用户列表（本辖区及下级）
-         * @description Users of the caller’s region and below, with whether each is disabled and how many live sessions it has. Who: admins (their region and below).
+         * @description Users of the caller’s region and below, by username, with whether each is disabled and how many live sessions it has; optionally of one region, active or disabled only, or matching a search text. Who: admins (their region and below).
          */
         get: operations["listUsers"];
         put?: never;
@@ -845,6 +885,18 @@ export interface components {
         ActiveState: {
             stateId: string;
             stage: string;
+        };
+        AdminRegions: {
+            items: {
+                /** @description 行政区划代码 */
+                code: string;
+                name: string;
+                parentCode: string | null;
+                /** @description 0 for the caller's own region, 1 for the regions right below it, … */
+                depth: number;
+            }[];
+            /** @description Whether the caller may load the national calendar ('CN'): an admin of a top-level region */
+            nationalCalendar: boolean;
         };
         AllowedEventsDetails: {
             /** @description Event types the case accepts now */
@@ -988,6 +1040,18 @@ export interface components {
             note: string | null;
             /** @description The expected completion date as a person reads it (zh-CN), e.g. "2026年4月10日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the case is finished */
             text: string | null;
+        };
+        Departments: {
+            items: {
+                id: string;
+                /** @description zh-CN */
+                name: string;
+                /**
+                 * @description Where its staff sit: a township office or a county-level bureau
+                 * @enum {string}
+                 */
+                level: "township" | "county";
+            }[];
         };
         /** @description An event of 特困人员救助供养申请 with its data */
         DestituteSupportEventCommand: {
@@ -2234,6 +2298,12 @@ export interface components {
             applicantName: string;
             /** @description Send as expectedVersion */
             caseVersion: number;
+            /** @description The procedure's zh-CN name */
+            procedureName: string;
+            /** @description zh-CN stage of the chart state that opened the task, e.g. 入户调查中 */
+            stage: string;
+            /** @description Display name of the claimant; null when unclaimed */
+            assigneeName: string | null;
         };
         InboxPage: {
             items: components["schemas"]["InboxItem"][];
@@ -3912,7 +3982,51 @@ export interface components {
             }[];
         };
         SupervisionTaskPage: {
-            items: components["schemas"]["InboxItem"][];
+            items: {
+                id: string;
+                caseId: string;
+                procedureId: string;
+                title: string;
+                /** @description The chart state that opened the task */
+                stateId: string;
+                department: string;
+                departmentName: string;
+                /** @description 行政区划代码 of the case: the task is worked by its department in this region (or a covering one) */
+                regionCode: string;
+                /** @enum {string} */
+                role: "clerk" | "reviewer" | "supervisor" | "admin";
+                /** @enum {string} */
+                status: "open" | "claimed" | "completed" | "cancelled";
+                actions: components["schemas"]["Action"][];
+                timeLimit: components["schemas"]["TimeLimit"] | null;
+                assigneeId: string | null;
+                openedAt: string;
+                closedAt: string | null;
+                outcome: string | null;
+                /** @description End of the step limit on the statutory calendar */
+                dueAt: string | null;
+                /** @description Negative once overdue */
+                remainingWorkingDays: number | null;
+                /** @enum {string} */
+                escalation: "none" | "warned" | "overdue" | "red";
+                /** @description Machine-readable reason there is no due date, e.g. CALENDAR_YEAR_MISSING:2027 (never show it to a person: show deadlineText) */
+                deadlineNote: string | null;
+                /** @description The due date as a person reads it (zh-CN), e.g. "2026年3月16日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the task is closed */
+                deadlineText: string | null;
+                reference: string;
+                /** @description Masked */
+                applicantName: string;
+                /** @description Send as expectedVersion */
+                caseVersion: number;
+                /** @description The procedure's zh-CN name */
+                procedureName: string;
+                /** @description zh-CN stage of the chart state that opened the task, e.g. 入户调查中 */
+                stage: string;
+                /** @description Display name of the claimant; null when unclaimed */
+                assigneeName: string | null;
+                /** @description The board's bucket of this task at asOf besides open (预警 due within 2 working days, 黄牌 overdue, 红牌 red), from its due dates; null: none of them */
+                level: ("dueSoon" | "overdue" | "red") | null;
+            }[];
             /** @description Tasks matching the filters. Counts stop at countCap (10,000): below it exact; at it `exact` is false and it means "10,000+" */
             total: number;
             /** @description false: total is the cap, the real number is at least that */
@@ -7754,6 +7868,102 @@ export interface operations {
             };
         };
     };
+    listAdminRegions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminRegions"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listDepartments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Departments"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getCalendarYear: {
         parameters: {
             query?: {
@@ -7931,6 +8141,12 @@ export interface operations {
     listUsers: {
         parameters: {
             query?: {
+                /** @description Only users of exactly this region (outside the caller’s: an empty list) */
+                region?: string;
+                /** @description active: not disabled; disabled: disabled only */
+                status?: "active" | "disabled";
+                /** @description Part of the username or display name (case-insensitive) */
+                q?: string;
                 page?: number;
                 pageSize?: number;
             };
