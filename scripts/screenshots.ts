@@ -135,6 +135,27 @@ try {
   await admin.locator('nav[aria-label="管理子菜单"] a', { hasText: '用户' }).click();
   await admin.locator('tr[data-username="clerk.beishan"]').waitFor();
   await shot(admin, 'users');
+
+  // 委派 (TaskAssignment.vue): 陈刚 hands his claimed 入户调查 task to a colleague.
+  {
+    const rtoken = await reviewer.evaluate(() => sessionStorage.getItem('onewindow.token'));
+    const as = async (t: string | null, method: string, url: string, body?: unknown) =>
+      (await fetch(`${service.url}${url}`, { method, headers: { authorization: `Bearer ${t}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined })).text();
+    const opened = JSON.parse(await as(token, 'POST', '/api/cases', {
+      procedureId: 'social-assistance',
+      applicant: { name: '张三丰', idNumber: '11010519491231002X', phone: '13800138000' },
+      application: { householdSize: 3, monthlyHouseholdIncomeFen: 120000, reason: '因病致贫，家庭收入低于当地低保标准' },
+    }));
+    const accepted = JSON.parse(await as(token, 'POST', `/api/cases/${opened.id}/events`, { type: 'ACCEPT', data: { referrals: ['medical', 'education'] }, expectedVersion: 1 }));
+    const visit = accepted.openTasks.find((t: any) => t.title === '入户调查');
+    await as(rtoken, 'POST', `/api/tasks/${visit.id}/claim`);
+    await reviewer.goto(`${service.url}/cases/${opened.id}/tasks/${visit.id}/assignment`);
+    await reviewer.locator('.task-assignment .assignee').click();
+    await reviewer.locator('.el-select-dropdown__item', { hasText: '刘洋' }).click();
+    await reviewer.locator('textarea').fill('本人下周休假，转同事入户调查');
+    await reviewer.locator('.el-select-dropdown').first().waitFor({ state: 'hidden' });
+    await shot(reviewer, 'task-assignment');
+  }
   // 月报告 (issue 9): 身后一件事 cases in April — on time, late, refused, still open — seen on 6 May.
   const as = async (username: string) => {
     const token = await login(username);

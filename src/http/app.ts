@@ -17,6 +17,7 @@ import adminRoutes from './routes/admin.ts';
 import supervisionRoutes from './routes/supervision.ts';
 import reportRoutes from './routes/reports.ts';
 import taskRoutes from './routes/tasks.ts';
+import taskAssignmentRoutes from './routes/taskAssignment.ts';
 import userRoutes from './routes/users.ts';
 import trackRoutes from './routes/track.ts';
 import { workbench } from './static.ts';
@@ -58,6 +59,7 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   await api.register(caseRoutes, { prefix: '/api/cases' });
   await api.register(caseNoticeRoutes, { prefix: '/api/cases' });
   await api.register(taskRoutes, { prefix: '/api/tasks' });
+  await api.register(taskAssignmentRoutes, { prefix: '/api/tasks' });
   await api.register(trackRoutes, { prefix: '/api/track' });
   await api.register(procedureRoutes, { prefix: '/api/procedures' });
   await api.register(supervisionRoutes, { prefix: '/api/supervision' });

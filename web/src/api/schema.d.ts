@@ -301,6 +301,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tasks/{id}/assignees": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 可委派、改派的经办人
+         * @description Active users who may take the task — its department, its role, a region covering the case — except its current assignee, by name; id and display name only. Who: a user of the task's department, role and region (to delegate), or a supervisor whose region covers the task (to reassign).
+         */
+        get: operations["listTaskAssignees"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tasks/{id}/delegate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 委派任务给本部门同事
+         * @description Hands a task the caller has claimed to a colleague of the same department who holds the task's role in a region covering the case; the task becomes claimed by them. Recorded as a TASK_DELEGATED case event (from, to, reason; hash-chained) in the same transaction as the case lock, so a delegation racing a completion of the same task loses or wins whole (409). An unclaimed task must be claimed first (409 CLAIM_REQUIRED). Who: the task's assignee.
+         */
+        post: operations["delegateTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tasks/{id}/reassign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 改派任务（督办）
+         * @description Gives any open or claimed task to a user who may work it (its department and role, a region covering the case), whoever held it; the task becomes claimed by them. Recorded as a TASK_REASSIGNED case event (from, to, reason; hash-chained). Who: a supervisor whose region covers the task (another region: 404).
+         */
+        post: operations["reassignTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/track/{reference}": {
         parameters: {
             query?: never;
@@ -923,6 +983,17 @@ export interface components {
              */
             bankCard?: string;
         };
+        /** @description A colleague who may take the task (no personal data) */
+        Assignee: {
+            id: string;
+            displayName: string;
+        };
+        AssigneePage: {
+            items: components["schemas"]["Assignee"][];
+            total: number;
+            page: number;
+            pageSize: number;
+        };
         AuditVerification: {
             caseId: string;
             reference: string;
@@ -1189,11 +1260,20 @@ export interface components {
             expectedVersion: number;
         } | {
             /**
+             * @description 转办专项救助
+             * @constant
+             */
+            type: "REFER_TO_SPECIALISED_RELIEF";
+            data: components["schemas"]["DestituteSupport_REFER_TO_SPECIALISED_RELIEF"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
              * @description 医疗救助批准
              * @constant
              */
             type: "MEDICAL_ASSISTANCE_GRANTED";
-            data?: components["schemas"]["DestituteSupport_MEDICAL_ASSISTANCE_GRANTED"];
+            data: components["schemas"]["DestituteSupport_MEDICAL_ASSISTANCE_GRANTED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion: number;
         } | {
@@ -1203,6 +1283,60 @@ export interface components {
              */
             type: "MEDICAL_ASSISTANCE_REFUSED";
             data: components["schemas"]["DestituteSupport_MEDICAL_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 教育救助批准
+             * @constant
+             */
+            type: "EDUCATION_ASSISTANCE_GRANTED";
+            data: components["schemas"]["DestituteSupport_EDUCATION_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 教育救助不予批准
+             * @constant
+             */
+            type: "EDUCATION_ASSISTANCE_REFUSED";
+            data: components["schemas"]["DestituteSupport_EDUCATION_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 住房救助批准
+             * @constant
+             */
+            type: "HOUSING_ASSISTANCE_GRANTED";
+            data: components["schemas"]["DestituteSupport_HOUSING_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 住房救助不予批准
+             * @constant
+             */
+            type: "HOUSING_ASSISTANCE_REFUSED";
+            data: components["schemas"]["DestituteSupport_HOUSING_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 就业救助批准
+             * @constant
+             */
+            type: "EMPLOYMENT_ASSISTANCE_GRANTED";
+            data: components["schemas"]["DestituteSupport_EMPLOYMENT_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 就业救助不予批准
+             * @constant
+             */
+            type: "EMPLOYMENT_ASSISTANCE_REFUSED";
+            data: components["schemas"]["DestituteSupport_EMPLOYMENT_ASSISTANCE_REFUSED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion: number;
         };
@@ -1335,6 +1469,15 @@ export interface components {
             expectedVersion?: number;
         } | {
             /**
+             * @description 转办专项救助
+             * @constant
+             */
+            outcome: "REFER_TO_SPECIALISED_RELIEF";
+            data: components["schemas"]["DestituteSupport_REFER_TO_SPECIALISED_RELIEF"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
              * @description 停发
              * @constant
              */
@@ -1348,7 +1491,7 @@ export interface components {
              * @constant
              */
             outcome: "MEDICAL_ASSISTANCE_GRANTED";
-            data?: components["schemas"]["DestituteSupport_MEDICAL_ASSISTANCE_GRANTED"];
+            data: components["schemas"]["DestituteSupport_MEDICAL_ASSISTANCE_GRANTED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
         } | {
@@ -1360,13 +1503,67 @@ export interface components {
             data: components["schemas"]["DestituteSupport_MEDICAL_ASSISTANCE_REFUSED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
+        } | {
+            /**
+             * @description 教育救助批准
+             * @constant
+             */
+            outcome: "EDUCATION_ASSISTANCE_GRANTED";
+            data: components["schemas"]["DestituteSupport_EDUCATION_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 教育救助不予批准
+             * @constant
+             */
+            outcome: "EDUCATION_ASSISTANCE_REFUSED";
+            data: components["schemas"]["DestituteSupport_EDUCATION_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 住房救助批准
+             * @constant
+             */
+            outcome: "HOUSING_ASSISTANCE_GRANTED";
+            data: components["schemas"]["DestituteSupport_HOUSING_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 住房救助不予批准
+             * @constant
+             */
+            outcome: "HOUSING_ASSISTANCE_REFUSED";
+            data: components["schemas"]["DestituteSupport_HOUSING_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 就业救助批准
+             * @constant
+             */
+            outcome: "EMPLOYMENT_ASSISTANCE_GRANTED";
+            data: components["schemas"]["DestituteSupport_EMPLOYMENT_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 就业救助不予批准
+             * @constant
+             */
+            outcome: "EMPLOYMENT_ASSISTANCE_REFUSED";
+            data: components["schemas"]["DestituteSupport_EMPLOYMENT_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
         };
         DestituteSupport_ACCEPT: {
             /**
-             * 同时转介医疗救助
-             * @description 是：受理时即请医保部门办理医疗救助 Default: false.
+             * 同时转办专项救助
+             * @description 医疗救助（医保部门）、教育救助（教育部门）、住房救助（住房保障部门）、就业救助（人社部门），可多选 Default: [].
              */
-            referToMedicalAssistance?: boolean;
+            referrals?: ("medical" | "education" | "housing" | "employment")[];
             /** 备注 */
             note?: string;
         };
@@ -1401,6 +1598,42 @@ export interface components {
              */
             submittedMaterials?: ("application-form" | "id-hukou" | "income-declaration" | "no-support-proof" | "verification-authorization")[];
         };
+        DestituteSupport_EDUCATION_ASSISTANCE_GRANTED: {
+            /**
+             * 救助方式
+             * @description 教育救助采取的方式，可多选
+             */
+            measures: ("feeWaiver" | "grant" | "livingAllowance" | "workStudy")[];
+            /**
+             * 救助金额
+             * @description 有金额的填写；单位：分（界面以元输入和显示）
+             */
+            amountFen?: number;
+            /** 备注 */
+            note?: string;
+        };
+        DestituteSupport_EDUCATION_ASSISTANCE_REFUSED: {
+            /** 不予批准理由 */
+            reason: string;
+        };
+        DestituteSupport_EMPLOYMENT_ASSISTANCE_GRANTED: {
+            /**
+             * 救助方式
+             * @description 就业救助采取的方式，可多选
+             */
+            measures: ("jobPlacement" | "loanInterest" | "insuranceSubsidy" | "jobSubsidy" | "trainingSubsidy" | "feeWaiver" | "publicWelfareJob")[];
+            /**
+             * 救助金额
+             * @description 有金额的填写；单位：分（界面以元输入和显示）
+             */
+            amountFen?: number;
+            /** 备注 */
+            note?: string;
+        };
+        DestituteSupport_EMPLOYMENT_ASSISTANCE_REFUSED: {
+            /** 不予批准理由 */
+            reason: string;
+        };
         DestituteSupport_HOME_VISIT_COMPLETED: {
             /**
              * 入户调查人员
@@ -1410,7 +1643,35 @@ export interface components {
             /** 调查情况 */
             findings: string;
         };
+        DestituteSupport_HOUSING_ASSISTANCE_GRANTED: {
+            /**
+             * 救助方式
+             * @description 住房救助采取的方式，可多选
+             */
+            measures: ("publicRental" | "rentSubsidy" | "ruralRenovation")[];
+            /**
+             * 救助金额
+             * @description 有金额的填写；单位：分（界面以元输入和显示）
+             */
+            amountFen?: number;
+            /** 备注 */
+            note?: string;
+        };
+        DestituteSupport_HOUSING_ASSISTANCE_REFUSED: {
+            /** 不予批准理由 */
+            reason: string;
+        };
         DestituteSupport_MEDICAL_ASSISTANCE_GRANTED: {
+            /**
+             * 救助方式
+             * @description 医疗救助采取的方式，可多选
+             */
+            measures: ("insuranceSubsidy" | "expenseSubsidy")[];
+            /**
+             * 救助金额
+             * @description 有金额的填写；单位：分（界面以元输入和显示）
+             */
+            amountFen?: number;
             /** 备注 */
             note?: string;
         };
@@ -1443,6 +1704,15 @@ export interface components {
             reason: string;
         };
         DestituteSupport_PUBLIC_NOTICE_ENDED: {
+            /** 备注 */
+            note?: string;
+        };
+        DestituteSupport_REFER_TO_SPECIALISED_RELIEF: {
+            /**
+             * 转办的专项救助
+             * @description 医疗救助（医保部门）、教育救助（教育部门）、住房救助（住房保障部门）、就业救助（人社部门），可多选
+             */
+            reliefs: ("medical" | "education" | "housing" | "employment")[];
             /** 备注 */
             note?: string;
         };
@@ -1500,7 +1770,7 @@ export interface components {
              * @description Stable machine-readable code; the table in docs/api.md and each operation's x-error-codes list them
              * @enum {string}
              */
-            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "NOTICE_NOT_ISSUED" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "REPORT_MONTH_IN_FUTURE" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "NOTICE_NOT_ISSUED" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "CLAIM_REQUIRED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "INVALID_ASSIGNEE" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "REPORT_MONTH_IN_FUTURE" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
             /** @description Human-readable message (zh-CN), to show as it is */
             message: string;
             /** @description Field issues (422), retry hint (409 CASE_BUSY, 429, 503), allowed events (409), or version conflict (409) */
@@ -2595,7 +2865,7 @@ export interface components {
             /** @description 行政区划代码: the admin's region or one below it */
             regionCode: string;
             /** @enum {string} */
-            department: "administration" | "township-window" | "township-civil-affairs" | "county-verification" | "county-civil-affairs" | "medical-insurance" | "public-security" | "funeral-home" | "human-resources" | "housing-fund" | "marriage-registry" | "social-org-registry" | "sponsor-unit" | "tax";
+            department: "administration" | "township-window" | "township-civil-affairs" | "county-verification" | "county-civil-affairs" | "medical-insurance" | "education" | "housing" | "public-security" | "funeral-home" | "human-resources" | "housing-fund" | "marriage-registry" | "social-org-registry" | "sponsor-unit" | "tax";
             roles: ("clerk" | "reviewer" | "supervisor" | "admin")[];
             /** @description Initial password (the policy applies); tell the user, who should change it */
             password: string;
@@ -2932,11 +3202,20 @@ export interface components {
             expectedVersion: number;
         } | {
             /**
+             * @description 转办专项救助
+             * @constant
+             */
+            type: "REFER_TO_SPECIALISED_RELIEF";
+            data: components["schemas"]["SocialAssistance_REFER_TO_SPECIALISED_RELIEF"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
              * @description 医疗救助批准
              * @constant
              */
             type: "MEDICAL_ASSISTANCE_GRANTED";
-            data?: components["schemas"]["SocialAssistance_MEDICAL_ASSISTANCE_GRANTED"];
+            data: components["schemas"]["SocialAssistance_MEDICAL_ASSISTANCE_GRANTED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion: number;
         } | {
@@ -2946,6 +3225,60 @@ export interface components {
              */
             type: "MEDICAL_ASSISTANCE_REFUSED";
             data: components["schemas"]["SocialAssistance_MEDICAL_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 教育救助批准
+             * @constant
+             */
+            type: "EDUCATION_ASSISTANCE_GRANTED";
+            data: components["schemas"]["SocialAssistance_EDUCATION_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 教育救助不予批准
+             * @constant
+             */
+            type: "EDUCATION_ASSISTANCE_REFUSED";
+            data: components["schemas"]["SocialAssistance_EDUCATION_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 住房救助批准
+             * @constant
+             */
+            type: "HOUSING_ASSISTANCE_GRANTED";
+            data: components["schemas"]["SocialAssistance_HOUSING_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 住房救助不予批准
+             * @constant
+             */
+            type: "HOUSING_ASSISTANCE_REFUSED";
+            data: components["schemas"]["SocialAssistance_HOUSING_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 就业救助批准
+             * @constant
+             */
+            type: "EMPLOYMENT_ASSISTANCE_GRANTED";
+            data: components["schemas"]["SocialAssistance_EMPLOYMENT_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 就业救助不予批准
+             * @constant
+             */
+            type: "EMPLOYMENT_ASSISTANCE_REFUSED";
+            data: components["schemas"]["SocialAssistance_EMPLOYMENT_ASSISTANCE_REFUSED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion: number;
         };
@@ -3078,6 +3411,15 @@ export interface components {
             expectedVersion?: number;
         } | {
             /**
+             * @description 转办专项救助
+             * @constant
+             */
+            outcome: "REFER_TO_SPECIALISED_RELIEF";
+            data: components["schemas"]["SocialAssistance_REFER_TO_SPECIALISED_RELIEF"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
              * @description 停发
              * @constant
              */
@@ -3091,7 +3433,7 @@ export interface components {
              * @constant
              */
             outcome: "MEDICAL_ASSISTANCE_GRANTED";
-            data?: components["schemas"]["SocialAssistance_MEDICAL_ASSISTANCE_GRANTED"];
+            data: components["schemas"]["SocialAssistance_MEDICAL_ASSISTANCE_GRANTED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
         } | {
@@ -3103,13 +3445,67 @@ export interface components {
             data: components["schemas"]["SocialAssistance_MEDICAL_ASSISTANCE_REFUSED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
+        } | {
+            /**
+             * @description 教育救助批准
+             * @constant
+             */
+            outcome: "EDUCATION_ASSISTANCE_GRANTED";
+            data: components["schemas"]["SocialAssistance_EDUCATION_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 教育救助不予批准
+             * @constant
+             */
+            outcome: "EDUCATION_ASSISTANCE_REFUSED";
+            data: components["schemas"]["SocialAssistance_EDUCATION_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 住房救助批准
+             * @constant
+             */
+            outcome: "HOUSING_ASSISTANCE_GRANTED";
+            data: components["schemas"]["SocialAssistance_HOUSING_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 住房救助不予批准
+             * @constant
+             */
+            outcome: "HOUSING_ASSISTANCE_REFUSED";
+            data: components["schemas"]["SocialAssistance_HOUSING_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 就业救助批准
+             * @constant
+             */
+            outcome: "EMPLOYMENT_ASSISTANCE_GRANTED";
+            data: components["schemas"]["SocialAssistance_EMPLOYMENT_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 就业救助不予批准
+             * @constant
+             */
+            outcome: "EMPLOYMENT_ASSISTANCE_REFUSED";
+            data: components["schemas"]["SocialAssistance_EMPLOYMENT_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
         };
         SocialAssistance_ACCEPT: {
             /**
-             * 同时转介医疗救助
-             * @description 是：受理时即请医保部门办理医疗救助 Default: false.
+             * 同时转办专项救助
+             * @description 医疗救助（医保部门）、教育救助（教育部门）、住房救助（住房保障部门）、就业救助（人社部门），可多选 Default: [].
              */
-            referToMedicalAssistance?: boolean;
+            referrals?: ("medical" | "education" | "housing" | "employment")[];
             /** 备注 */
             note?: string;
         };
@@ -3144,6 +3540,42 @@ export interface components {
              */
             submittedMaterials?: ("application-form" | "id-hukou" | "income-declaration" | "verification-authorization" | "disability-illness-proof" | "relative-declaration")[];
         };
+        SocialAssistance_EDUCATION_ASSISTANCE_GRANTED: {
+            /**
+             * 救助方式
+             * @description 教育救助采取的方式，可多选
+             */
+            measures: ("feeWaiver" | "grant" | "livingAllowance" | "workStudy")[];
+            /**
+             * 救助金额
+             * @description 有金额的填写；单位：分（界面以元输入和显示）
+             */
+            amountFen?: number;
+            /** 备注 */
+            note?: string;
+        };
+        SocialAssistance_EDUCATION_ASSISTANCE_REFUSED: {
+            /** 不予批准理由 */
+            reason: string;
+        };
+        SocialAssistance_EMPLOYMENT_ASSISTANCE_GRANTED: {
+            /**
+             * 救助方式
+             * @description 就业救助采取的方式，可多选
+             */
+            measures: ("jobPlacement" | "loanInterest" | "insuranceSubsidy" | "jobSubsidy" | "trainingSubsidy" | "feeWaiver" | "publicWelfareJob")[];
+            /**
+             * 救助金额
+             * @description 有金额的填写；单位：分（界面以元输入和显示）
+             */
+            amountFen?: number;
+            /** 备注 */
+            note?: string;
+        };
+        SocialAssistance_EMPLOYMENT_ASSISTANCE_REFUSED: {
+            /** 不予批准理由 */
+            reason: string;
+        };
         SocialAssistance_HOME_VISIT_COMPLETED: {
             /**
              * 入户调查人员
@@ -3153,7 +3585,35 @@ export interface components {
             /** 调查情况 */
             findings: string;
         };
+        SocialAssistance_HOUSING_ASSISTANCE_GRANTED: {
+            /**
+             * 救助方式
+             * @description 住房救助采取的方式，可多选
+             */
+            measures: ("publicRental" | "rentSubsidy" | "ruralRenovation")[];
+            /**
+             * 救助金额
+             * @description 有金额的填写；单位：分（界面以元输入和显示）
+             */
+            amountFen?: number;
+            /** 备注 */
+            note?: string;
+        };
+        SocialAssistance_HOUSING_ASSISTANCE_REFUSED: {
+            /** 不予批准理由 */
+            reason: string;
+        };
         SocialAssistance_MEDICAL_ASSISTANCE_GRANTED: {
+            /**
+             * 救助方式
+             * @description 医疗救助采取的方式，可多选
+             */
+            measures: ("insuranceSubsidy" | "expenseSubsidy")[];
+            /**
+             * 救助金额
+             * @description 有金额的填写；单位：分（界面以元输入和显示）
+             */
+            amountFen?: number;
             /** 备注 */
             note?: string;
         };
@@ -3186,6 +3646,15 @@ export interface components {
             reason: string;
         };
         SocialAssistance_PUBLIC_NOTICE_ENDED: {
+            /** 备注 */
+            note?: string;
+        };
+        SocialAssistance_REFER_TO_SPECIALISED_RELIEF: {
+            /**
+             * 转办的专项救助
+             * @description 医疗救助（医保部门）、教育救助（教育部门）、住房救助（住房保障部门）、就业救助（人社部门），可多选
+             */
+            reliefs: ("medical" | "education" | "housing" | "employment")[];
             /** 备注 */
             note?: string;
         };
@@ -3878,6 +4347,12 @@ export interface components {
             deadlineNote: string | null;
             /** @description The due date as a person reads it (zh-CN), e.g. "2026年3月16日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the task is closed */
             deadlineText: string | null;
+        };
+        TaskAssignment: {
+            /** @description The task as the caller now sees it: claimed by the new assignee */
+            task: components["schemas"]["Task"];
+            /** @description The case version after the event (TASK_DELEGATED / TASK_REASSIGNED) */
+            caseVersion: number;
         };
         TaskDefinition: {
             title: string;
@@ -5633,6 +6108,319 @@ export interface operations {
                 };
             };
             /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_CHARACTERS`, `INVALID_EVENT_DATA`, `INVALID_OUTCOME`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listTaskAssignees: {
+        parameters: {
+            query?: {
+                page?: number;
+                pageSize?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssigneePage"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_YOUR_DEPARTMENT`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delegateTask: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–200 visible ASCII characters, kept 24 hours per user. A retry with the same key and body returns the stored response without running the command again; the same key with another body → 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: uuid
+                     * @description User id of the colleague who takes the task (from listTaskAssignees)
+                     */
+                    assignee: string;
+                    /** @description Why (zh-CN); recorded in the case event log */
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskAssignment"];
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_YOUR_DEPARTMENT`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `CASE_BUSY`, `CLAIM_REQUIRED`, `TASK_CLAIMED_BY_OTHER`, `TASK_NOT_OPEN`, `VERSION_CONFLICT`. */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_ASSIGNEE`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    reassignTask: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–200 visible ASCII characters, kept 24 hours per user. A retry with the same key and body returns the stored response without running the command again; the same key with another body → 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: uuid
+                     * @description User id of the colleague who takes the task (from listTaskAssignees)
+                     */
+                    assignee: string;
+                    /** @description Why (zh-CN); recorded in the case event log */
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskAssignment"];
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_YOUR_DEPARTMENT`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `CASE_BUSY`, `TASK_NOT_OPEN`, `VERSION_CONFLICT`. */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_ASSIGNEE`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
             422: {
                 headers: {
                     [name: string]: unknown;
