@@ -90,6 +90,25 @@ describe.skipIf(!hasChromium)('委派 and 改派 in Chromium', () => {
     await page.close();
   });
 
+  it('on the case page, the holder opens 委派 beside the task and hands it over; the timeline shows it', async () => {
+    const { caseId } = await claimedHomeVisit();
+    const { page, errors } = await pageAs('township.beishan');
+    await page.goto(`${service.url}/cases/${caseId}`);
+    const row = page.locator('li[data-open-task="sa.homeVisit"], li[data-open-task]', { hasText: '入户调查' }).first();
+    await row.getByRole('button', { name: '委派', exact: true }).click();
+    await row.locator('.task-assignment').waitFor();
+    expect(await seriousViolations(page), 'case page with the assignment form').toEqual([]);
+    await pick(page, '北山街道社会救助 刘洋');
+    await row.locator('textarea').fill('本人外出培训，转同事入户');
+    await row.getByRole('button', { name: '委派给同事' }).click();
+    // The page reloads the case: the task is someone else's now, so the holder's 委派 is gone.
+    await page.locator('.timeline [data-event-type="TASK_DELEGATED"]').waitFor();
+    await page.locator('.task-assignment').waitFor({ state: 'detached' });
+    expect(await row.getByRole('button', { name: '委派', exact: true }).count()).toBe(0);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('a supervisor reassigns; the service refusing (the task completed meanwhile) shows its message', async () => {
     const { caseId, taskId } = await claimedHomeVisit();
     const { page, errors } = await pageAs('supervisor.xihu');
