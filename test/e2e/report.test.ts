@@ -70,6 +70,9 @@ describe.skipIf(!hasChromium)('the 月报告 screen', () => {
     const errors = watchErrors(page);
     await logIn(page, service.url, 'supervisor.xihu');
     await page.waitForURL(/\/supervision$/);
+    // The board links to the report of its region.
+    await page.getByRole('link', { name: '月报告' }).click();
+    await page.waitForURL(/\/supervision\/report\?region=330106$/);
     await page.goto(`${service.url}/supervision/report?month=2026-03`);
     await page.locator('table.figures').first().waitFor();
     expect(await page.title()).toBe('月报告 - 一窗通办');
