@@ -22,8 +22,12 @@ export const ACCEPT_EVENTS = ['ACCEPT', 'ACCEPT_URGENT'];
 export const NOT_ACCEPTED_EVENTS = ['REJECT_APPLICATION'];
 /** A 补正 notice: the window's one-time notice, or a department branch's own (`<BRANCH>_SUPPLEMENT_REQUESTED`). */
 export const isSupplementRequest = (type: string) => type === 'REQUEST_SUPPLEMENT' || type.endsWith('_SUPPLEMENT_REQUESTED');
-/** Steps that only issue a decided benefit month by month: a case whose remaining work is these is decided (办结). */
-export const PAYMENT_ONLY_EVENTS = ['PAY_MONTH', 'STOP_PAYMENTS'];
+/**
+ * Steps that only issue a decided benefit month by month: a case whose remaining work is these is
+ * decided (办结). A late 转办 (REFER_TO_SPECIALISED_RELIEF) is offered on those same steps and opens
+ * tasks of its own; while a referral's task is open the case is not decided (docs/reports.md).
+ */
+export const PAYMENT_ONLY_EVENTS = ['PAY_MONTH', 'STOP_PAYMENTS', 'REFER_TO_SPECIALISED_RELIEF'];
 
 /**
  * Service-duty events (issue 9, 好差评 / 整改 / 回访) the later work writes; the report reads them
@@ -126,13 +130,17 @@ async function casesInScope(db: Db, regionCode: string, from: Date, until: Date)
 
 /** Cases finished earlier that received a rating, 整改 or 回访 in the month (they happen after the decision). */
 async function casesWithServiceEvents(db: Db, regionCode: string, from: Date, until: Date): Promise<CaseFact[]> {
-  return db('case_events')
-    .join('cases', 'cases.id', 'case_events.case_id')
-    .whereIn('case_events.type', Object.values(SERVICE_EVENTS))
-    .andWhere('case_events.occurred_at', '>=', from)
-    .andWhere('case_events.occurred_at', '<=', until)
-    .andWhere('cases.region_code', 'like', likePrefix(regionCode))
-    .distinct('cases.id', 'cases.procedure_id', 'cases.definition_version', 'cases.region_code', 'cases.created_at');
+  // The month's service events first (partial index case_events_service), then their cases by
+  // primary key: `= any(array(…))` keeps the planner from walking all cases to merge-join.
+  const ids = db('case_events')
+    .whereIn('type', Object.values(SERVICE_EVENTS))
+    .andWhere('occurred_at', '>=', from)
+    .andWhere('occurred_at', '<=', until)
+    .select('case_id'); // duplicates are harmless to = any(); distinct would sort by walking an index
+  return db('cases')
+    .whereRaw('id = any(array(?))', [ids])
+    .andWhere('region_code', 'like', likePrefix(regionCode))
+    .select('id', 'procedure_id', 'definition_version', 'region_code', 'created_at');
 }
 
 const CHUNK = 500;
@@ -215,7 +223,8 @@ function replay(fact: CaseFact, def: ProcedureDefinition, events: EventFact[]): 
     if (paused && (!open || open.to)) pauses.push({ from: e.occurred_at, to: null });
     if (!paused && open && !open.to) open.to = e.occurred_at;
     if (!decidedAt) {
-      const working = leaves.filter((l) => !l.final);
+      // Leaves with work: a branch waiting without a task (a 转办 not asked for) holds nothing up.
+      const working = leaves.filter((l) => !l.final && l.meta.task);
       if (isFinished(def, e.to_state) || (working.length > 0 && working.every(paymentOnly))) decidedAt = e.occurred_at;
     }
   }
