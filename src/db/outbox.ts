@@ -4,3 +4,9 @@ import type { Db } from './connection.ts';
 export async function insertOutbox(db: Db, caseId: string, kind: string, payload: unknown, createdAt: Date): Promise<void> {
   await db('outbox').insert({ case_id: caseId, kind, payload: JSON.stringify(payload), created_at: createdAt });
 }
+
+/** Outbox rows not yet taken by their consumer, of one kind prefix (tests, the admin view). */
+export async function countPending(db: Db, kindPrefix: string): Promise<number> {
+  const [{ n }] = await db('outbox').whereNull('processed_at').andWhere('kind', 'like', `${kindPrefix}%`).count({ n: '*' });
+  return Number(n);
+}
