@@ -58,9 +58,10 @@ const month = (period: string) => {
 
 /** Shorter procedure names for a text message: 最低生活保障（低保） → 低保, 身后一件事（…） → 身后一件事. */
 export function shortProcedureName(name: string): string {
-  const paren = /^(.*?)（(.*?)）$/.exec(name);
+  const bare = name.replace(/申请$/, '');
+  const paren = /^(.*?)（(.*?)）$/.exec(bare);
   if (paren) return [...paren[2]].length <= 4 ? paren[2] : paren[1];
-  return name.replace(/申请$/, '');
+  return bare;
 }
 
 export function trackingLink(baseUrl: string, reference: string): string {
