@@ -16,6 +16,7 @@ import adminRoutes from './routes/admin.ts';
 import supervisionRoutes from './routes/supervision.ts';
 import taskRoutes from './routes/tasks.ts';
 import userRoutes from './routes/users.ts';
+import noticeRoutes from './routes/notices.ts';
 import trackRoutes from './routes/track.ts';
 import { workbench } from './static.ts';
 
@@ -60,6 +61,7 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   await api.register(supervisionRoutes, { prefix: '/api/supervision' });
   await api.register(adminRoutes, { prefix: '/api/admin' });
   await api.register(userRoutes, { prefix: '/api/admin/users' });
+  await api.register(noticeRoutes, { prefix: '/api/admin/notices' });
 };
 
 export async function buildApp(
