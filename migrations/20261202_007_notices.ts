@@ -38,13 +38,16 @@ export async function up(knex: Knex): Promise<void> {
   });
   await knex.raw(`alter table notices add constraint notices_status check (status in ('pending', 'sent', 'dead', 'discarded'))`);
   // What a dispatcher claims: pending notices whose next attempt is due.
-  await knex.raw(`create index notices_due on notices (next_attempt_at) where status = 'pending'`);
-  // The admin list, newest first, by status (dead letters) and by case.
+  // (Not partial: a partial index on pending rows would also serve, unkeyed, the admin's counts of
+  // pending notices, reading all of it; with status leading, every use has an index condition.)
+  await knex.raw(`create index notices_due on notices (status, next_attempt_at)`);
+  // The admin list, newest first (keyset on id), by status (dead letters), kind and case.
   await knex.raw(`create index notices_by_status on notices (status, id)`);
+  await knex.raw(`create index notices_by_kind on notices (kind, id)`);
   await knex.raw(`create index notices_by_case on notices (case_id)`);
 
-  // Outbox rows for the dispatcher, without reading the payment rows another consumer takes.
-  await knex.raw(`create index outbox_pending_notices on outbox (id) where processed_at is null and kind like 'notice.%'`);
+  // Outbox rows for the dispatcher, oldest first, without reading the payment rows another consumer takes.
+  await knex.raw(`create index outbox_pending_notices on outbox (created_at, id) where processed_at is null and kind like 'notice.%'`);
 
   // The development sink: the messages it would have sent, for the workbench (no SMS leaves).
   await knex.schema.createTable('notice_sink_messages', (t) => {
@@ -60,7 +63,6 @@ export async function up(knex: Knex): Promise<void> {
     t.integer('segments').notNullable();
     t.timestamp('created_at', { useTz: true }).notNullable();
   });
-  await knex.raw(`create index notice_sink_messages_by_region on notice_sink_messages (region_code, id)`);
 }
 
 export async function down(): Promise<void> {

@@ -40,9 +40,10 @@ export async function takeNoticeOutbox(trx: Db, now: Date, limit: number): Promi
     `select o.id, o.case_id, o.kind, o.payload, o.created_at, c.region_code
      from outbox o join cases c on c.id = o.case_id
      where o.id in (
-       select id from outbox where processed_at is null and kind like 'notice.%' order by id limit ? for update skip locked)
+       select id from outbox where processed_at is null and kind like 'notice.%' and created_at <= ?
+       order by created_at, id limit ? for update skip locked)
      order by o.id`,
-    [limit],
+    [now, limit],
   );
   if (!rows.length) return 0;
   await trx('notices')
@@ -142,8 +143,15 @@ export interface NoticeFilter {
   beforeId?: string;
 }
 
+/** Above every id: the first page of a newest-first keyset starts here. */
+const TOP = '9223372036854775807';
+
+/**
+ * Every list and count reads newest first from a keyset position down an index (by status, kind,
+ * case or id), so a page costs its rows and a count at most its cap, however many notices exist.
+ */
 function filtered(db: Db, f: NoticeFilter) {
-  const q = db('notices').where('region_code', 'like', `${f.regionPrefix}%`);
+  const q = db('notices').where('id', '<', f.beforeId ?? TOP).andWhere('region_code', 'like', `${f.regionPrefix}%`);
   if (f.status) q.andWhere('status', f.status);
   if (f.kind) q.andWhere('kind', f.kind);
   if (f.caseId) q.andWhere('case_id', f.caseId);
@@ -152,15 +160,14 @@ function filtered(db: Db, f: NoticeFilter) {
 
 export async function listNotices(db: Db, f: NoticeFilter, limit: number): Promise<NoticeRow[]> {
   const q = filtered(db, f);
-  if (f.beforeId) q.andWhere('id', '<', f.beforeId);
   return (await q.orderBy('id', 'desc').limit(limit)).map(asRow);
 }
 
 /** Matching notices, counting at most `cap`. */
 export async function countNotices(db: Db, f: NoticeFilter, cap: number): Promise<number> {
   const inner = filtered(db, f).select(db.raw('1')).limit(cap);
-  const { rows } = await db.raw(`select count(*)::int as n from (${inner.toQuery()}) t`);
-  return Number(rows[0].n);
+  const [row] = (await db.count({ n: '*' }).from(inner.as('t'))) as Array<{ n: string | number }>;
+  return Number(row.n);
 }
 
 export async function getNotice(db: Db, id: string): Promise<NoticeRow | undefined> {
@@ -207,8 +214,7 @@ export async function insertSinkMessage(db: Db, row: Omit<SinkMessageRow, 'id'>)
 }
 
 export async function listSinkMessages(db: Db, f: { regionPrefix: string; caseId?: string; beforeId?: string }, limit: number): Promise<SinkMessageRow[]> {
-  const q = db('notice_sink_messages').where('region_code', 'like', `${f.regionPrefix}%`);
+  const q = db('notice_sink_messages').where('id', '<', f.beforeId ?? TOP).andWhere('region_code', 'like', `${f.regionPrefix}%`);
   if (f.caseId) q.andWhere('case_id', f.caseId);
-  if (f.beforeId) q.andWhere('id', '<', f.beforeId);
   return (await q.orderBy('id', 'desc').limit(limit)).map((r: any) => ({ ...r, id: String(r.id), notice_id: String(r.notice_id) }));
 }
