@@ -25,6 +25,7 @@ const routes: RouteRecordRaw[] = [
       { path: 'inbox', component: () => import('./views/PlaceholderView.vue'), meta: { roles: ['reviewer'], title: '待办' } },
       { path: 'supervision', component: () => import('./views/PlaceholderView.vue'), meta: { roles: ['supervisor'], title: '督办' } },
       { path: 'admin', component: () => import('./views/PlaceholderView.vue'), meta: { roles: ['admin'], title: '管理' } },
+      { path: 'admin/notices', component: () => import('./views/admin/NoticesView.vue'), meta: { roles: ['admin'], title: '群众通知' } },
       { path: 'no-role', component: () => import('./views/PlaceholderView.vue'), meta: { title: '未分配岗位' } },
       { path: ':rest(.*)*', component: () => import('./views/NotFoundView.vue'), meta: { title: '页面不存在' } },
     ],
