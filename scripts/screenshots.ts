@@ -3,6 +3,10 @@ import path from 'node:path';
 import { openAppDatabase } from '../src/db/connection.ts';
 import { ensureWebBuild } from './build-web.ts';
 import { CHROMIUM, hasChromium, launchBrowser, logIn, startService } from '../test/e2e/support.ts';
+import { PersonalDataCipher } from '../src/engine/personalData.ts';
+import { TEST_DATA_KEYS } from '../src/services.ts';
+import { DevSinkChannel } from '../src/notifications/channels.ts';
+import { NoticeDispatcher } from '../src/notifications/dispatcher.ts';
 
 /**
  * `npm run screenshots`: every screen of the workbench, as README shows them, into
@@ -65,6 +69,35 @@ try {
   await logIn(reviewer, service.url, 'township.beishan');
   await reviewer.waitForURL(/\/inbox$/);
   await shot(reviewer, 'reviewer-menu');
+
+  // 群众通知 (admin): the receipt's acceptance notice dead-lettered by a refusing gateway, the
+  // next one delivered to the development sink.
+  const cipher = PersonalDataCipher.fromSpec(TEST_DATA_KEYS);
+  const dispatcher = (channel: ConstructorParameters<typeof NoticeDispatcher>[0]['channel']) =>
+    new NoticeDispatcher({ db, cipher, clock: service.clock.now, channel, publicBaseUrl: service.url });
+  await dispatcher({ name: 'http-gateway', send: async () => ({ ok: false, retryable: false, error: 'gateway HTTP 400: 号码无效' }) }).runOnce();
+  await page.goto(`${service.url}/window`);
+  await page.locator('#procedure').click();
+  await page.locator('.el-select-dropdown__item', { hasText: '最低生活保障' }).click();
+  await page.locator('#f-applicant-name').fill('李秀英');
+  await page.locator('#f-applicant-idNumber').fill('11010519491231002X');
+  await page.locator('#f-applicant-phone').fill('13900139000');
+  await page.locator('#f-application-householdSize').fill('2');
+  await page.locator('#f-application-monthlyHouseholdIncomeFen').fill('900');
+  await page.locator('#f-application-reason').fill('因残致贫');
+  for (const code of ['application-form', 'id-hukou', 'income-declaration']) await page.locator(`[data-material="${code}"]`).click();
+  await page.getByRole('button', { name: '提交受理' }).click();
+  await page.locator('.receipt img').waitFor();
+  await dispatcher(new DevSinkChannel({ db, cipher, clock: service.clock.now })).runOnce();
+  const admin = await browser.context.newPage();
+  await logIn(admin, service.url, 'admin.xihu');
+  await admin.waitForURL(/\/admin$/);
+  await admin.goto(`${service.url}/admin/notices`);
+  await admin.locator('tr[data-notice]').first().waitFor();
+  await shot(admin, 'admin-notices');
+  await admin.getByRole('tab', { name: '开发沙箱短信' }).click();
+  await admin.locator('li[data-sink]').first().waitFor();
+  await shot(admin, 'admin-notices-sink');
 } finally {
   await browser.close();
   await service.close();

@@ -73,7 +73,7 @@ describe('the queue', () => {
     expect(dead.statusCode, dead.body).toBe(200);
     expect(dead.json().items.map((n: any) => n.id)).toEqual([deadXixi, deadBeishan]);
     expect(dead.json().items[0]).toMatchObject({ kind: 'accepted', kindLabel: '受理登记', status: 'dead', statusLabel: '投递失败', attempts: 1, reference: xixi.reference, lastError: 'gateway HTTP 400: invalid number' });
-    expect(dead.json().counts).toMatchObject({ dead: { count: 2, exact: true }, sent: { count: 0 } });
+    expect(dead.json().counts).toMatchObject({ dead: { count: 2, exact: true }, sent: { count: 1 }, pending: { count: 0 } });
 
     const all = (await admin.get('/api/admin/notices')).json();
     expect(all.total).toBe(3);

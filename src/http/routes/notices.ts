@@ -40,7 +40,7 @@ const noticeSchema = z
 
 const countsSchema = z
   .object(Object.fromEntries(STATUSES.map((s) => [s, z.object({ count: z.number().int(), exact: z.boolean() })])) as Record<(typeof STATUSES)[number], z.ZodObject<{ count: z.ZodNumber; exact: z.ZodBoolean }>>)
-  .describe('Notices per status with the other filters applied; counts stop at countCap');
+  .describe('Notices per status, applying every filter sent but status; counts stop at countCap');
 
 const noticePageSchema = z
   .object({
@@ -131,7 +131,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       const counts = Object.fromEntries(
         await Promise.all(
           STATUSES.map(async (s) => {
-            const n = q.status && q.status !== s ? 0 : await notices.countNotices(db, { ...filter, status: s }, COUNT_CAP);
+            const n = await notices.countNotices(db, { ...filter, status: s }, COUNT_CAP);
             return [s, { count: Math.min(n, COUNT_CAP), exact: n < COUNT_CAP }];
           }),
         ),

@@ -2204,7 +2204,7 @@ export interface components {
             pageSize: number;
             /** @description Send as `cursor` for the next (older) page; null on the last page */
             nextCursor: string | null;
-            /** @description Notices per status with the other filters applied; counts stop at countCap */
+            /** @description Notices per status, applying every filter sent but status; counts stop at countCap */
             counts: {
                 pending: {
                     count: number;
