@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { procedureDefinitions } from '../../workflows/index.ts';
 import { loadNoticeConfig } from '../../src/config.ts';
+import { transitionNotices } from '../../src/notifications/triggers.ts';
 import { NOTICE_KINDS, renderNotice, shortProcedureName, smsSegments, type NoticePayloads } from '../../src/notifications/templates.ts';
 
 const c = { procedure: '低保', reference: 'DB-330106001-261123-0001-7' };
@@ -57,5 +59,33 @@ describe('notice configuration', () => {
     expect(() => loadNoticeConfig({ SMS_GATEWAY_TIMEOUT_MS: '30000', NOTICE_LEASE_MS: '30000' }, 3000)).toThrow(/NOTICE_LEASE_MS/);
     expect(() => loadNoticeConfig({ SMS_GATEWAY_URL: 'ftp://sms.example' }, 3000)).toThrow(/SMS_GATEWAY_URL/);
     expect(() => loadNoticeConfig({ NOTICE_MAX_ATTEMPTS: '0' }, 3000)).toThrow(/NOTICE_MAX_ATTEMPTS/);
+  });
+});
+
+describe('which transitions write notices', () => {
+  const funeral = procedureDefinitions.find((d) => d.id === 'funeral')!;
+  const base = { reference: 'SH-330106-260302-0001-3', data: {}, contextBefore: { decision: null }, contextAfter: { decision: null }, becameDone: false, stage: '办理中', liveTasks: [], liveBefore: new Set<string>() };
+  const task = (id: string, stateId: string, due: string) => ({ id, state_id: stateId, due_at: new Date(due) }) as never;
+
+  it('a branch 补正 of the funeral one-stop, with its items and the due date of the task it opened', () => {
+    const [n] = transitionNotices(funeral, {
+      ...base,
+      eventType: 'HOUSING_FUND_SUPPLEMENT_REQUESTED',
+      data: { items: ['继承权公证书'] },
+      liveTasks: [task('t1', 'fu.pension.pending', '2026-03-10T00:00:00Z'), task('t2', 'fu.housingFund.supplement', '2026-04-01T00:00:00Z')],
+      liveBefore: new Set(['t1']),
+    });
+    expect(n).toEqual({ kind: 'supplement', payload: { procedure: '身后一件事', reference: base.reference, items: ['继承权公证书'], dueAt: '2026-04-01T00:00:00.000Z' } });
+  });
+
+  it('one decision notice when a decision and an ending coincide; an ending alone says its stage; nothing for other steps', () => {
+    const refused = transitionNotices(funeral, { ...base, eventType: 'REFUSE', contextAfter: { decision: { approved: false, reason: '不符合条件' } }, becameDone: true });
+    expect(refused.map((n) => n.payload)).toEqual([expect.objectContaining({ outcome: 'refused', reason: '不符合条件' })]);
+    const ended = transitionNotices(funeral, { ...base, eventType: 'CIVIL_AFFAIRS_DONE', becameDone: true, stage: '全部事项已办结' });
+    expect(ended.map((n) => n.payload)).toEqual([expect.objectContaining({ outcome: 'closed', stage: '全部事项已办结' })]);
+    expect(transitionNotices(funeral, { ...base, eventType: 'ACCEPT' })).toEqual([]);
+    // A decision already made does not notify again on later steps.
+    const decided = { decision: { approved: true, monthlyAmountFen: 1 } };
+    expect(transitionNotices(funeral, { ...base, eventType: 'PAY_MONTH', contextBefore: decided, contextAfter: decided })).toEqual([]);
   });
 });
