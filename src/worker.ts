@@ -25,7 +25,17 @@ const dispatcher = createDispatcher(config.notices, {
   workerId: process.env.WORKER_ID ? `${process.env.WORKER_ID}:notices` : undefined,
   // Phone numbers never reach this log: the dispatcher logs notice ids, kinds and redacted errors.
   log: (msg, extra) => console.error(JSON.stringify({ msg, ...extra })),
+  // Fault injection for crash tests: NOTICE_FAULT=exit-after-send:<n> dies right after the n-th
+  // message the channel accepted, before recording it.
+  afterSend: process.env.NOTICE_FAULT?.startsWith('exit-after-send') ? exitAfter(Number(process.env.NOTICE_FAULT.split(':')[1] ?? 1)) : undefined,
 });
+
+function exitAfter(n: number) {
+  let sent = 0;
+  return () => {
+    if (++sent >= n) process.exit(137);
+  };
+}
 
 if (process.env.WORKER_EXIT_WHEN_IDLE === '1') {
   // Drain everything due, then exit: for batch jobs and tests.

@@ -15,7 +15,7 @@ export function channelFor(config: NoticeConfig, deps: { db: Knex; cipher: Perso
 /** The dispatcher a service or worker process runs (main.ts, worker.ts). */
 export function createDispatcher(
   config: NoticeConfig,
-  deps: { db: Knex; cipher: PersonalDataCipher; clock: () => Date; workerId?: string; log?: (msg: string, extra?: object) => void },
+  deps: { db: Knex; cipher: PersonalDataCipher; clock: () => Date; workerId?: string; log?: (msg: string, extra?: object) => void; afterSend?: (noticeId: string) => void },
 ): NoticeDispatcher {
   return new NoticeDispatcher({
     db: deps.db,
@@ -27,5 +27,6 @@ export function createDispatcher(
     leaseMs: config.leaseMs,
     workerId: deps.workerId,
     log: deps.log,
+    afterSend: deps.afterSend,
   });
 }

@@ -1,4 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { TEST_DATA_KEYS } from '../../src/services.ts';
 import { DevSinkChannel, HttpGatewayChannel } from '../../src/notifications/channels.ts';
 import { NoticeDispatcher, RETRY_SCHEDULE_MS } from '../../src/notifications/dispatcher.ts';
 import { applicant, application, useTestApp } from '../support/app.ts';
@@ -185,6 +187,28 @@ describe('several dispatchers and crashes', () => {
     expect(gateway.requests).toHaveLength(2);
   });
 
+  it("the issue's case: the gateway fails twice first and the dispatcher is killed mid-batch — each notice is delivered once", async () => {
+    const opened = [await openCase(), await openCase(), await openCase()];
+    gateway.respond = (_r, n) => (n <= 2 ? { status: 503 } : { status: 200 });
+    const ids = (await db()('outbox').whereIn('case_id', opened.map((o) => o.id)).orderBy('id')).map((r) => String(r.id));
+    expect(ids).toHaveLength(3);
+    // Killed right after the gateway accepted the third message, before recording it.
+    let sends = 0;
+    const doomed = dispatcher({ workerId: 'doomed', afterSend: () => { if (++sends === 1) throw new Error('SIGKILL'); } });
+    await expect(doomed.runOnce()).rejects.toThrow('SIGKILL');
+    expect(gateway.delivered.size).toBe(1);
+
+    const survivor = dispatcher({ workerId: 'survivor' });
+    ctx.clock.advance(61_000); // past the first back-off step and the dead dispatcher's lease
+    expect(await survivor.runOnce()).toMatchObject({ claimed: 3, sent: 3 });
+    expect(await survivor.runOnce()).toMatchObject({ claimed: 0 });
+    const rows = await db()('notices').whereIn('case_id', opened.map((o) => o.id));
+    expect(rows.map((r) => r.status)).toEqual(['sent', 'sent', 'sent']);
+    // Six requests, two per key; the gateway delivered each key once.
+    expect([...gateway.perKey().values()]).toEqual([2, 2, 2]);
+    expect(gateway.delivered.size).toBe(3);
+  });
+
   it('the development sink records each key once, with the number masked and the text encrypted', async () => {
     const opened = await openCase();
     const sink = new DevSinkChannel({ db: db(), cipher: ctx.engine.cipher, clock: ctx.clock.now });
@@ -253,5 +277,53 @@ describe('the notices transitions write', () => {
     const kinds = (await noticesOf(opened.id)).map((n) => [n.kind, n.payload.outcome]);
     expect(kinds).toEqual([['accepted', undefined], ['decision', 'notAccepted']]);
     expect(texts().at(-1)).toContain('不予受理，理由：不符合受理条件');
+  });
+});
+
+// Worker processes on one PostgreSQL (PGlite is one process's database): run where DATABASE_URL
+// points at a server, as .ci/run does.
+describe.skipIf(!inject('databaseUrl'))('dispatchers in separate processes', () => {
+  function worker(env: Record<string, string>): Promise<number | null> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+        env: {
+          ...process.env,
+          DATABASE_URL: ctx.database.url!,
+          ONEWINDOW_NOW: ctx.clock.now().toISOString(),
+          ONEWINDOW_DATA_KEYS: TEST_DATA_KEYS,
+          SMS_GATEWAY_URL: gateway.url,
+          PUBLIC_BASE_URL: BASE,
+          WORKER_EXIT_WHEN_IDLE: '1',
+          ...env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('exit', (code) => (code === 0 || env.NOTICE_FAULT ? resolve(code) : reject(new Error(`worker exited ${code}: ${stderr}`))));
+    });
+  }
+
+  it('three racing worker processes, one killed after its third send: every notice is delivered once, the killed one\'s after its lease', async () => {
+    const cases = [];
+    for (let i = 0; i < 30; i++) cases.push(await openCase(i % 2 ? 'clerk.xixi' : 'clerk.beishan'));
+    gateway.respond = () => ({ status: 200, delayMs: 2 });
+    const codes = await Promise.all([
+      worker({ WORKER_ID: 'p1', NOTICE_FAULT: 'exit-after-send:3' }),
+      worker({ WORKER_ID: 'p2' }),
+      worker({ WORKER_ID: 'p3' }),
+    ]);
+    expect(codes[0]).toBe(137);
+    // The notice the killed process sent but did not record, and any it had leased, wait for the lease.
+    ctx.clock.advance(61_000);
+    await dispatcher({ workerId: 'after' }).runOnce();
+    const rows = await db()('notices').whereIn('case_id', cases.map((c) => c.id));
+    expect(rows).toHaveLength(30);
+    expect(rows.every((r) => r.status === 'sent')).toBe(true);
+    expect(gateway.delivered.size).toBe(30);
+    const perKey = [...gateway.perKey().values()];
+    expect(perKey.filter((n) => n === 2)).toHaveLength(1); // the one sent just before the kill, resent with its key
+    expect(perKey.every((n) => n <= 2)).toBe(true);
   });
 });
