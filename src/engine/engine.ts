@@ -12,7 +12,7 @@ import { activeLeaves, initialSnapshot, knownEvents, resolve, stageText, step, t
 import { DomainError, fieldIssues, notFound, type FieldIssue } from './errors.ts';
 import { PersonalDataCipher } from './personalData.ts';
 import { actionsFor, taskViewFor } from './views.ts';
-import { acceptedNotice, paymentNotice, transitionNotices, type NoticeDraft } from '../notifications/triggers.ts';
+import { acceptedNotice, paymentNotice, transitionNotices } from '../notifications/triggers.ts';
 import { caseView } from './queries/caseView.ts';
 import { inbox, type InboxQuery } from './queries/inbox.ts';
 import { supervisionBoard, supervisionTasks, type SupervisionTasksQuery } from './queries/board.ts';
@@ -163,7 +163,7 @@ export class Engine {
     await caseEvents.appendEvent(trx, opened);
     await this.syncTasks(trx, def, { id, region_code: actor.regionCode }, [], leaves, [], null, actor, now, null);
     // The tracking code exists in plaintext only now: it is sealed into the acceptance notice.
-    await writeNotice(trx, id, acceptedNotice(def, reference, this.cipher.encrypt(trackingCode), caseDue.due), now);
+    await outbox.insertNotice(trx, id, acceptedNotice(def, reference, this.cipher.encrypt(trackingCode), caseDue.due), now);
     return { id, reference, trackingCode, version: 1 };
   }
 
@@ -249,7 +249,7 @@ export class Engine {
       liveTasks,
       liveBefore: new Set(live.map((t) => t.id)),
     });
-    for (const n of notices) await writeNotice(trx, caseId, n, now);
+    for (const n of notices) await outbox.insertNotice(trx, caseId, n, now);
     // Built from what the transition already holds: no extra queries on the hot path.
     return {
       caseId,
@@ -377,7 +377,7 @@ export class Engine {
       });
       if (!paymentId) throw new DomainError('conflict', 'ALREADY_PAID', `${period} 已发放，不能重复发放`);
       await outbox.insertOutbox(trx, caseId, 'payment.requested', { paymentId, period, amountFen: effect.amountFen }, now);
-      await writeNotice(trx, caseId, paymentNotice(def, row.reference, period, Number(effect.amountFen)), now);
+      await outbox.insertNotice(trx, caseId, paymentNotice(def, row.reference, period, Number(effect.amountFen)), now);
       return;
     }
     await outbox.insertOutbox(trx, caseId, effect.type, effect, now);
@@ -570,11 +570,6 @@ export function ageOn(idNumber: string, at: Date): number {
   const today = chinaDate(at).yyyymmdd;
   const years = Number(today.slice(0, 4)) - Number(birth.slice(0, 4));
   return today.slice(4) >= birth.slice(4) ? years : years - 1;
-}
-
-/** A citizen notice leaves as an outbox row `notice.<kind>`, in the caller's transaction (src/notifications). */
-function writeNotice(trx: Db, caseId: string, n: NoticeDraft, now: Date): Promise<void> {
-  return outbox.insertOutbox(trx, caseId, `notice.${n.kind}`, n.payload, now);
 }
 
 /** An event row with its place in the case's hash chain. */

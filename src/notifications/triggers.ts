@@ -44,6 +44,15 @@ export function paymentNotice(def: ProcedureDefinition, reference: string, perio
   return { kind: 'payment', payload: { ...common(def, reference), period, amountFen } };
 }
 
+/**
+ * The hook for 好差评 (issue 9, rating — not built yet): the invitation to rate a decided case.
+ * Write it with `outbox.insertNotice(trx, caseId, ratingInvitationNotice(def, reference), now)`
+ * in the transaction that records the invitation (once, 3 days after the decision).
+ */
+export function ratingInvitationNotice(def: ProcedureDefinition, reference: string): NoticeDraft<'rating_invitation'> {
+  return { kind: 'rating_invitation', payload: common(def, reference) };
+}
+
 export function transitionNotices(def: ProcedureDefinition, t: TransitionFacts): NoticeDraft[] {
   const out: NoticeDraft[] = [];
   const c = common(def, t.reference);

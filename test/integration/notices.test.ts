@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { TEST_DATA_KEYS } from '../../src/services.ts';
+import { insertNotice } from '../../src/db/outbox.ts';
+import { ratingInvitationNotice } from '../../src/notifications/triggers.ts';
 import { DevSinkChannel, HttpGatewayChannel } from '../../src/notifications/channels.ts';
 import { NoticeDispatcher, RETRY_SCHEDULE_MS } from '../../src/notifications/dispatcher.ts';
 import { applicant, application, useTestApp } from '../support/app.ts';
@@ -268,6 +270,15 @@ describe('the notices transitions write', () => {
       expect(t.startsWith('【一窗通办】')).toBe(true);
       expect(t).toContain(opened.reference);
     }
+  });
+
+  it('the rating hook: an invitation written through it is delivered like any notice', async () => {
+    const opened = await openCase();
+    const def = ctx.engine.registry.latest('social-assistance');
+    await db().transaction((trx) => insertNotice(trx, opened.id, ratingInvitationNotice(def, opened.reference), ctx.clock.now()));
+    expect(await dispatcher().runOnce()).toMatchObject({ sent: 2 });
+    expect((await noticesOf(opened.id)).map((n) => n.kind)).toEqual(['accepted', 'rating_invitation']);
+    expect(texts().at(-1)).toBe(`【一窗通办】您的低保申请（${opened.reference}）已办结，欢迎评价办理服务：${BASE}/track?ref=${opened.reference}`);
   });
 
   it('不予受理 with its reason', async () => {
