@@ -61,4 +61,6 @@ await app.listen({ host: config.host, port: config.port });
 worker?.start();
 dispatcher?.start();
 app.log.info(`OneWindow on ${config.databaseUrl ? 'PostgreSQL' : `embedded PGlite (${config.dataDir})`}; API docs at /docs, workbench at /`);
-if (dispatcher) app.log.info(`citizen notices via ${dispatcher.channelName}${config.notices.gateway ? '' : ' (development sink: no SMS leaves this machine; set SMS_GATEWAY_URL to send)'}`);
+if (dispatcher && config.notices.gateway) app.log.info(`citizen notices via ${dispatcher.channelName}`);
+// The dev sink shows admins what citizens would receive, tracking codes included: say so loudly on a server database.
+else if (dispatcher) app.log[config.databaseUrl ? 'warn' : 'info']('citizen notices go to the development sink: no SMS leaves this machine and admins can read the texts; set SMS_GATEWAY_URL to send');
