@@ -23,6 +23,7 @@ const dispatcher = createDispatcher(config.notices, {
   cipher: engine.cipher,
   clock: engine.clock,
   workerId: process.env.WORKER_ID ? `${process.env.WORKER_ID}:notices` : undefined,
+  batchSize: Number(process.env.NOTICE_BATCH ?? 50),
   // Phone numbers never reach this log: the dispatcher logs notice ids, kinds and redacted errors.
   log: (msg, extra) => console.error(JSON.stringify({ msg, ...extra })),
   // Fault injection for crash tests: NOTICE_FAULT=exit-after-send:<n> dies right after the n-th

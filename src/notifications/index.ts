@@ -15,7 +15,7 @@ export function channelFor(config: NoticeConfig, deps: { db: Knex; cipher: Perso
 /** The dispatcher a service or worker process runs (main.ts, worker.ts). */
 export function createDispatcher(
   config: NoticeConfig,
-  deps: { db: Knex; cipher: PersonalDataCipher; clock: () => Date; workerId?: string; log?: (msg: string, extra?: object) => void; afterSend?: (noticeId: string) => void },
+  deps: { db: Knex; cipher: PersonalDataCipher; clock: () => Date; workerId?: string; log?: (msg: string, extra?: object) => void; afterSend?: (noticeId: string) => void; batchSize?: number },
 ): NoticeDispatcher {
   return new NoticeDispatcher({
     db: deps.db,
@@ -28,5 +28,6 @@ export function createDispatcher(
     workerId: deps.workerId,
     log: deps.log,
     afterSend: deps.afterSend,
+    batchSize: deps.batchSize,
   });
 }
