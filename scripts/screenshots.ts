@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { openAppDatabase } from '../src/db/connection.ts';
+import { DEMO_PASSWORD } from '../src/seed.ts';
 import { ensureWebBuild } from './build-web.ts';
 import { CHROMIUM, hasChromium, launchBrowser, logIn, startService } from '../test/e2e/support.ts';
 import { PersonalDataCipher } from '../src/engine/personalData.ts';
@@ -12,6 +13,9 @@ import { NoticeDispatcher } from '../src/notifications/dispatcher.ts';
  * `npm run screenshots`: every screen of the workbench, as README shows them, into
  * docs/screenshots/ — the real service on an in-memory embedded database, Debian's Chromium.
  */
+
+// Page-side global inside page.evaluate (the root tsconfig has no DOM library).
+declare const sessionStorage: { getItem(key: string): string | null };
 
 const OUT = path.resolve(import.meta.dirname, '../docs/screenshots');
 
@@ -57,6 +61,25 @@ try {
   const reference = ((await page.locator('.receipt .reference').textContent()) ?? '').trim();
   const code = ((await page.locator('.receipt .code').textContent()) ?? '').trim();
 
+  // The window's documents (一次性告知书, 不予受理通知书): two cases decided at the window through the API.
+  const token = await page.evaluate(() => sessionStorage.getItem('onewindow.token'));
+  const asClerk = async (method: string, url: string, body: unknown) =>
+    (await fetch(`${service.url}${url}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json() as Promise<any>;
+  for (const [name, kind, type, data] of [
+    ['notice-supplement', 'supplement', 'REQUEST_SUPPLEMENT', { missingMaterials: ['income-declaration', 'verification-authorization'], note: '收入申报须由全体家庭成员签字' }],
+    ['notice-rejection', 'rejection', 'REJECT_APPLICATION', { reason: '申请人户籍不在本街道，请向户籍所在地街道（乡镇）申请' }],
+  ] as const) {
+    const opened = await asClerk('POST', '/api/cases', {
+      procedureId: 'social-assistance',
+      applicant: { name: '张三丰', idNumber: '11010519491231002X', phone: '13800138000' },
+      application: { householdSize: 3, monthlyHouseholdIncomeFen: 120000, reason: '因病致贫，家庭收入低于当地低保标准', submittedMaterials: ['application-form', 'id-hukou'] },
+    });
+    await asClerk('POST', `/api/cases/${opened.id}/events`, { type, data, expectedVersion: 1 });
+    await page.goto(`${service.url}/cases/${opened.id}/notice/${kind}`);
+    await page.locator('.notice .reference').waitFor();
+    await shot(page, name);
+  }
+
   const phone = await browser.context.newPage();
   await phone.setViewportSize({ width: 375, height: 740 });
   await phone.goto(`${service.url}/track?ref=${encodeURIComponent(reference)}`);
@@ -65,10 +88,57 @@ try {
   await phone.locator('.result').waitFor();
   await shot(phone, 'track-mobile');
 
+  // 待办 and the case page (after 受理: both investigation branches live in the diagram).
+  await page.goto(`${service.url}/inbox`);
+  await page.locator(`tr[data-reference="${reference}"]`).waitFor();
+  await shot(page, 'inbox');
+  await page.locator(`tr[data-reference="${reference}"] a.ref`).click();
+  await page.locator('[data-action="ACCEPT"]').click();
+  await page.locator('#ev-note').fill('材料齐全，予以受理');
+  await page.locator('form[data-event="ACCEPT"] button[type=submit]').click();
+  await page.locator('.done[role=status]').waitFor();
+  await shot(page, 'case-page');
+
   const reviewer = await browser.context.newPage();
   await logIn(reviewer, service.url, 'township.beishan');
   await reviewer.waitForURL(/\/inbox$/);
   await shot(reviewer, 'reviewer-menu');
+
+  // 督办看板 and 管理 (issue 8 screens 4 and 6): a few more cases, then time moves on.
+  const login = async (username: string) =>
+    ((await (await fetch(`${service.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: DEMO_PASSWORD }) })).json()) as { token: string }).token;
+  const post = (token: string, url: string, body: unknown) =>
+    fetch(`${service.url}${url}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<{ id: string }>);
+  const openAccepted = async (clerk: string) => {
+    const token = await login(clerk);
+    const opened = await post(token, '/api/cases', {
+      procedureId: 'social-assistance',
+      applicant: { name: '李四', idNumber: '11010519491231002X', phone: '13800138000' },
+      application: { householdSize: 2, monthlyHouseholdIncomeFen: 90000, reason: '家庭成员患重病，收入低于当地低保标准' },
+    });
+    await post(token, `/api/cases/${opened.id}/events`, { type: 'ACCEPT', data: {}, expectedVersion: 1 });
+  };
+  for (const clerk of ['clerk.beishan', 'clerk.xixi']) await openAccepted(clerk);
+  service.clock.advance(4 * 86_400_000); // 2026-03-06
+  for (const clerk of ['clerk.beishan', 'clerk.xixi', 'clerk.xixi']) await openAccepted(clerk);
+  service.clock.advance(12 * 86_400_000); // 2026-03-18: the first cases overdue, the later ones due soon
+
+  const supervisor = await browser.context.newPage();
+  await logIn(supervisor, service.url, 'supervisor.xihu');
+  await supervisor.waitForURL(/\/supervision$/);
+  await supervisor.locator('tr[data-department="county-verification"] button[data-bucket="overdue"]').click();
+  await supervisor.locator('.list .task-row').first().waitFor();
+  await shot(supervisor, 'board');
+
+  const admin = await browser.context.newPage();
+  await logIn(admin, service.url, 'admin.xihu');
+  await admin.waitForURL(/\/admin\/calendars$/);
+  await admin.locator('[data-day="2026-10-01"].holiday').waitFor();
+  await admin.locator('#cal-holidays').waitFor();
+  await shot(admin, 'calendars');
+  await admin.locator('nav[aria-label="管理子菜单"] a', { hasText: '用户' }).click();
+  await admin.locator('tr[data-username="clerk.beishan"]').waitFor();
+  await shot(admin, 'users');
 
   // 群众通知 (admin): the receipt's acceptance notice dead-lettered by a refusing gateway, the
   // next one delivered to the development sink.
@@ -89,9 +159,6 @@ try {
   await page.getByRole('button', { name: '提交受理' }).click();
   await page.locator('.receipt img').waitFor();
   await dispatcher(new DevSinkChannel({ db, cipher, clock: service.clock.now })).runOnce();
-  const admin = await browser.context.newPage();
-  await logIn(admin, service.url, 'admin.xihu');
-  await admin.waitForURL(/\/admin$/);
   await admin.goto(`${service.url}/admin/notices`);
   await admin.locator('tr[data-notice]').first().waitFor();
   await shot(admin, 'admin-notices');

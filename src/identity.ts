@@ -126,9 +126,17 @@ async function managedUser(trx: Db, admin: Actor, userId: string): Promise<UserR
   return user;
 }
 
-export async function listUsers(db: Db, admin: Actor, q: { page: number; pageSize: number }, now: Date) {
+export async function listUsers(db: Db, admin: Actor, q: { page: number; pageSize: number; region?: string; q?: string; disabled?: boolean }, now: Date) {
   if (!admin.roles.includes('admin')) throw new DomainError('forbidden', 'ROLE_REQUIRED', '仅管理员可管理用户');
-  const { rows, total } = await users.listUsers(db, { regionPrefix: admin.regionCode, now, limit: q.pageSize, offset: (q.page - 1) * q.pageSize });
+  const { rows, total } = await users.listUsers(db, {
+    regionPrefix: admin.regionCode,
+    regionCode: q.region,
+    search: q.q,
+    disabled: q.disabled,
+    now,
+    limit: q.pageSize,
+    offset: (q.page - 1) * q.pageSize,
+  });
   return { items: rows.map((r) => userView(r, Number(r.active_sessions))), total, page: q.page, pageSize: q.pageSize };
 }
 

@@ -11,6 +11,11 @@ export async function getRegion(db: Db, code: string): Promise<RegionRow | undef
   return db<RegionRow>('regions').where({ code }).first();
 }
 
+/** A region and every region below it (codes nest by prefix), by code. */
+export async function listRegionsUnder(db: Db, code: string): Promise<RegionRow[]> {
+  return db<RegionRow>('regions').where('code', 'like', `${code}%`).orderBy('code');
+}
+
 /** Settings in force for a region: its ancestors' settings overridden by its own. */
 export async function effectiveSettings(db: Db, code: string): Promise<Record<string, unknown>> {
   const chain: RegionRow[] = [];

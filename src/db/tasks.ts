@@ -104,6 +104,8 @@ export interface InboxRow extends TaskRow {
   reference: string;
   applicant_name: string;
   case_version: number;
+  /** Display name of the claimant (null when unclaimed). */
+  assignee_name?: string | null;
 }
 
 function applyFilter(q: Knex.QueryBuilder, f: TaskFilter): Knex.QueryBuilder {
@@ -132,7 +134,7 @@ const SORT_COLUMN: Record<TaskSort, string> = { due: 'tasks.due_at', opened: 'ta
  */
 export async function listTasks(db: Db, f: TaskFilter, page: { sort: TaskSort; after?: TaskKey; offset?: number; limit: number }): Promise<InboxRow[]> {
   const column = SORT_COLUMN[page.sort];
-  const q = applyFilter(db('tasks').join('cases', 'cases.id', 'tasks.case_id'), f);
+  const q = applyFilter(db('tasks').join('cases', 'cases.id', 'tasks.case_id').leftJoin('users', 'users.id', 'tasks.assignee_id'), f);
   const after = page.after;
   if (after) {
     // Rows after (at, id) in "at asc nulls last, id asc" order.
@@ -146,7 +148,7 @@ export async function listTasks(db: Db, f: TaskFilter, page: { sort: TaskSort; a
       );
   }
   return q
-    .select('tasks.*', 'cases.reference', 'cases.applicant_name', 'cases.version as case_version')
+    .select('tasks.*', 'cases.reference', 'cases.applicant_name', 'cases.version as case_version', 'users.display_name as assignee_name')
     .orderByRaw(`${column} asc nulls last, tasks.id asc`)
     .limit(page.limit)
     .offset(after ? 0 : (page.offset ?? 0));
@@ -201,10 +203,11 @@ export async function unclaimTask(db: Db, id: string): Promise<void> {
 export async function listEscalated(db: Db, regionPrefix: string, limit: number): Promise<InboxRow[]> {
   return db('tasks')
     .join('cases', 'cases.id', 'tasks.case_id')
+    .leftJoin('users', 'users.id', 'tasks.assignee_id')
     .whereIn('tasks.status', LIVE_STATUSES)
     .andWhereNot('tasks.escalation', 'none')
     .andWhere('tasks.region_code', 'like', `${regionPrefix}%`)
-    .select('tasks.*', 'cases.reference', 'cases.applicant_name', 'cases.version as case_version')
+    .select('tasks.*', 'cases.reference', 'cases.applicant_name', 'cases.version as case_version', 'users.display_name as assignee_name')
     .orderBy([{ column: 'tasks.due_at' }, { column: 'tasks.id' }])
     .limit(limit);
 }

@@ -35,9 +35,29 @@ export interface UserListRow extends UserRow {
   active_sessions: number | string;
 }
 
+export interface UserListQuery {
+  regionPrefix: string;
+  /** Exactly this region (within regionPrefix). */
+  regionCode?: string;
+  /** Part of the username or display name, case-insensitive. */
+  search?: string;
+  disabled?: boolean;
+  now: Date;
+  limit: number;
+  offset: number;
+}
+
+const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
 /** Users of a region and below, with their live session counts, by username. */
-export async function listUsers(db: Db, q: { regionPrefix: string; now: Date; limit: number; offset: number }): Promise<{ rows: UserListRow[]; total: number }> {
+export async function listUsers(db: Db, q: UserListQuery): Promise<{ rows: UserListRow[]; total: number }> {
   const base = db('users').where('users.region_code', 'like', `${q.regionPrefix}%`);
+  if (q.regionCode !== undefined) base.andWhere('users.region_code', q.regionCode);
+  if (q.disabled !== undefined) base.andWhere((w) => (q.disabled ? w.whereNotNull('users.disabled_at') : w.whereNull('users.disabled_at')));
+  if (q.search) {
+    const pattern = `%${likeEscape(q.search.toLowerCase())}%`;
+    base.andWhere((w) => w.whereRaw('lower(users.username) like ?', [pattern]).orWhereRaw('lower(users.display_name) like ?', [pattern]));
+  }
   const [{ count }] = await base.clone().count<{ count: string | number }[]>({ count: '*' });
   const live = db('sessions').count('*').whereRaw('sessions.user_id = users.id').andWhere('sessions.expires_at', '>', q.now).as('active_sessions');
   const rows = await base.select('users.*', live).orderBy('users.username').limit(q.limit).offset(q.offset);

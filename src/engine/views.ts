@@ -101,8 +101,33 @@ export function deadlineText(dueAt: Date | null, note: string | null): string | 
   return dueAt ? `${chineseDate(dueAt)}前` : null;
 }
 
+const stagesByState = new WeakMap<ProcedureDefinition, Map<string, string>>();
+
+/** The stage text of a chart state (what the case is doing while the task is open), '' if unknown. */
+export function stateStage(def: ProcedureDefinition, stateId: string): string {
+  let stages = stagesByState.get(def);
+  if (!stages) {
+    const found = new Map<string, string>();
+    const walk = (node: any) => {
+      found.set(node.id as string, (node.meta?.stage as string | undefined) ?? '');
+      for (const child of Object.values(node.states ?? {})) walk(child);
+    };
+    walk((def.machine as any).root);
+    stagesByState.set(def, (stages = found));
+  }
+  return stages.get(stateId) ?? '';
+}
+
 export function inboxItem(def: ProcedureDefinition, r: tasks.InboxRow, remaining: Remaining) {
-  return { ...taskView(def, r, remaining), reference: r.reference, applicantName: maskName(r.applicant_name), caseVersion: r.case_version };
+  return {
+    ...taskView(def, r, remaining),
+    reference: r.reference,
+    applicantName: maskName(r.applicant_name),
+    caseVersion: r.case_version,
+    procedureName: def.name,
+    stage: stateStage(def, r.state_id),
+    assigneeName: r.assignee_name ?? null,
+  };
 }
 
 export function caseDeadline(row: cases.CaseRow, remaining: Remaining) {

@@ -11,6 +11,7 @@ import { LIMITS, type Limits } from './abuse.ts';
 import { swaggerOptions } from './openapi.ts';
 import authRoutes from './routes/auth.ts';
 import caseRoutes from './routes/cases.ts';
+import caseNoticeRoutes from './routes/caseNotices.ts';
 import procedureRoutes from './routes/procedures.ts';
 import adminRoutes from './routes/admin.ts';
 import supervisionRoutes from './routes/supervision.ts';
@@ -55,6 +56,7 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   const api = app.withTypeProvider<ZodTypeProvider>();
   await api.register(authRoutes, { prefix: '/api/auth' });
   await api.register(caseRoutes, { prefix: '/api/cases' });
+  await api.register(caseNoticeRoutes, { prefix: '/api/cases' });
   await api.register(taskRoutes, { prefix: '/api/tasks' });
   await api.register(trackRoutes, { prefix: '/api/track' });
   await api.register(procedureRoutes, { prefix: '/api/procedures' });

@@ -94,6 +94,9 @@ export const inboxItemSchema = taskSchema
     reference: z.string(),
     applicantName: z.string().describe('Masked'),
     caseVersion: z.number().int().describe('Send as expectedVersion'),
+    procedureName: z.string().describe("The procedure's zh-CN name"),
+    stage: z.string().describe('zh-CN stage of the chart state that opened the task, e.g. 入户调查中'),
+    assigneeName: z.string().nullable().describe('Display name of the claimant; null when unclaimed'),
   })
   .meta({ id: 'InboxItem' });
 
@@ -136,6 +139,14 @@ export const inboxPageSchema = z
 export const supervisionTaskPageSchema = z
   .object({
     ...pageFields,
+    items: z.array(
+      inboxItemSchema.extend({
+        level: z
+          .enum(['dueSoon', 'overdue', 'red'])
+          .nullable()
+          .describe("The board's bucket of this task at asOf besides open (预警 due within 2 working days, 黄牌 overdue, 红牌 red), from its due dates; null: none of them"),
+      }),
+    ),
     bucket: z.enum(['open', 'dueSoon', 'overdue', 'red']),
     asOf: z.string().describe('The instant the buckets were computed at'),
     dueSoonUntil: z.string().describe('End of the 2nd working day from asOf: dueSoon tasks are due by then'),

@@ -49,7 +49,7 @@ describe.skipIf(!hasChromium)('群众通知 (admin) in Chromium', () => {
     const p = await browser.context.newPage();
     const errors = watchErrors(p);
     await logIn(p, service.url, 'admin.xihu');
-    await p.waitForURL(/\/admin$/);
+    await p.waitForURL(/\/admin\/calendars$/);
     await p.goto(`${service.url}/admin/notices`);
     const rows = p.locator('tr[data-notice]');
     await rows.first().waitFor();

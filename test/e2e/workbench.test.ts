@@ -51,10 +51,15 @@ describe.skipIf(!hasChromium)('the workbench in Chromium', () => {
     expect(await seriousViolations(p), 'login page').toEqual([]);
     await logIn(p, service.url, 'clerk.beishan');
     await p.waitForURL(/\/window$/);
-    expect(await text(p, 'nav')).toBe('综合窗口');
+    // A clerk works at the window and on the window's own tasks (受理审查, 接收补正材料).
+    expect((await p.locator('nav [role=menuitem]').allTextContents()).map((s) => s.trim())).toEqual(['综合窗口', '待办']);
 
     await p.locator('#procedure').click();
     await p.locator('.el-select-dropdown__item', { hasText: '最低生活保障' }).click();
+    // Labels are the document's own titles (docs/api.md, "Labels for forms"), not a UI table.
+    expect(await text(p, 'label[for="f-application-householdSize"]')).toBe('家庭人口数');
+    expect(await text(p, 'label[for="f-application-monthlyHouseholdIncomeFen"]')).toBe('家庭月收入');
+    expect(await text(p, '.materials .el-form-item__label')).toBe('已收取的申请材料');
     await p.locator('#f-applicant-name').fill('张三丰');
     await p.locator('#f-applicant-idNumber').fill('110105194912310021'); // wrong check character
     await p.locator('#f-applicant-phone').fill('13800138000');
@@ -160,7 +165,7 @@ describe.skipIf(!hasChromium)('the workbench in Chromium', () => {
     await p.goto(`${service.url}/window`);
     await p.waitForURL(/\/inbox$/);
     expect(await p.locator('nav').textContent()).not.toContain('综合窗口');
-    expect(await seriousViolations(p), '待办 placeholder').toEqual([]);
+    expect(await seriousViolations(p), '待办').toEqual([]);
     expect(errors).toEqual([]);
     await p.close();
   });

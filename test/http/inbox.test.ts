@@ -125,6 +125,9 @@ describe('the inbox', () => {
     expect((await verify.post(`/api/tasks/${target.id}/claim`)).statusCode).toBe(204);
     const claimed = await inbox('verify.xihu', '?status=claimed');
     expect(claimed.items.map((t: any) => t.id)).toEqual([target.id]);
+    // Each row says what a person reads in the table: procedure, stage and who holds it.
+    expect(claimed.items[0]).toMatchObject({ procedureName: '最低生活保障（低保）申请', stage: '家庭经济状况核对中', assigneeName: expect.stringMatching(/\S/) });
+    expect(mine(await inbox('verify.xihu', '?status=open'))[0].assigneeName).toBeNull();
     expect(claimed.counts.status).toEqual([
       { value: 'open', label: '待认领', count: 4, exact: true },
       { value: 'claimed', label: '已认领', count: 1, exact: true },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { submittedMaterialsSchema } from '../shared/schemas.ts';
+import { labelledEnum, submittedMaterialsSchema } from '../shared/schemas.ts';
 import { wd } from '../shared/meta.ts';
 import type { ProcedureDefinition } from '../shared/types.ts';
 import { ASSISTANCE_DEPARTMENTS, assistanceEvents } from '../social-assistance/events.ts';
@@ -14,9 +14,9 @@ export const materials = [
 ];
 
 export const applicationSchema = z.strictObject({
-  supportMode: z.enum(['home', 'institution'], { message: '供养方式应为分散供养（home）或集中供养（institution）' }),
-  selfCareAbility: z.enum(['full', 'partial', 'none']),
-  reason: z.string().trim().min(2, '请填写申请理由').max(2000),
+  supportMode: labelledEnum('供养方式', { home: '分散供养', institution: '集中供养' }, { message: '供养方式应为分散供养（home）或集中供养（institution）' }),
+  selfCareAbility: labelledEnum('生活自理能力', { full: '具备生活自理能力', partial: '部分丧失生活自理能力', none: '完全丧失生活自理能力' }),
+  reason: z.string().trim().min(2, '请填写申请理由').max(2000).meta({ title: '申请理由' }),
   submittedMaterials: submittedMaterialsSchema(materials),
 });
 

@@ -68,17 +68,20 @@ export const materials = [
   { code: 'heirship-proof', name: '继承权公证或相关证明（提取公积金、个人账户时）', required: false },
 ];
 
-const branchFlags = z.strictObject(Object.fromEntries(OPTIONAL.map((k) => [k, z.boolean()])) as Record<BranchKey, z.ZodBoolean>);
+const branchTitle = (key: BranchKey) => BRANCHES.find((b) => b.key === key)!.title;
+const branchFlags = z.strictObject(Object.fromEntries(OPTIONAL.map((k) => [k, z.boolean().meta({ title: branchTitle(k) })])) as Record<BranchKey, z.ZodBoolean>);
 
 export const applicationSchema = z.strictObject({
-  deceased: z.strictObject({
-    name: z.string().trim().min(1).max(50),
-    idNumber: residentId,
-    dateOfDeath: z.iso.date('请填写死亡日期（YYYY-MM-DD）'),
-  }),
-  relationship: z.string().trim().min(1).max(20),
+  deceased: z
+    .strictObject({
+      name: z.string().trim().min(1).max(50).meta({ title: '逝者姓名' }),
+      idNumber: residentId.meta({ title: '逝者身份证号码' }),
+      dateOfDeath: z.iso.date('请填写死亡日期（YYYY-MM-DD）').meta({ title: '死亡日期', description: '格式 YYYY-MM-DD' }),
+    })
+    .meta({ title: '逝者信息' }),
+  relationship: z.string().trim().min(1).max(20).meta({ title: '申请人与逝者关系', description: '如：子女、配偶' }),
   /** Which optional branches apply to this person (e.g. no housing-fund account → false). */
-  branches: branchFlags,
+  branches: branchFlags.meta({ title: '需要办理的事项', description: '户口注销、火化证明、殡葬补贴必办；其余按逝者情况选择' }),
   submittedMaterials: submittedMaterialsSchema(materials),
 });
 
@@ -100,7 +103,10 @@ export const funeral: ProcedureDefinition<z.infer<typeof applicationSchema>> = {
   events: {
     ...intakeEvents(
       materials,
-      z.strictObject({ branches: branchFlags.partial().optional(), note }),
+      z.strictObject({
+        branches: branchFlags.partial().optional().meta({ title: '更正需要办理的事项', description: '受理时发现情况不同（如查到公积金账户）时填写；未填的事项保持申请时的选择' }),
+        note,
+      }),
       [{}],
     ),
     ...Object.assign({}, ...BRANCHES.map((b) => branchEvents(b))),

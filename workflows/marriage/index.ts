@@ -1,8 +1,8 @@
 import { setup } from 'xstate';
 import { z } from 'zod';
-import { branchEvents, branchRegion, intakeActions, intakeContext, type IntakeContext } from '../shared/blocks.ts';
+import { branchEvents, branchRegion, intakeActions, intakeContext, missingMaterialsSchema, type IntakeContext } from '../shared/blocks.ts';
 import { cd, stage, taskState } from '../shared/meta.ts';
-import { materialCodeSchema, note, reason, residentId, submittedMaterialsSchema } from '../shared/schemas.ts';
+import { labelledEnum, materialCodeSchema, note, reason, residentId, submittedMaterialsSchema } from '../shared/schemas.ts';
 import type { CaseEvent, EventSpec, ProcedureDefinition } from '../shared/types.ts';
 
 /**
@@ -133,13 +133,20 @@ export const materials = [
 ];
 
 export const applicationSchema = z.strictObject({
-  kind: z.enum(['marriage', 'divorce'], { message: '登记类型应为结婚（marriage）或离婚（divorce）' }),
-  partner: z.strictObject({ name: z.string().trim().min(1).max(50), idNumber: residentId }),
+  kind: labelledEnum('登记类型', { marriage: '结婚登记', divorce: '协议离婚登记' }, { message: '登记类型应为结婚（marriage）或离婚（divorce）' }),
+  partner: z
+    .strictObject({
+      name: z.string().trim().min(1).max(50).meta({ title: '另一方姓名' }),
+      idNumber: residentId.meta({ title: '另一方身份证号码' }),
+    })
+    .meta({ title: '另一方当事人', description: '申请人为一方当事人' }),
   submittedMaterials: submittedMaterialsSchema(materials),
 });
 
 const partner = { name: '王芳', idNumber: '11010519491231002X' };
-const noData = z.strictObject({ note });
+// A fresh object per event: each is registered under its own component name (Marriage_ACCEPT…),
+// which task actions' `dataSchema` point at; one shared object would get only the first name.
+const noData = () => z.strictObject({ note });
 
 export const marriage: ProcedureDefinition<z.infer<typeof applicationSchema>> = {
   id: 'marriage',
@@ -154,22 +161,22 @@ export const marriage: ProcedureDefinition<z.infer<typeof applicationSchema>> = 
   totalTimeLimit: cd(90, '婚姻登记条例（含冷静期与到场期）'),
   applicationSchema,
   events: {
-    ACCEPT: { label: '受理离婚登记申请，出具回执', schema: noData },
+    ACCEPT: { label: '受理离婚登记申请，出具回执', schema: noData() },
     REQUEST_SUPPLEMENT: {
       label: '一次性告知补正',
-      schema: z.strictObject({ missingMaterials: z.array(materialCodeSchema(materials)).min(1), note }),
+      schema: z.strictObject({ missingMaterials: missingMaterialsSchema(materialCodeSchema(materials)), note }),
       examples: [{ missingMaterials: ['photos'] }],
     },
-    SUPPLEMENT_RECEIVED: { label: '补正材料已收齐', schema: noData },
+    SUPPLEMENT_RECEIVED: { label: '补正材料已收齐', schema: noData() },
     SUPPLEMENT_EXPIRED: { label: '补正期满未补正（终止办理）', schema: z.strictObject({}), sentBy: { system: true } },
-    REJECT_APPLICATION: { label: '不予受理', schema: z.strictObject({ reason }), examples: [{ reason: '当事人不符合协议离婚条件' }] },
-    REGISTER_MARRIAGE: { label: '准予结婚登记，当场发证', schema: noData },
-    REGISTER_DIVORCE: { label: '准予离婚登记，发给离婚证', schema: noData },
-    REFUSE_REGISTRATION: { label: '不予登记（书面说明理由）', schema: z.strictObject({ reason }), examples: [{ reason: '当事人未达法定婚龄' }] },
+    REJECT_APPLICATION: { label: '不予受理', schema: z.strictObject({ reason: reason.meta({ title: '不予受理理由' }) }), examples: [{ reason: '当事人不符合协议离婚条件' }] },
+    REGISTER_MARRIAGE: { label: '准予结婚登记，当场发证', schema: noData() },
+    REGISTER_DIVORCE: { label: '准予离婚登记，发给离婚证', schema: noData() },
+    REFUSE_REGISTRATION: { label: '不予登记（书面说明理由）', schema: z.strictObject({ reason: reason.meta({ title: '不予登记理由' }) }), examples: [{ reason: '当事人未达法定婚龄' }] },
     COOLING_OFF_ENDED: { label: '冷静期届满', schema: z.strictObject({}), sentBy: { system: true } },
-    BOTH_PARTIES_APPEARED: { label: '双方亲自到场申请发证', schema: noData },
+    BOTH_PARTIES_APPEARED: { label: '双方亲自到场申请发证', schema: noData() },
     APPEARANCE_WINDOW_EXPIRED: { label: '到场期限届满未到场（视为撤回）', schema: z.strictObject({}), sentBy: { system: true } },
-    WITHDRAW: { label: '当事人撤回申请', schema: z.strictObject({ reason }), sentBy: { role: 'clerk', department: 'accepting' }, examples: [{ reason: '一方撤回离婚登记申请' }] },
+    WITHDRAW: { label: '当事人撤回申请', schema: z.strictObject({ reason: reason.meta({ title: '撤回原因' }) }), sentBy: { role: 'clerk', department: 'accepting' }, examples: [{ reason: '一方撤回离婚登记申请' }] },
     ...(Object.assign({}, ...DOWNSTREAM.map((b) => branchEvents(b))) as Record<string, EventSpec>),
   },
   createInput: ({ application }) => ({ kind: application.kind }),

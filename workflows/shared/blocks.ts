@@ -103,6 +103,11 @@ export function intakeStates(o: IntakeOptions) {
   } as const;
 }
 
+/** 补正: every missing item of the checklist at once (one notice, 行政许可法 art. 32). */
+export function missingMaterialsSchema(materialCode: z.ZodType) {
+  return z.array(materialCode).min(1, '请列出全部缺少的材料').meta({ title: '缺少的材料', description: '一次性列出全部需补正的材料（材料代码）' });
+}
+
 /** Event specs for the intake block, checked against the procedure's materials list. */
 export function intakeEvents(materials: Material[], acceptSchema: z.ZodType = z.strictObject({ note }), acceptExamples?: EventSpec['examples']): Record<string, EventSpec> {
   const materialCode = materialCodeSchema(materials);
@@ -110,15 +115,15 @@ export function intakeEvents(materials: Material[], acceptSchema: z.ZodType = z.
     ACCEPT: { label: '受理', schema: acceptSchema, examples: acceptExamples },
     REQUEST_SUPPLEMENT: {
       label: '一次性告知补正',
-      schema: z.strictObject({ missingMaterials: z.array(materialCode).min(1, '请列出全部缺少的材料'), note }),
+      schema: z.strictObject({ missingMaterials: missingMaterialsSchema(materialCode), note }),
       examples: [{ missingMaterials: [materials[0].code] }],
     },
-    REJECT_APPLICATION: { label: '不予受理', schema: z.strictObject({ reason }), examples: [{ reason: '不符合受理条件' }] },
+    REJECT_APPLICATION: { label: '不予受理', schema: z.strictObject({ reason: reason.meta({ title: '不予受理理由' }) }), examples: [{ reason: '不符合受理条件' }] },
     SUPPLEMENT_RECEIVED: { label: '补正材料已收齐', schema: z.strictObject({ note }) },
     SUPPLEMENT_EXPIRED: { label: '补正期满未补正（终止办理）', schema: z.strictObject({}), sentBy: { system: true } },
     WITHDRAW: {
       label: '申请人撤回申请',
-      schema: z.strictObject({ reason }),
+      schema: z.strictObject({ reason: reason.meta({ title: '撤回原因' }) }),
       sentBy: { role: 'clerk', department: 'accepting' },
       examples: [{ reason: '申请人主动撤回' }],
     },
@@ -190,13 +195,19 @@ export function branchEvents(o: Pick<BranchOptions, 'event' | 'title' | 'supplem
   if (o.supplement) {
     specs[`${o.event}_SUPPLEMENT_REQUESTED`] = {
       label: `${o.title}：一次性告知补正`,
-      schema: z.strictObject({ items: z.array(z.string().trim().min(1).max(100)).min(1, '请列出需补正的材料'), note }),
+      schema: z.strictObject({
+        items: z
+          .array(z.string().trim().min(1).max(100).meta({ title: '材料名称' }))
+          .min(1, '请列出需补正的材料')
+          .meta({ title: '需补正的材料', description: '一次性列出全部需补正的材料' }),
+        note,
+      }),
       examples: [{ items: ['继承权公证书'] }],
     };
     specs[`${o.event}_SUPPLEMENT_RECEIVED`] = { label: `${o.title}：补正材料已收齐`, schema: z.strictObject({ note }) };
   }
   if (o.refusal) {
-    specs[`${o.event}_REFUSED`] = { label: `${o.title}：不予办理`, schema: z.strictObject({ reason }), examples: [{ reason: '不符合办理条件' }] };
+    specs[`${o.event}_REFUSED`] = { label: `${o.title}：不予办理`, schema: z.strictObject({ reason: reason.meta({ title: '不予办理理由' }) }), examples: [{ reason: '不符合办理条件' }] };
   }
   return specs;
 }
@@ -204,6 +215,6 @@ export function branchEvents(o: Pick<BranchOptions, 'event' | 'title' | 'supplem
 /** The return-to-an-earlier-step event reviewers use, with its reason. */
 export const returnEvent = (label: string): EventSpec => ({
   label,
-  schema: z.strictObject({ reason }),
+  schema: z.strictObject({ reason: reason.meta({ title: '退回原因' }) }),
   examples: [{ reason: '材料需重新核实' }],
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { submittedMaterialsSchema } from '../shared/schemas.ts';
+import { FEN, submittedMaterialsSchema } from '../shared/schemas.ts';
 import { wd } from '../shared/meta.ts';
 import type { ProcedureDefinition } from '../shared/types.ts';
 import { ASSISTANCE_DEPARTMENTS, assistanceEvents } from './events.ts';
@@ -15,9 +15,9 @@ export const materials = [
 ];
 
 export const applicationSchema = z.strictObject({
-  householdSize: z.number().int().min(1, '家庭人口至少1人').max(30),
-  monthlyHouseholdIncomeFen: z.number().int().min(0).max(100_000_000),
-  reason: z.string().trim().min(2, '请填写申请理由').max(2000),
+  householdSize: z.number().int().min(1, '家庭人口至少1人').max(30).meta({ title: '家庭人口数', description: '共同生活的家庭成员人数' }),
+  monthlyHouseholdIncomeFen: z.number().int().min(0).max(100_000_000).meta({ title: '家庭月收入', description: FEN }),
+  reason: z.string().trim().min(2, '请填写申请理由').max(2000).meta({ title: '申请理由' }),
   submittedMaterials: submittedMaterialsSchema(materials),
 });
 export type SocialAssistanceApplication = z.infer<typeof applicationSchema>;

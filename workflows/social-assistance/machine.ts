@@ -1,5 +1,6 @@
 import { and, assign, emit, setup } from 'xstate';
 import { intakeActions, intakeContext, intakeStates, type IntakeContext } from '../shared/blocks.ts';
+import { DEFAULT_REMEDY } from '../shared/legalTexts.ts';
 import { cd, stage, taskState, wd } from '../shared/meta.ts';
 import type { CaseEvent, TimeLimit } from '../shared/types.ts';
 
@@ -32,7 +33,8 @@ export interface AssistanceChartOptions {
   paymentTitle: string;
 }
 
-export const DEFAULT_REMEDY = '如不服本决定，可自收到之日起60日内申请行政复议，或6个月内提起行政诉讼。';
+// The remedy text lives with the other legal wording the documents print.
+export { DEFAULT_REMEDY };
 
 type D = Record<string, any>;
 const data = (event: CaseEvent): D => event.data;

@@ -2,7 +2,7 @@ import { setup } from 'xstate';
 import { z } from 'zod';
 import { branchEvents, branchRegion, intakeActions, intakeContext, intakeEvents, intakeStates, returnEvent, type IntakeContext } from '../shared/blocks.ts';
 import { cd, stage, taskState, wd } from '../shared/meta.ts';
-import { note, reason, submittedMaterialsSchema } from '../shared/schemas.ts';
+import { FEN, labelledEnum, note, reason, submittedMaterialsSchema } from '../shared/schemas.ts';
 import type { CaseEvent, EventSpec, ProcedureDefinition } from '../shared/types.ts';
 
 /**
@@ -10,7 +10,7 @@ import type { CaseEvent, EventSpec, ProcedureDefinition } from '../shared/types.
  * 名称核准 → sponsor consent, or direct registration for the four categories → 受理 (补正) →
  * 审查 (60 days; charities 30) → certificate (≤ 10 WD) → parallel follow-ups → 公告.
  */
-const DIRECT_CATEGORIES = ['industry-association', 'science-technology', 'charity', 'community-service'] as const;
+const CATEGORY_LABELS = { 'industry-association': '行业协会商会类', 'science-technology': '科技类', charity: '公益慈善类', 'community-service': '城乡社区服务类' } as const;
 
 export interface SocialOrgContext extends IntakeContext {
   directRegistration: boolean;
@@ -116,11 +116,15 @@ export const materials = [
 
 export const applicationSchema = z
   .strictObject({
-    organizationName: z.string().trim().min(2).max(100),
-    kind: z.enum(['association', 'private-non-enterprise', 'foundation'], { message: '类型应为社会团体、民办非企业单位或基金会' }),
-    category: z.enum([...DIRECT_CATEGORIES, 'other']),
-    registrationPath: z.enum(['sponsor', 'direct']),
-    registeredCapitalFen: z.number().int().min(0),
+    organizationName: z.string().trim().min(2).max(100).meta({ title: '拟登记组织名称', description: '与名称核准时一致' }),
+    kind: labelledEnum(
+      '组织类型',
+      { association: '社会团体', 'private-non-enterprise': '民办非企业单位（社会服务机构）', foundation: '基金会' },
+      { message: '类型应为社会团体、民办非企业单位或基金会' },
+    ),
+    category: labelledEnum('业务类别', { ...CATEGORY_LABELS, other: '其他' }).meta({ description: '前四类可直接登记，其他须经业务主管单位审查同意' }),
+    registrationPath: labelledEnum('登记方式', { sponsor: '经业务主管单位审查同意后登记', direct: '直接登记' }),
+    registeredCapitalFen: z.number().int().min(0).meta({ title: '注册资金（基金会为原始基金）', description: `${FEN}；基金会不低于200万元` }),
     submittedMaterials: submittedMaterialsSchema(materials),
   })
   .refine((a) => a.registrationPath === 'sponsor' || a.category !== 'other', {
@@ -149,13 +153,13 @@ export const socialOrganization: ProcedureDefinition<z.infer<typeof applicationS
   events: {
     ...intakeEvents(materials),
     NAME_APPROVED: { label: '名称核准通过', schema: z.strictObject({ note }) },
-    NAME_REJECTED: { label: '名称不予核准', schema: z.strictObject({ reason }), examples: [{ reason: '名称与已登记组织重名' }] },
+    NAME_REJECTED: { label: '名称不予核准', schema: z.strictObject({ reason: reason.meta({ title: '不予核准理由' }) }), examples: [{ reason: '名称与已登记组织重名' }] },
     SPONSOR_CONSENTED: { label: '业务主管单位同意', schema: z.strictObject({ note }) },
-    SPONSOR_REFUSED: { label: '业务主管单位不同意', schema: z.strictObject({ reason }), examples: [{ reason: '业务范围不符' }] },
+    SPONSOR_REFUSED: { label: '业务主管单位不同意', schema: z.strictObject({ reason: reason.meta({ title: '不同意理由' }) }), examples: [{ reason: '业务范围不符' }] },
     APPROVE_REGISTRATION: { label: '准予登记', schema: z.strictObject({ note }) },
-    REFUSE_REGISTRATION: { label: '不予登记（书面说明理由）', schema: z.strictObject({ reason }), examples: [{ reason: '会员数量不符合条件' }] },
+    REFUSE_REGISTRATION: { label: '不予登记（书面说明理由）', schema: z.strictObject({ reason: reason.meta({ title: '不予登记理由' }) }), examples: [{ reason: '会员数量不符合条件' }] },
     RETURN_TO_ACCEPTANCE: returnEvent('退回受理环节'),
-    CERTIFICATE_ISSUED: { label: '登记证书已发放', schema: z.strictObject({ certificateNumber: z.string().trim().min(1).max(40) }), examples: [{ certificateNumber: '51330106MJ0000001X' }] },
+    CERTIFICATE_ISSUED: { label: '登记证书已发放', schema: z.strictObject({ certificateNumber: z.string().trim().min(1).max(40).meta({ title: '登记证书编号', description: '统一社会信用代码' }) }), examples: [{ certificateNumber: '51330106MJ0000001X' }] },
     ...(Object.assign({}, ...FOLLOW_UPS.map((b) => branchEvents(b))) as Record<string, EventSpec>),
   },
   createInput: ({ application }) => ({ directRegistration: application.registrationPath === 'direct' }),

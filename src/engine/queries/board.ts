@@ -131,6 +131,14 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
   };
 }
 
+/** A task's bucket besides `open`, by the same definitions as the counts. */
+function levelOf(r: { due_at: Date | null; red_at: Date | null }, now: Date, soon: Date): Exclude<Bucket, 'open'> | null {
+  if (r.red_at && r.red_at <= now) return 'red';
+  if (r.due_at && r.due_at <= now) return 'overdue';
+  if (r.due_at && r.due_at <= soon) return 'dueSoon';
+  return null;
+}
+
 export interface SupervisionTasksQuery {
   department?: string;
   procedureId?: string;
@@ -162,7 +170,7 @@ export async function supervisionTasks(ctx: ReadContext, db: Db, actor: Actor, q
   return {
     items: page.map((r) => {
       const def = ctx.registry.latest(r.procedure_id);
-      return inboxItem(def, { ...r, actions: taskActions(actor, def, r) }, remaining);
+      return { ...inboxItem(def, { ...r, actions: taskActions(actor, def, r) }, remaining), level: levelOf(r, now, soon) };
     }),
     total: Math.min(total, COUNT_CAP),
     totalExact: total < COUNT_CAP,

@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   PROCEDURE_NOT_FOUND: [404, 'No such procedure'],
   TRACKING_NOT_FOUND: [404, 'Unknown reference or wrong tracking code (indistinguishable)'],
   ROUTE_NOT_FOUND: [404, 'No such endpoint'],
+  NOTICE_NOT_ISSUED: [404, 'The case has no document of this kind (no 补正 notice, not refused)'],
   // 409
   VERSION_CONFLICT: [409, 'The case changed since the caller read it (details: expected/current version)'],
   TASK_NOT_OPEN: [409, 'The task is already completed or cancelled'],

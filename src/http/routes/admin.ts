@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { NATIONAL, getCalendarYear, replaceCalendarYear } from '../../db/calendars.ts';
-import { getRegion } from '../../db/regions.ts';
+import { DEPARTMENTS } from '../../../workflows/index.ts';
+import { getRegion, listRegionsUnder } from '../../db/regions.ts';
 import { DomainError, notFound } from '../../engine/errors.ts';
 import type { Actor } from '../../engine/engine.ts';
 import { actorOf } from '../auth.ts';
@@ -37,8 +38,87 @@ async function assertMayManage(db: Parameters<typeof getRegion>[0], actor: Actor
   }
 }
 
+const regionList = z
+  .object({
+    items: z.array(
+      z.object({
+        code: z.string().describe('行政区划代码'),
+        name: z.string(),
+        parentCode: z.string().nullable(),
+        depth: z.number().int().describe("0 for the caller's own region, 1 for the regions right below it, …"),
+      }),
+    ),
+    nationalCalendar: z.boolean().describe("Whether the caller may load the national calendar ('CN'): an admin of a top-level region"),
+  })
+  .meta({ id: 'AdminRegions' });
+
+const departmentList = z
+  .object({
+    items: z.array(
+      z.object({
+        id: z.string(),
+        name: z.string().describe('zh-CN'),
+        level: z.enum(['township', 'county']).describe('Where its staff sit: a township office or a county-level bureau'),
+      }),
+    ),
+  })
+  .meta({ id: 'Departments' });
+
+/** The administration's own department (admins): no procedure task goes to it. */
+const ADMINISTRATION = { id: 'administration', name: '系统管理', level: 'county' as const };
+
+function assertAdmin(actor: Actor): void {
+  if (!actor.roles.includes('admin')) throw new DomainError('forbidden', 'ROLE_REQUIRED', '仅管理员可使用管理功能');
+}
+
 const routes: FastifyPluginAsyncZod = async (app) => {
   const { db, engine } = app.deps;
+
+  app.get(
+    '/regions',
+    {
+      config: { roles: ['admin'] },
+      schema: {
+        operationId: 'listAdminRegions',
+        tags: ['admin'],
+        summary: '本管理员可管理的地区（本辖区及下级）',
+        description:
+          "The caller's own region and every region below it, by code — the regions a user can be created in and whose calendar adjustments the caller loads — and whether the caller may load the national calendar. Who: admins.",
+        response: { 200: regionList, ...refusals('ROLE_REQUIRED') },
+      },
+    },
+    async (request) => {
+      const actor = actorOf(request);
+      assertAdmin(actor);
+      const own = await getRegion(db, actor.regionCode);
+      const rows = await listRegionsUnder(db, actor.regionCode);
+      const depthOf = new Map<string, number>();
+      const items = rows.map((r) => {
+        const depth = r.code === actor.regionCode ? 0 : (depthOf.get(r.parent_code ?? '') ?? 0) + 1;
+        depthOf.set(r.code, depth);
+        return { code: r.code, name: r.name, parentCode: r.parent_code, depth };
+      });
+      return { items, nationalCalendar: Boolean(own) && !own?.parent_code };
+    },
+  );
+
+  app.get(
+    '/departments',
+    {
+      config: { roles: ['admin'] },
+      schema: {
+        operationId: 'listDepartments',
+        tags: ['admin'],
+        summary: '部门列表（新建用户时选择）',
+        description: 'Every department a user can belong to: those the procedures route tasks to, and the administration itself. Who: admins.',
+        response: { 200: departmentList, ...refusals('ROLE_REQUIRED') },
+      },
+    },
+    async (request) => {
+      assertAdmin(actorOf(request));
+      return { items: [...Object.entries(DEPARTMENTS).map(([id, d]) => ({ id, name: d.name, level: d.level })), ADMINISTRATION] };
+    },
+  );
 
   app.get(
     '/calendars/:year',

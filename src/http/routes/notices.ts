@@ -36,7 +36,7 @@ const noticeSchema = z
     resolvedAt: z.string().nullable().describe("An admin's last retry or discard of it as a dead letter"),
     resolution: z.string().nullable(),
   })
-  .meta({ id: 'Notice' });
+  .meta({ id: 'SmsNotice' });
 
 const countsSchema = z
   .object(Object.fromEntries(STATUSES.map((s) => [s, z.object({ count: z.number().int(), exact: z.boolean() })])) as Record<(typeof STATUSES)[number], z.ZodObject<{ count: z.ZodNumber; exact: z.ZodBoolean }>>)
@@ -52,7 +52,7 @@ const noticePageSchema = z
     counts: countsSchema,
     countCap: z.number().int(),
   })
-  .meta({ id: 'NoticePage' });
+  .meta({ id: 'SmsNoticePage' });
 
 const sinkMessageSchema = z
   .object({
@@ -159,7 +159,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         description:
           'Puts a dead-lettered notice back in the queue with a fresh count of attempts, due now; it keeps its idempotency key, so a gateway that did deliver an earlier attempt delivers nothing twice. Only a dead letter: another status is 409 NOTICE_NOT_DEAD. Who: admins of the case’s region or above; another region’s notice is 404.',
         params: noticeParams,
-        body: z.strictObject({ note: z.string().trim().max(200).optional().describe('Why, e.g. 号码已更正') }).meta({ id: 'NoticeRetry' }),
+        body: z.strictObject({ note: z.string().trim().max(200).optional().describe('Why, e.g. 号码已更正') }).meta({ id: 'SmsNoticeRetry' }),
         response: { 200: noticeSchema, ...refusals('NOT_FOUND', 'NOTICE_NOT_DEAD') },
       },
     },
@@ -184,7 +184,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         description:
           'Resolves a dead-lettered notice without sending it (the citizen was told another way, the number is void…), recording who and why; it is never sent. Only a dead letter: another status is 409 NOTICE_NOT_DEAD. Who: admins of the case’s region or above; another region’s notice is 404.',
         params: noticeParams,
-        body: z.strictObject({ reason: z.string().trim().min(2, '请说明放弃的原因').max(200) }).meta({ id: 'NoticeDiscard' }),
+        body: z.strictObject({ reason: z.string().trim().min(2, '请说明放弃的原因').max(200) }).meta({ id: 'SmsNoticeDiscard' }),
         response: { 200: noticeSchema, ...refusals('NOT_FOUND', 'NOTICE_NOT_DEAD') },
       },
     },

@@ -61,8 +61,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         operationId: 'listUsers',
         tags: ['admin'],
         summary: '用户列表（本辖区及下级）',
-        description: 'Users of the caller’s region and below, with whether each is disabled and how many live sessions it has. Who: admins (their region and below).',
+        description:
+          'Users of the caller’s region and below, by username, with whether each is disabled and how many live sessions it has; optionally of one region, active or disabled only, or matching a search text. Who: admins (their region and below).',
         querystring: z.object({
+          region: z.string().regex(/^\d{6,12}$/, '地区代码应为6至12位数字').optional().describe('Only users of exactly this region (outside the caller’s: an empty list)'),
+          status: z.enum(['active', 'disabled']).optional().describe('active: not disabled; disabled: disabled only'),
+          q: z.string().trim().max(64).optional().describe('Part of the username or display name (case-insensitive)'),
           page: z.coerce.number().int().min(1).max(100000).default(1),
           pageSize: z.coerce.number().int().min(1).max(200).default(50),
         }),
@@ -72,7 +76,10 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         },
       },
     },
-    async (request) => listUsers(db, actorOf(request), request.query, engine.clock()),
+    async (request) => {
+      const { status, q, ...rest } = request.query;
+      return listUsers(db, actorOf(request), { ...rest, q: q || undefined, disabled: status === undefined ? undefined : status === 'disabled' }, engine.clock());
+    },
   );
 
   app.post(

@@ -181,6 +181,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cases/{id}/notices/supplement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 一次性告知书：需补正的全部材料、补正期限与法律依据
+         * @description The 一次性告知书 of the latest 补正 (REQUEST_SUPPLEMENT) of the case, as data to print: issuing window, reference, applicant, every missing material by name, the end of the 补正 period, the legal basis, that the period does not count against the time limit and what happens when it passes. Who: clerks (role `clerk`) who may see the case — of an accepting department, or of a department that holds or held a task on it — and supervisors and admins, in the case's region; anyone else gets 404 NOT_FOUND as if the case did not exist, reviewers 403 ROLE_REQUIRED. A case without a 补正 is 404 NOTICE_NOT_ISSUED.
+         */
+        get: operations["getSupplementNotice"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cases/{id}/notices/rejection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 不予受理通知书：理由、法律依据与救济途径
+         * @description The 不予受理通知书 of the case (its REJECT_APPLICATION), as data to print: issuing window, reference, applicant, the reasons, the legal basis and the applicant's remedies. Who: clerks (role `clerk`) who may see the case — of an accepting department, or of a department that holds or held a task on it — and supervisors and admins, in the case's region; anyone else gets 404 NOT_FOUND as if the case did not exist, reviewers 403 ROLE_REQUIRED. A case that was not refused is 404 NOTICE_NOT_ISSUED.
+         */
+        get: operations["getRejectionNotice"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tasks": {
         parameters: {
             query?: never;
@@ -601,6 +641,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/regions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 本管理员可管理的地区（本辖区及下级）
+         * @description The caller's own region and every region below it, by code — the regions a user can be created in and whose calendar adjustments the caller loads — and whether the caller may load the national calendar. Who: admins.
+         */
+        get: operations["listAdminRegions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/departments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 部门列表（新建用户时选择）
+         * @description Every department a user can belong to: those the procedures route tasks to, and the administration itself. Who: admins.
+         */
+        get: operations["listDepartments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/calendars/{year}": {
         parameters: {
             query?: never;
@@ -634,7 +714,7 @@ export interface paths {
         };
         /**
          * 用户列表（本辖区及下级）
-         * @description Users of the caller’s region and below, with whether each is disabled and how many live sessions it has. Who: admins (their region and below).
+         * @description Users of the caller’s region and below, by username, with whether each is disabled and how many live sessions it has; optionally of one region, active or disabled only, or matching a search text. Who: admins (their region and below).
          */
         get: operations["listUsers"];
         put?: never;
@@ -826,15 +906,41 @@ export interface components {
             stateId: string;
             stage: string;
         };
+        AdminRegions: {
+            items: {
+                /** @description 行政区划代码 */
+                code: string;
+                name: string;
+                parentCode: string | null;
+                /** @description 0 for the caller's own region, 1 for the regions right below it, … */
+                depth: number;
+            }[];
+            /** @description Whether the caller may load the national calendar ('CN'): an admin of a top-level region */
+            nationalCalendar: boolean;
+        };
         AllowedEventsDetails: {
             /** @description Event types the case accepts now */
             allowedEvents: string[];
         };
         Applicant: {
+            /** 姓名 */
             name: string;
+            /**
+             * 身份证号码
+             * @description 18位公民身份号码，末位校验码可为X
+             */
             idNumber: string;
+            /**
+             * 手机号码
+             * @description 11位手机号码
+             */
             phone: string;
+            /** 住址 */
             address?: string;
+            /**
+             * 银行卡号（用于发放）
+             * @description 12至19位数字；发放救助金、补贴时使用
+             */
             bankCard?: string;
         };
         AuditVerification: {
@@ -943,6 +1049,18 @@ export interface components {
             note: string | null;
             /** @description The expected completion date as a person reads it (zh-CN), e.g. "2026年4月10日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the case is finished */
             text: string | null;
+        };
+        Departments: {
+            items: {
+                id: string;
+                /** @description zh-CN */
+                name: string;
+                /**
+                 * @description Where its staff sit: a township office or a county-level bureau
+                 * @enum {string}
+                 */
+                level: "township" | "county";
+            }[];
         };
         /** @description An event of 特困人员救助供养申请 with its data */
         DestituteSupportEventCommand: {
@@ -1264,75 +1382,137 @@ export interface components {
             expectedVersion?: number;
         };
         DestituteSupport_ACCEPT: {
-            /** @description Default: false. */
+            /**
+             * 同时转介医疗救助
+             * @description 是：受理时即请医保部门办理医疗救助 Default: false.
+             */
             referToMedicalAssistance?: boolean;
+            /** 备注 */
             note?: string;
         };
         DestituteSupport_APPROVE: {
+            /**
+             * 月保障金额
+             * @description 单位：分（界面以元输入和显示）
+             */
             monthlyAmountFen: number;
+            /**
+             * 发放起始月份
+             * @description 格式 YYYY-MM，如 2026-04
+             */
             startMonth: string;
         };
         DestituteSupport_Application: {
-            /** @enum {string} */
+            /**
+             * 供养方式
+             * @enum {string}
+             */
             supportMode: "home" | "institution";
-            /** @enum {string} */
+            /**
+             * 生活自理能力
+             * @enum {string}
+             */
             selfCareAbility: "full" | "partial" | "none";
+            /** 申请理由 */
             reason: string;
-            /** @description Default: []. */
+            /**
+             * 已收取的申请材料
+             * @description 申请人已交的材料（材料代码）；未列出的必交材料在受理回执中列为缺少 Default: [].
+             */
             submittedMaterials?: ("application-form" | "id-hukou" | "income-declaration" | "no-support-proof" | "verification-authorization")[];
         };
         DestituteSupport_HOME_VISIT_COMPLETED: {
+            /**
+             * 入户调查人员
+             * @description 两名以上工作人员的姓名
+             */
             visitors: string[];
+            /** 调查情况 */
             findings: string;
         };
         DestituteSupport_MEDICAL_ASSISTANCE_GRANTED: {
+            /** 备注 */
             note?: string;
         };
         DestituteSupport_MEDICAL_ASSISTANCE_REFUSED: {
+            /** 不予批准理由 */
             reason: string;
         };
         DestituteSupport_OBJECTION_RAISED: {
+            /** 异议情况 */
             details: string;
         };
         DestituteSupport_PAY_MONTH: {
+            /**
+             * 发放月份
+             * @description 格式 YYYY-MM，如 2026-04
+             */
             period: string;
         };
         DestituteSupport_PRELIMINARY_APPROVE: {
+            /**
+             * 拟保障月金额
+             * @description 单位：分（界面以元输入和显示）
+             */
             proposedMonthlyAmountFen: number;
+            /** 备注 */
             note?: string;
         };
         DestituteSupport_PRELIMINARY_REFUSE: {
+            /** 不通过理由 */
             reason: string;
         };
         DestituteSupport_PUBLIC_NOTICE_ENDED: {
+            /** 备注 */
             note?: string;
         };
         DestituteSupport_REFUSE: {
+            /** 不予确认理由 */
             reason: string;
+            /**
+             * 救济途径告知
+             * @description 申请人不服时申请行政复议或提起行政诉讼的途径
+             */
             remedy?: string;
         };
         DestituteSupport_REJECT_APPLICATION: {
+            /** 不予受理理由 */
             reason: string;
         };
         DestituteSupport_REQUEST_SUPPLEMENT: {
+            /**
+             * 缺少的材料
+             * @description 一次性列出全部需补正的材料（材料代码）
+             */
             missingMaterials: ("application-form" | "id-hukou" | "income-declaration" | "no-support-proof" | "verification-authorization")[];
+            /** 备注 */
             note?: string;
         };
         DestituteSupport_RETURN_FOR_REINVESTIGATION: {
+            /** 退回原因 */
             reason: string;
         };
         DestituteSupport_STOP_PAYMENTS: {
+            /** 停发原因 */
             reason: string;
         };
         DestituteSupport_SUPPLEMENT_RECEIVED: {
+            /** 备注 */
             note?: string;
         };
         DestituteSupport_VERIFICATION_COMPLETED: {
+            /**
+             * 核对后的家庭月收入
+             * @description 单位：分（界面以元输入和显示）
+             */
             verifiedMonthlyIncomeFen: number;
+            /** 家庭财产符合规定标准 */
             propertyWithinLimit: boolean;
+            /** 备注 */
             note?: string;
         };
         DestituteSupport_WITHDRAW: {
+            /** 撤回原因 */
             reason: string;
         };
         Error: {
@@ -1340,7 +1520,7 @@ export interface components {
              * @description Stable machine-readable code; the table in docs/api.md and each operation's x-error-codes list them
              * @enum {string}
              */
-            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "NOTICE_NOT_DEAD" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "NOTICE_NOT_ISSUED" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "NOTICE_NOT_DEAD" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
             /** @description Human-readable message (zh-CN), to show as it is */
             message: string;
             /** @description Field issues (422), retry hint (409 CASE_BUSY, 429, 503), allowed events (409), or version conflict (409) */
@@ -1727,87 +1907,155 @@ export interface components {
             expectedVersion?: number;
         };
         Funeral_ACCEPT: {
+            /**
+             * 更正需要办理的事项
+             * @description 受理时发现情况不同（如查到公积金账户）时填写；未填的事项保持申请时的选择
+             */
             branches?: {
+                /** 养老保险停发、丧葬补助金及抚恤金 */
                 pension?: boolean;
+                /** 医保停保及个人账户继承 */
                 medicalInsurance?: boolean;
+                /** 住房公积金提取 */
                 housingFund?: boolean;
+                /** 社保卡注销 */
                 socialSecurityCard?: boolean;
             };
+            /** 备注 */
             note?: string;
         };
         Funeral_Application: {
+            /** 逝者信息 */
             deceased: {
+                /** 逝者姓名 */
                 name: string;
+                /**
+                 * 逝者身份证号码
+                 * @description 18位公民身份号码，末位校验码可为X
+                 */
                 idNumber: string;
-                /** Format: date */
+                /**
+                 * 死亡日期
+                 * Format: date
+                 * @description 格式 YYYY-MM-DD
+                 */
                 dateOfDeath: string;
             };
+            /**
+             * 申请人与逝者关系
+             * @description 如：子女、配偶
+             */
             relationship: string;
+            /**
+             * 需要办理的事项
+             * @description 户口注销、火化证明、殡葬补贴必办；其余按逝者情况选择
+             */
             branches: {
+                /** 养老保险停发、丧葬补助金及抚恤金 */
                 pension: boolean;
+                /** 医保停保及个人账户继承 */
                 medicalInsurance: boolean;
+                /** 住房公积金提取 */
                 housingFund: boolean;
+                /** 社保卡注销 */
                 socialSecurityCard: boolean;
             };
-            /** @description Default: []. */
+            /**
+             * 已收取的申请材料
+             * @description 申请人已交的材料（材料代码）；未列出的必交材料在受理回执中列为缺少 Default: [].
+             */
             submittedMaterials?: ("death-certificate" | "applicant-id" | "relationship-proof" | "household-register" | "heirship-proof")[];
         };
         Funeral_CREMATION_DONE: {
+            /** 备注 */
             note?: string;
         };
         Funeral_FUNERAL_SUBSIDY_DONE: {
+            /** 备注 */
             note?: string;
         };
         Funeral_FUNERAL_SUBSIDY_SUPPLEMENT_RECEIVED: {
+            /** 备注 */
             note?: string;
         };
         Funeral_FUNERAL_SUBSIDY_SUPPLEMENT_REQUESTED: {
+            /**
+             * 需补正的材料
+             * @description 一次性列出全部需补正的材料
+             */
             items: string[];
+            /** 备注 */
             note?: string;
         };
         Funeral_HOUSEHOLD_DONE: {
+            /** 备注 */
             note?: string;
         };
         Funeral_HOUSING_FUND_DONE: {
+            /** 备注 */
             note?: string;
         };
         Funeral_HOUSING_FUND_REFUSED: {
+            /** 不予办理理由 */
             reason: string;
         };
         Funeral_HOUSING_FUND_SUPPLEMENT_RECEIVED: {
+            /** 备注 */
             note?: string;
         };
         Funeral_HOUSING_FUND_SUPPLEMENT_REQUESTED: {
+            /**
+             * 需补正的材料
+             * @description 一次性列出全部需补正的材料
+             */
             items: string[];
+            /** 备注 */
             note?: string;
         };
         Funeral_MEDICAL_ACCOUNT_DONE: {
+            /** 备注 */
             note?: string;
         };
         Funeral_PENSION_DONE: {
+            /** 备注 */
             note?: string;
         };
         Funeral_PENSION_SUPPLEMENT_RECEIVED: {
+            /** 备注 */
             note?: string;
         };
         Funeral_PENSION_SUPPLEMENT_REQUESTED: {
+            /**
+             * 需补正的材料
+             * @description 一次性列出全部需补正的材料
+             */
             items: string[];
+            /** 备注 */
             note?: string;
         };
         Funeral_REJECT_APPLICATION: {
+            /** 不予受理理由 */
             reason: string;
         };
         Funeral_REQUEST_SUPPLEMENT: {
+            /**
+             * 缺少的材料
+             * @description 一次性列出全部需补正的材料（材料代码）
+             */
             missingMaterials: ("death-certificate" | "applicant-id" | "relationship-proof" | "household-register" | "heirship-proof")[];
+            /** 备注 */
             note?: string;
         };
         Funeral_SOCIAL_SECURITY_CARD_DONE: {
+            /** 备注 */
             note?: string;
         };
         Funeral_SUPPLEMENT_RECEIVED: {
+            /** 备注 */
             note?: string;
         };
         Funeral_WITHDRAW: {
+            /** 撤回原因 */
             reason: string;
         };
         HistoryEntry: {
@@ -1860,6 +2108,12 @@ export interface components {
             applicantName: string;
             /** @description Send as expectedVersion */
             caseVersion: number;
+            /** @description The procedure's zh-CN name */
+            procedureName: string;
+            /** @description zh-CN stage of the chart state that opened the task, e.g. 入户调查中 */
+            stage: string;
+            /** @description Display name of the claimant; null when unclaimed */
+            assigneeName: string | null;
         };
         InboxPage: {
             items: components["schemas"]["InboxItem"][];
@@ -1912,7 +2166,7 @@ export interface components {
              * @constant
              */
             type: "SUPPLEMENT_RECEIVED";
-            data?: components["schemas"]["Marriage_ACCEPT"];
+            data?: components["schemas"]["Marriage_SUPPLEMENT_RECEIVED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion: number;
         } | {
@@ -1930,7 +2184,7 @@ export interface components {
              * @constant
              */
             type: "REGISTER_MARRIAGE";
-            data?: components["schemas"]["Marriage_ACCEPT"];
+            data?: components["schemas"]["Marriage_REGISTER_MARRIAGE"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion: number;
         } | {
@@ -1939,7 +2193,7 @@ export interface components {
              * @constant
              */
             type: "REGISTER_DIVORCE";
-            data?: components["schemas"]["Marriage_ACCEPT"];
+            data?: components["schemas"]["Marriage_REGISTER_DIVORCE"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion: number;
         } | {
@@ -1957,7 +2211,7 @@ export interface components {
              * @constant
              */
             type: "BOTH_PARTIES_APPEARED";
-            data?: components["schemas"]["Marriage_ACCEPT"];
+            data?: components["schemas"]["Marriage_BOTH_PARTIES_APPEARED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion: number;
         } | {
@@ -2004,7 +2258,7 @@ export interface components {
              * @constant
              */
             outcome: "REGISTER_MARRIAGE";
-            data?: components["schemas"]["Marriage_ACCEPT"];
+            data?: components["schemas"]["Marriage_REGISTER_MARRIAGE"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
         } | {
@@ -2031,7 +2285,7 @@ export interface components {
              * @constant
              */
             outcome: "SUPPLEMENT_RECEIVED";
-            data?: components["schemas"]["Marriage_ACCEPT"];
+            data?: components["schemas"]["Marriage_SUPPLEMENT_RECEIVED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
         } | {
@@ -2058,7 +2312,7 @@ export interface components {
              * @constant
              */
             outcome: "BOTH_PARTIES_APPEARED";
-            data?: components["schemas"]["Marriage_ACCEPT"];
+            data?: components["schemas"]["Marriage_BOTH_PARTIES_APPEARED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
         } | {
@@ -2067,7 +2321,7 @@ export interface components {
              * @constant
              */
             outcome: "REGISTER_DIVORCE";
-            data?: components["schemas"]["Marriage_ACCEPT"];
+            data?: components["schemas"]["Marriage_REGISTER_DIVORCE"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
         } | {
@@ -2099,38 +2353,81 @@ export interface components {
             expectedVersion?: number;
         };
         Marriage_ACCEPT: {
+            /** 备注 */
             note?: string;
         };
         Marriage_Application: {
-            /** @enum {string} */
+            /**
+             * 登记类型
+             * @enum {string}
+             */
             kind: "marriage" | "divorce";
+            /**
+             * 另一方当事人
+             * @description 申请人为一方当事人
+             */
             partner: {
+                /** 另一方姓名 */
                 name: string;
+                /**
+                 * 另一方身份证号码
+                 * @description 18位公民身份号码，末位校验码可为X
+                 */
                 idNumber: string;
             };
-            /** @description Default: []. */
+            /**
+             * 已收取的申请材料
+             * @description 申请人已交的材料（材料代码）；未列出的必交材料在受理回执中列为缺少 Default: [].
+             */
             submittedMaterials?: ("id-cards" | "photos" | "divorce-agreement" | "marriage-certificate")[];
         };
+        Marriage_BOTH_PARTIES_APPEARED: {
+            /** 备注 */
+            note?: string;
+        };
         Marriage_HOUSEHOLD_STATUS_DONE: {
+            /** 备注 */
             note?: string;
         };
         Marriage_HOUSING_FUND_RECORD_DONE: {
+            /** 备注 */
             note?: string;
         };
         Marriage_REFUSE_REGISTRATION: {
+            /** 不予登记理由 */
             reason: string;
         };
+        Marriage_REGISTER_DIVORCE: {
+            /** 备注 */
+            note?: string;
+        };
+        Marriage_REGISTER_MARRIAGE: {
+            /** 备注 */
+            note?: string;
+        };
         Marriage_REJECT_APPLICATION: {
+            /** 不予受理理由 */
             reason: string;
         };
         Marriage_REQUEST_SUPPLEMENT: {
+            /**
+             * 缺少的材料
+             * @description 一次性列出全部需补正的材料（材料代码）
+             */
             missingMaterials: ("id-cards" | "photos" | "divorce-agreement" | "marriage-certificate")[];
+            /** 备注 */
             note?: string;
         };
         Marriage_SOCIAL_SECURITY_RECORD_DONE: {
+            /** 备注 */
+            note?: string;
+        };
+        Marriage_SUPPLEMENT_RECEIVED: {
+            /** 备注 */
             note?: string;
         };
         Marriage_WITHDRAW: {
+            /** 撤回原因 */
             reason: string;
         };
         MaskedApplicant: {
@@ -2160,74 +2457,34 @@ export interface components {
             /** @description Initial password (the policy applies); tell the user, who should change it */
             password: string;
         };
-        Notice: {
-            id: string;
-            caseId: string;
-            /** @description 受理编号 of the case */
-            reference: string;
-            /** @enum {string} */
-            kind: "accepted" | "supplement" | "decision" | "payment" | "rating_invitation";
-            /** @description zh-CN */
-            kindLabel: string;
-            /**
-             * @description pending: queued or retrying; sent: the channel confirmed it; dead: gave up (dead letter); discarded: an admin dropped the dead letter
-             * @enum {string}
-             */
-            status: "pending" | "sent" | "dead" | "discarded";
-            /** @description zh-CN */
-            statusLabel: string;
-            /** @description Attempts since it was queued (or last retried by an admin) */
-            attempts: number;
-            /** @description While pending: when the next attempt is due */
-            nextAttemptAt: string | null;
-            /** @description The last failure, redacted (never a phone number) */
-            lastError: string | null;
-            /** @description dev-sink or http-gateway */
-            channel: string | null;
-            /** @description SMS segments of the text sent */
-            segments: number | null;
-            sentAt: string | null;
-            createdAt: string;
-            updatedAt: string;
-            /** @description An admin's last retry or discard of it as a dead letter */
-            resolvedAt: string | null;
-            resolution: string | null;
+        NoticeApplicant: {
+            /** @description In full: the document is addressed to the applicant */
+            name: string;
+            /** @description Masked */
+            idNumber: string;
         };
-        NoticeDiscard: {
-            reason: string;
+        NoticeDeadline: {
+            /** @description End of the 补正 period (the supplement task due date) */
+            dueAt: string | null;
+            /** @description The end of the period as printed after "补正期限：", e.g. "2026年4月1日前"; without a date "待定（2027年节假日安排尚未公布）", never a code */
+            text: string;
+            timeLimit: components["schemas"]["TimeLimit"] | null;
         };
-        NoticePage: {
-            items: components["schemas"]["Notice"][];
-            /** @description Notices matching the filters (stops at countCap) */
-            total: number;
-            totalExact: boolean;
-            pageSize: number;
-            /** @description Send as `cursor` for the next (older) page; null on the last page */
-            nextCursor: string | null;
-            /** @description Notices per status, applying every filter sent but status; counts stop at countCap */
-            counts: {
-                pending: {
-                    count: number;
-                    exact: boolean;
-                };
-                sent: {
-                    count: number;
-                    exact: boolean;
-                };
-                dead: {
-                    count: number;
-                    exact: boolean;
-                };
-                discarded: {
-                    count: number;
-                    exact: boolean;
-                };
-            };
-            countCap: number;
+        /** @description The window that issued the document */
+        NoticeIssuer: {
+            /** @description The issuing window as printed, e.g. 北山街道（演示）乡镇（街道）便民服务窗口 */
+            name: string;
+            department: string;
+            departmentName: string;
+            /** @description 行政区划代码 of the case's region */
+            regionCode: string;
+            regionName: string;
         };
-        NoticeRetry: {
-            /** @description Why, e.g. 号码已更正 */
-            note?: string;
+        NoticeMaterial: {
+            code: string;
+            /** @description The material's name in the procedure (zh-CN) */
+            name: string;
+            required: boolean;
         };
         OpenCaseRequest: components["schemas"]["OpenSocialAssistanceCase"] | components["schemas"]["OpenDestituteSupportCase"] | components["schemas"]["OpenTemporaryAssistanceCase"] | components["schemas"]["OpenFuneralCase"] | components["schemas"]["OpenMarriageCase"] | components["schemas"]["OpenSocialOrganizationCase"];
         /** @description Opening a 特困人员救助供养申请 case */
@@ -2342,6 +2599,40 @@ export interface components {
             code: string;
             name: string;
         };
+        /** @description 不予受理通知书, from the REJECT_APPLICATION of the case */
+        RejectionNotice: {
+            /** @constant */
+            kind: "rejection";
+            /** @description The document title (zh-CN) */
+            title: string;
+            caseId: string;
+            /** @description 受理编号 */
+            reference: string;
+            procedureId: string;
+            procedureName: string;
+            issuer: components["schemas"]["NoticeIssuer"];
+            /** @description Who issued it (the display name recorded with the event) */
+            clerk: string;
+            applicant: components["schemas"]["NoticeApplicant"];
+            /** @description When the application was registered (ISO instant) */
+            submittedAt: string;
+            /** @description The same, as a China-time date people read, e.g. 2026年3月2日 */
+            submittedOn: string;
+            /** @description When the decision was recorded (ISO instant) */
+            issuedAt: string;
+            /** @description The date printed on the document (China time), e.g. 2026年3月2日 */
+            issuedOn: string;
+            /** @description The event in the case history this document records */
+            eventSeq: number;
+            /** @description The statute this document rests on, quoted (zh-CN) */
+            legalBasis: string[];
+            /** @description The procedure's own legal basis (Procedure.legalBasis) */
+            procedureBasis: string[];
+            /** @description The reasons for not accepting, as the clerk recorded them */
+            reason: string;
+            /** @description The applicant's remedies (行政复议 within 60 days, 行政诉讼 within 6 months) */
+            remedy: string;
+        };
         RetryAfterDetails: {
             retryAfterSeconds: number;
         };
@@ -2366,6 +2657,75 @@ export interface components {
             items: components["schemas"]["SinkMessage"][];
             pageSize: number;
             nextCursor: string | null;
+        };
+        SmsNotice: {
+            id: string;
+            caseId: string;
+            /** @description 受理编号 of the case */
+            reference: string;
+            /** @enum {string} */
+            kind: "accepted" | "supplement" | "decision" | "payment" | "rating_invitation";
+            /** @description zh-CN */
+            kindLabel: string;
+            /**
+             * @description pending: queued or retrying; sent: the channel confirmed it; dead: gave up (dead letter); discarded: an admin dropped the dead letter
+             * @enum {string}
+             */
+            status: "pending" | "sent" | "dead" | "discarded";
+            /** @description zh-CN */
+            statusLabel: string;
+            /** @description Attempts since it was queued (or last retried by an admin) */
+            attempts: number;
+            /** @description While pending: when the next attempt is due */
+            nextAttemptAt: string | null;
+            /** @description The last failure, redacted (never a phone number) */
+            lastError: string | null;
+            /** @description dev-sink or http-gateway */
+            channel: string | null;
+            /** @description SMS segments of the text sent */
+            segments: number | null;
+            sentAt: string | null;
+            createdAt: string;
+            updatedAt: string;
+            /** @description An admin's last retry or discard of it as a dead letter */
+            resolvedAt: string | null;
+            resolution: string | null;
+        };
+        SmsNoticeDiscard: {
+            reason: string;
+        };
+        SmsNoticePage: {
+            items: components["schemas"]["SmsNotice"][];
+            /** @description Notices matching the filters (stops at countCap) */
+            total: number;
+            totalExact: boolean;
+            pageSize: number;
+            /** @description Send as `cursor` for the next (older) page; null on the last page */
+            nextCursor: string | null;
+            /** @description Notices per status, applying every filter sent but status; counts stop at countCap */
+            counts: {
+                pending: {
+                    count: number;
+                    exact: boolean;
+                };
+                sent: {
+                    count: number;
+                    exact: boolean;
+                };
+                dead: {
+                    count: number;
+                    exact: boolean;
+                };
+                discarded: {
+                    count: number;
+                    exact: boolean;
+                };
+            };
+            countCap: number;
+        };
+        SmsNoticeRetry: {
+            /** @description Why, e.g. 号码已更正 */
+            note?: string;
         };
         /** @description An event of 最低生活保障（低保）申请 with its data */
         SocialAssistanceEventCommand: {
@@ -2687,73 +3047,137 @@ export interface components {
             expectedVersion?: number;
         };
         SocialAssistance_ACCEPT: {
-            /** @description Default: false. */
+            /**
+             * 同时转介医疗救助
+             * @description 是：受理时即请医保部门办理医疗救助 Default: false.
+             */
             referToMedicalAssistance?: boolean;
+            /** 备注 */
             note?: string;
         };
         SocialAssistance_APPROVE: {
+            /**
+             * 月保障金额
+             * @description 单位：分（界面以元输入和显示）
+             */
             monthlyAmountFen: number;
+            /**
+             * 发放起始月份
+             * @description 格式 YYYY-MM，如 2026-04
+             */
             startMonth: string;
         };
         SocialAssistance_Application: {
+            /**
+             * 家庭人口数
+             * @description 共同生活的家庭成员人数
+             */
             householdSize: number;
+            /**
+             * 家庭月收入
+             * @description 单位：分（界面以元输入和显示）
+             */
             monthlyHouseholdIncomeFen: number;
+            /** 申请理由 */
             reason: string;
-            /** @description Default: []. */
+            /**
+             * 已收取的申请材料
+             * @description 申请人已交的材料（材料代码）；未列出的必交材料在受理回执中列为缺少 Default: [].
+             */
             submittedMaterials?: ("application-form" | "id-hukou" | "income-declaration" | "verification-authorization" | "disability-illness-proof" | "relative-declaration")[];
         };
         SocialAssistance_HOME_VISIT_COMPLETED: {
+            /**
+             * 入户调查人员
+             * @description 两名以上工作人员的姓名
+             */
             visitors: string[];
+            /** 调查情况 */
             findings: string;
         };
         SocialAssistance_MEDICAL_ASSISTANCE_GRANTED: {
+            /** 备注 */
             note?: string;
         };
         SocialAssistance_MEDICAL_ASSISTANCE_REFUSED: {
+            /** 不予批准理由 */
             reason: string;
         };
         SocialAssistance_OBJECTION_RAISED: {
+            /** 异议情况 */
             details: string;
         };
         SocialAssistance_PAY_MONTH: {
+            /**
+             * 发放月份
+             * @description 格式 YYYY-MM，如 2026-04
+             */
             period: string;
         };
         SocialAssistance_PRELIMINARY_APPROVE: {
+            /**
+             * 拟保障月金额
+             * @description 单位：分（界面以元输入和显示）
+             */
             proposedMonthlyAmountFen: number;
+            /** 备注 */
             note?: string;
         };
         SocialAssistance_PRELIMINARY_REFUSE: {
+            /** 不通过理由 */
             reason: string;
         };
         SocialAssistance_PUBLIC_NOTICE_ENDED: {
+            /** 备注 */
             note?: string;
         };
         SocialAssistance_REFUSE: {
+            /** 不予确认理由 */
             reason: string;
+            /**
+             * 救济途径告知
+             * @description 申请人不服时申请行政复议或提起行政诉讼的途径
+             */
             remedy?: string;
         };
         SocialAssistance_REJECT_APPLICATION: {
+            /** 不予受理理由 */
             reason: string;
         };
         SocialAssistance_REQUEST_SUPPLEMENT: {
+            /**
+             * 缺少的材料
+             * @description 一次性列出全部需补正的材料（材料代码）
+             */
             missingMaterials: ("application-form" | "id-hukou" | "income-declaration" | "verification-authorization" | "disability-illness-proof" | "relative-declaration")[];
+            /** 备注 */
             note?: string;
         };
         SocialAssistance_RETURN_FOR_REINVESTIGATION: {
+            /** 退回原因 */
             reason: string;
         };
         SocialAssistance_STOP_PAYMENTS: {
+            /** 停发原因 */
             reason: string;
         };
         SocialAssistance_SUPPLEMENT_RECEIVED: {
+            /** 备注 */
             note?: string;
         };
         SocialAssistance_VERIFICATION_COMPLETED: {
+            /**
+             * 核对后的家庭月收入
+             * @description 单位：分（界面以元输入和显示）
+             */
             verifiedMonthlyIncomeFen: number;
+            /** 家庭财产符合规定标准 */
             propertyWithinLimit: boolean;
+            /** 备注 */
             note?: string;
         };
         SocialAssistance_WITHDRAW: {
+            /** 撤回原因 */
             reason: string;
         };
         /** @description An event of 社会组织成立登记 with its data */
@@ -3058,67 +3482,112 @@ export interface components {
             expectedVersion?: number;
         };
         SocialOrganization_ACCEPT: {
+            /** 备注 */
             note?: string;
         };
         SocialOrganization_ANNOUNCEMENT_DONE: {
+            /** 备注 */
             note?: string;
         };
         SocialOrganization_APPROVE_REGISTRATION: {
+            /** 备注 */
             note?: string;
         };
         SocialOrganization_Application: {
+            /**
+             * 拟登记组织名称
+             * @description 与名称核准时一致
+             */
             organizationName: string;
-            /** @enum {string} */
+            /**
+             * 组织类型
+             * @enum {string}
+             */
             kind: "association" | "private-non-enterprise" | "foundation";
-            /** @enum {string} */
+            /**
+             * 业务类别
+             * @description 前四类可直接登记，其他须经业务主管单位审查同意
+             * @enum {string}
+             */
             category: "industry-association" | "science-technology" | "charity" | "community-service" | "other";
-            /** @enum {string} */
+            /**
+             * 登记方式
+             * @enum {string}
+             */
             registrationPath: "sponsor" | "direct";
+            /**
+             * 注册资金（基金会为原始基金）
+             * @description 单位：分（界面以元输入和显示）；基金会不低于200万元
+             */
             registeredCapitalFen: number;
-            /** @description Default: []. */
+            /**
+             * 已收取的申请材料
+             * @description 申请人已交的材料（材料代码）；未列出的必交材料在受理回执中列为缺少 Default: [].
+             */
             submittedMaterials?: ("application-form" | "sponsor-consent" | "capital-proof" | "premises-proof" | "founders-identity" | "charter-draft" | "member-list")[];
         };
         SocialOrganization_BANK_ACCOUNT_FILING_DONE: {
+            /** 备注 */
             note?: string;
         };
         SocialOrganization_CERTIFICATE_ISSUED: {
+            /**
+             * 登记证书编号
+             * @description 统一社会信用代码
+             */
             certificateNumber: string;
         };
         SocialOrganization_NAME_APPROVED: {
+            /** 备注 */
             note?: string;
         };
         SocialOrganization_NAME_REJECTED: {
+            /** 不予核准理由 */
             reason: string;
         };
         SocialOrganization_REFUSE_REGISTRATION: {
+            /** 不予登记理由 */
             reason: string;
         };
         SocialOrganization_REJECT_APPLICATION: {
+            /** 不予受理理由 */
             reason: string;
         };
         SocialOrganization_REQUEST_SUPPLEMENT: {
+            /**
+             * 缺少的材料
+             * @description 一次性列出全部需补正的材料（材料代码）
+             */
             missingMaterials: ("application-form" | "sponsor-consent" | "capital-proof" | "premises-proof" | "founders-identity" | "charter-draft" | "member-list")[];
+            /** 备注 */
             note?: string;
         };
         SocialOrganization_RETURN_TO_ACCEPTANCE: {
+            /** 退回原因 */
             reason: string;
         };
         SocialOrganization_SEAL_FILING_DONE: {
+            /** 备注 */
             note?: string;
         };
         SocialOrganization_SPONSOR_CONSENTED: {
+            /** 备注 */
             note?: string;
         };
         SocialOrganization_SPONSOR_REFUSED: {
+            /** 不同意理由 */
             reason: string;
         };
         SocialOrganization_SUPPLEMENT_RECEIVED: {
+            /** 备注 */
             note?: string;
         };
         SocialOrganization_TAX_REGISTRATION_DONE: {
+            /** 备注 */
             note?: string;
         };
         SocialOrganization_WITHDRAW: {
+            /** 撤回原因 */
             reason: string;
         };
         /** @description A state of the chart, with its task, transitions and children */
@@ -3209,7 +3678,51 @@ export interface components {
             }[];
         };
         SupervisionTaskPage: {
-            items: components["schemas"]["InboxItem"][];
+            items: {
+                id: string;
+                caseId: string;
+                procedureId: string;
+                title: string;
+                /** @description The chart state that opened the task */
+                stateId: string;
+                department: string;
+                departmentName: string;
+                /** @description 行政区划代码 of the case: the task is worked by its department in this region (or a covering one) */
+                regionCode: string;
+                /** @enum {string} */
+                role: "clerk" | "reviewer" | "supervisor" | "admin";
+                /** @enum {string} */
+                status: "open" | "claimed" | "completed" | "cancelled";
+                actions: components["schemas"]["Action"][];
+                timeLimit: components["schemas"]["TimeLimit"] | null;
+                assigneeId: string | null;
+                openedAt: string;
+                closedAt: string | null;
+                outcome: string | null;
+                /** @description End of the step limit on the statutory calendar */
+                dueAt: string | null;
+                /** @description Negative once overdue */
+                remainingWorkingDays: number | null;
+                /** @enum {string} */
+                escalation: "none" | "warned" | "overdue" | "red";
+                /** @description Machine-readable reason there is no due date, e.g. CALENDAR_YEAR_MISSING:2027 (never show it to a person: show deadlineText) */
+                deadlineNote: string | null;
+                /** @description The due date as a person reads it (zh-CN), e.g. "2026年3月16日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the task is closed */
+                deadlineText: string | null;
+                reference: string;
+                /** @description Masked */
+                applicantName: string;
+                /** @description Send as expectedVersion */
+                caseVersion: number;
+                /** @description The procedure's zh-CN name */
+                procedureName: string;
+                /** @description zh-CN stage of the chart state that opened the task, e.g. 入户调查中 */
+                stage: string;
+                /** @description Display name of the claimant; null when unclaimed */
+                assigneeName: string | null;
+                /** @description The board's bucket of this task at asOf besides open (预警 due within 2 working days, 黄牌 overdue, 红牌 red), from its due dates; null: none of them */
+                level: ("dueSoon" | "overdue" | "red") | null;
+            }[];
             /** @description Tasks matching the filters. Counts stop at countCap (10,000): below it exact; at it `exact` is false and it means "10,000+" */
             total: number;
             /** @description false: total is the cap, the real number is at least that */
@@ -3227,6 +3740,54 @@ export interface components {
             asOf: string;
             /** @description End of the 2nd working day from asOf: dueSoon tasks are due by then */
             dueSoonUntil: string;
+        };
+        /** @description 一次性告知书 (补正告知), from the latest REQUEST_SUPPLEMENT of the case */
+        SupplementNotice: {
+            /** @constant */
+            kind: "supplement";
+            /** @description The document title (zh-CN) */
+            title: string;
+            caseId: string;
+            /** @description 受理编号 */
+            reference: string;
+            procedureId: string;
+            procedureName: string;
+            issuer: components["schemas"]["NoticeIssuer"];
+            /** @description Who issued it (the display name recorded with the event) */
+            clerk: string;
+            applicant: components["schemas"]["NoticeApplicant"];
+            /** @description When the application was registered (ISO instant) */
+            submittedAt: string;
+            /** @description The same, as a China-time date people read, e.g. 2026年3月2日 */
+            submittedOn: string;
+            /** @description When the decision was recorded (ISO instant) */
+            issuedAt: string;
+            /** @description The date printed on the document (China time), e.g. 2026年3月2日 */
+            issuedOn: string;
+            /** @description The event in the case history this document records */
+            eventSeq: number;
+            /** @description The statute this document rests on, quoted (zh-CN) */
+            legalBasis: string[];
+            /** @description The procedure's own legal basis (Procedure.legalBasis) */
+            procedureBasis: string[];
+            /** @description Which 补正 of the case this is (1 for the first) */
+            round: number;
+            /** @description Every missing material the clerk listed, in order */
+            missingMaterials: components["schemas"]["NoticeMaterial"][];
+            /** @description The clerk's note with the notice */
+            note: string | null;
+            deadline: components["schemas"]["NoticeDeadline"];
+            /**
+             * @description awaiting: the period runs; received: materials came in; expired: the period passed and the case ended; closed: otherwise ended (e.g. withdrawn)
+             * @enum {string}
+             */
+            status: "awaiting" | "received" | "expired" | "closed";
+            /** @description What the applicant is to do */
+            instruction: string;
+            /** @description That the period does not count against the time limit */
+            clockStopped: string;
+            /** @description What happens when the period passes without the materials */
+            onExpiry: string;
         };
         Task: {
             id: string;
@@ -3593,68 +4154,112 @@ export interface components {
             expectedVersion?: number;
         };
         TemporaryAssistance_ACCEPT: {
+            /** 备注 */
             note?: string;
         };
         TemporaryAssistance_ACCEPT_URGENT: {
+            /** 备注 */
             note?: string;
         };
         TemporaryAssistance_APPROVE: {
+            /**
+             * 批准救助金额
+             * @description 单位：分（界面以元输入和显示）
+             */
             amountFen: number;
         };
         TemporaryAssistance_Application: {
-            /** @enum {string} */
+            /**
+             * 急难类型
+             * @enum {string}
+             */
             hardship: "illness" | "accident" | "disaster" | "other";
+            /**
+             * 申请救助金额
+             * @description 单位：分（界面以元输入和显示）
+             */
             requestedAmountFen: number;
+            /** 申请理由 */
             reason: string;
-            /** @description Default: []. */
+            /**
+             * 已收取的申请材料
+             * @description 申请人已交的材料（材料代码）；未列出的必交材料在受理回执中列为缺少 Default: [].
+             */
             submittedMaterials?: ("application-form" | "id-hukou" | "hardship-proof" | "verification-authorization")[];
         };
         TemporaryAssistance_FUNDS_RECOVERED: {
+            /** 备注 */
             note?: string;
         };
         TemporaryAssistance_OBJECTION_RAISED: {
+            /** 异议情况 */
             details: string;
         };
         TemporaryAssistance_PAPERWORK_COMPLETED: {
+            /** 备注 */
             note?: string;
         };
         TemporaryAssistance_PAY_ONCE: {
+            /** 备注 */
             note?: string;
         };
         TemporaryAssistance_PUBLIC_NOTICE_ENDED: {
+            /** 备注 */
             note?: string;
         };
         TemporaryAssistance_RECOVERY_WAIVED: {
+            /** 核销理由 */
             reason: string;
         };
         TemporaryAssistance_REFUSE: {
+            /** 不予批准理由 */
             reason: string;
         };
         TemporaryAssistance_REJECT_APPLICATION: {
+            /** 不予受理理由 */
             reason: string;
         };
         TemporaryAssistance_REQUEST_SUPPLEMENT: {
+            /**
+             * 缺少的材料
+             * @description 一次性列出全部需补正的材料（材料代码）
+             */
             missingMaterials: ("application-form" | "id-hukou" | "hardship-proof" | "verification-authorization")[];
+            /** 备注 */
             note?: string;
         };
         TemporaryAssistance_RETURN_FOR_REVIEW: {
+            /** 退回原因 */
             reason: string;
         };
         TemporaryAssistance_REVIEW_APPROVE: {
+            /**
+             * 拟救助金额
+             * @description 单位：分（界面以元输入和显示）
+             */
             amountFen: number;
+            /** 备注 */
             note?: string;
         };
         TemporaryAssistance_REVIEW_REFUSE: {
+            /** 不通过理由 */
             reason: string;
         };
         TemporaryAssistance_SUPPLEMENT_RECEIVED: {
+            /** 备注 */
             note?: string;
         };
         TemporaryAssistance_URGENT_RELIEF_PAID: {
+            /**
+             * 先行救助金额
+             * @description 单位：分（界面以元输入和显示）
+             */
             amountFen: number;
+            /** 备注 */
             note?: string;
         };
         TemporaryAssistance_WITHDRAW: {
+            /** 撤回原因 */
             reason: string;
         };
         TimeLimit: {
@@ -4462,6 +5067,142 @@ export interface operations {
                 };
             };
             /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_CHARACTERS`, `INVALID_EVENT_DATA`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSupplementNotice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupplementNotice"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOTICE_NOT_ISSUED`, `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getRejectionNotice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RejectionNotice"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOTICE_NOT_ISSUED`, `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6504,6 +7245,102 @@ export interface operations {
             };
         };
     };
+    listAdminRegions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminRegions"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listDepartments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Departments"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getCalendarYear: {
         parameters: {
             query?: {
@@ -6681,6 +7518,12 @@ export interface operations {
     listUsers: {
         parameters: {
             query?: {
+                /** @description Only users of exactly this region (outside the caller’s: an empty list) */
+                region?: string;
+                /** @description active: not disabled; disabled: disabled only */
+                status?: "active" | "disabled";
+                /** @description Part of the username or display name (case-insensitive) */
+                q?: string;
                 page?: number;
                 pageSize?: number;
             };
@@ -7271,7 +8114,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["NoticePage"];
+                    "application/json": components["schemas"]["SmsNoticePage"];
                 };
             };
             /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
@@ -7327,7 +8170,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["NoticeRetry"];
+                "application/json": components["schemas"]["SmsNoticeRetry"];
             };
         };
         responses: {
@@ -7338,7 +8181,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Notice"];
+                    "application/json": components["schemas"]["SmsNotice"];
                 };
             };
             /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_JSON_BODY`. */
@@ -7439,7 +8282,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["NoticeDiscard"];
+                "application/json": components["schemas"]["SmsNoticeDiscard"];
             };
         };
         responses: {
@@ -7450,7 +8293,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Notice"];
+                    "application/json": components["schemas"]["SmsNotice"];
                 };
             };
             /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_JSON_BODY`. */

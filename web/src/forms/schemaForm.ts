@@ -1,9 +1,8 @@
-import { fieldLabel, valueLabel } from './labels';
-
 /*
  * A form generated from the OpenAPI document: the OpenCaseRequest branch of a procedure names
- * its Applicant and <Procedure>_Application schemas, and each property becomes a field. The
- * server checks the same schemas (docs/api.md), and its 422 field paths name these fields.
+ * its Applicant and <Procedure>_Application schemas, and each property becomes a field, labelled
+ * with its `title` (enum values with `x-enum-descriptions`). The server checks the same schemas
+ * (docs/api.md), and its 422 field paths name these fields.
  */
 
 export type JsonSchema = {
@@ -20,7 +19,10 @@ export type JsonSchema = {
   maximum?: number;
   minLength?: number;
   maxLength?: number;
+  title?: string;
   description?: string;
+  /** The Chinese labels of `enum`, in the same order (docs/api.md, "Labels for forms"). */
+  'x-enum-descriptions'?: string[];
   oneOf?: JsonSchema[];
   anyOf?: JsonSchema[];
   allOf?: JsonSchema[];
@@ -49,21 +51,37 @@ export function resolve(doc: OpenApiDocument, schema: JsonSchema): JsonSchema {
   return s;
 }
 
+/** What a person reads for property `name`: its `title`, else the name itself (a field is never left unlabelled). */
+export function labelOf(schema: JsonSchema | undefined, name: string): string {
+  return schema?.title?.trim() || name;
+}
+
+/**
+ * The label of one value of an enum schema (or of an array of them): `x-enum-descriptions` at the
+ * value's position; `oneOf: [{ const, title }]` is read too. An unknown value shows itself.
+ */
+export function enumLabel(schema: JsonSchema | undefined, value: unknown): string {
+  const s = schema?.enum ? schema : schema?.items?.enum ? schema.items : schema;
+  const i = s?.enum?.indexOf(value) ?? -1;
+  const label = i >= 0 ? s?.['x-enum-descriptions']?.[i] : undefined;
+  const alternative = (s?.oneOf ?? s?.anyOf)?.find((o) => o.const === value)?.title;
+  return label || alternative || String(value);
+}
+
 const typeOf = (s: JsonSchema) => (Array.isArray(s.type) ? s.type.find((t) => t !== 'null') : s.type);
 
-function fieldOf(doc: OpenApiDocument, procedureId: string, path: string, raw: JsonSchema, required: boolean, part: string): Field {
+function fieldOf(doc: OpenApiDocument, path: string, raw: JsonSchema, required: boolean, part: string): Field {
   const s = resolve(doc, raw);
   const name = path.split('.').at(-1)!;
-  const label = fieldLabel(procedureId, path);
+  const label = labelOf(s, name);
   const full = `${part}.${path}`;
-  const enumValues = s.enum ?? s.items?.enum;
   if (typeOf(s) === 'array' && name === 'submittedMaterials') return { kind: 'materials', path: full, label, required };
   if (s.enum && s.enum.every((v) => typeof v === 'string')) {
-    return { kind: 'choice', path: full, label, required, options: (enumValues as string[]).map((v) => ({ value: v, label: valueLabel(v) })) };
+    return { kind: 'choice', path: full, label, required, options: (s.enum as string[]).map((v) => ({ value: v, label: enumLabel(s, v) })) };
   }
   switch (typeOf(s)) {
     case 'object':
-      return { kind: 'group', path: full, label, required, fields: fieldsOf(doc, procedureId, s, part, path) };
+      return { kind: 'group', path: full, label, required, fields: fieldsOf(doc, s, part, path) };
     case 'boolean':
       return { kind: 'boolean', path: full, label, required };
     case 'integer':
@@ -83,10 +101,10 @@ function fieldOf(doc: OpenApiDocument, procedureId: string, path: string, raw: J
   }
 }
 
-function fieldsOf(doc: OpenApiDocument, procedureId: string, schema: JsonSchema, part: string, prefix = ''): Field[] {
+function fieldsOf(doc: OpenApiDocument, schema: JsonSchema, part: string, prefix = ''): Field[] {
   const s = resolve(doc, schema);
   const required = new Set(s.required ?? []);
-  return Object.entries(s.properties ?? {}).map(([key, prop]) => fieldOf(doc, procedureId, prefix ? `${prefix}.${key}` : key, prop, required.has(key), part));
+  return Object.entries(s.properties ?? {}).map(([key, prop]) => fieldOf(doc, prefix ? `${prefix}.${key}` : key, prop, required.has(key), part));
 }
 
 export interface CaseForm {
@@ -101,8 +119,8 @@ export function caseFormOf(doc: OpenApiDocument, procedureId: string): CaseForm 
   const branch = branches.find((b) => resolve(doc, b.properties?.procedureId ?? {}).const === procedureId);
   if (!branch?.properties) throw new Error(`OpenCaseRequest has no branch for ${procedureId}`);
   return {
-    applicant: fieldsOf(doc, procedureId, branch.properties.applicant, 'applicant'),
-    application: fieldsOf(doc, procedureId, branch.properties.application, 'application'),
+    applicant: fieldsOf(doc, branch.properties.applicant, 'applicant'),
+    application: fieldsOf(doc, branch.properties.application, 'application'),
   };
 }
 
