@@ -140,24 +140,17 @@ try {
   await admin.locator('tr[data-username="clerk.beishan"]').waitFor();
   await shot(admin, 'users');
 
-  // 群众通知 (admin): the receipt's acceptance notice dead-lettered by a refusing gateway, the
+  // 群众通知 (admin): the notices of the cases so far dead-lettered by a refusing gateway, the
   // next one delivered to the development sink.
   const cipher = PersonalDataCipher.fromSpec(TEST_DATA_KEYS);
   const dispatcher = (channel: ConstructorParameters<typeof NoticeDispatcher>[0]['channel']) =>
     new NoticeDispatcher({ db, cipher, clock: service.clock.now, channel, publicBaseUrl: service.url });
   await dispatcher({ name: 'http-gateway', send: async () => ({ ok: false, retryable: false, error: 'gateway HTTP 400: 号码无效' }) }).runOnce();
-  await page.goto(`${service.url}/window`);
-  await page.locator('#procedure').click();
-  await page.locator('.el-select-dropdown__item', { hasText: '最低生活保障' }).click();
-  await page.locator('#f-applicant-name').fill('李秀英');
-  await page.locator('#f-applicant-idNumber').fill('11010519491231002X');
-  await page.locator('#f-applicant-phone').fill('13900139000');
-  await page.locator('#f-application-householdSize').fill('2');
-  await page.locator('#f-application-monthlyHouseholdIncomeFen').fill('900');
-  await page.locator('#f-application-reason').fill('因残致贫');
-  for (const code of ['application-form', 'id-hukou', 'income-declaration']) await page.locator(`[data-material="${code}"]`).click();
-  await page.getByRole('button', { name: '提交受理' }).click();
-  await page.locator('.receipt img').waitFor();
+  await post(await login('clerk.beishan'), '/api/cases', {
+    procedureId: 'social-assistance',
+    applicant: { name: '李秀英', idNumber: '11010519491231002X', phone: '13900139000' },
+    application: { householdSize: 2, monthlyHouseholdIncomeFen: 90000, reason: '因残致贫' },
+  });
   await dispatcher(new DevSinkChannel({ db, cipher, clock: service.clock.now })).runOnce();
   await admin.goto(`${service.url}/admin/notices`);
   await admin.locator('tr[data-notice]').first().waitFor();
