@@ -158,6 +158,61 @@ try {
   await admin.getByRole('tab', { name: '开发沙箱短信' }).click();
   await admin.locator('li[data-sink]').first().waitFor();
   await shot(admin, 'admin-notices-sink');
+  // 委派 (TaskAssignment.vue): 陈刚 hands his claimed 入户调查 task to a colleague.
+  {
+    const rtoken = await reviewer.evaluate(() => sessionStorage.getItem('onewindow.token'));
+    const as = async (t: string | null, method: string, url: string, body?: unknown) =>
+      (await fetch(`${service.url}${url}`, { method, headers: { authorization: `Bearer ${t}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined })).text();
+    const opened = JSON.parse(await as(token, 'POST', '/api/cases', {
+      procedureId: 'social-assistance',
+      applicant: { name: '张三丰', idNumber: '11010519491231002X', phone: '13800138000' },
+      application: { householdSize: 3, monthlyHouseholdIncomeFen: 120000, reason: '因病致贫，家庭收入低于当地低保标准' },
+    }));
+    const accepted = JSON.parse(await as(token, 'POST', `/api/cases/${opened.id}/events`, { type: 'ACCEPT', data: { referrals: ['medical', 'education'] }, expectedVersion: 1 }));
+    const visit = accepted.openTasks.find((t: any) => t.title === '入户调查');
+    await as(rtoken, 'POST', `/api/tasks/${visit.id}/claim`);
+    await reviewer.goto(`${service.url}/cases/${opened.id}/tasks/${visit.id}/assignment`);
+    await reviewer.locator('.task-assignment .assignee').click();
+    await reviewer.locator('.el-select-dropdown__item', { hasText: '刘洋' }).click();
+    await reviewer.locator('textarea').fill('本人下周休假，转同事入户调查');
+    await reviewer.locator('.el-select-dropdown').first().waitFor({ state: 'hidden' });
+    await shot(reviewer, 'task-assignment');
+  }
+  // 月报告 (issue 9): 身后一件事 cases in April — on time, late, refused, still open — seen on 6 May.
+  const as = async (username: string) => {
+    const token = await login(username);
+    const headers = { authorization: `Bearer ${token}` };
+    return {
+      open: async () =>
+        (await service.app.inject({ method: 'POST', url: '/api/cases', headers, payload: { procedureId: 'funeral', applicant: { name: '李四', idNumber: '11010519491231002X', phone: '13800138000' }, application: { deceased: { name: '李五', idNumber: '11010519491231002X', dateOfDeath: '2026-03-30' }, relationship: '子女', branches: { pension: false, medicalInsurance: false, housingFund: false, socialSecurityCard: false } } } })).json().id as string,
+      send: async (id: string, type: string, data: object = {}) => {
+        const { version } = (await service.app.inject({ method: 'GET', url: `/api/cases/${id}`, headers })).json();
+        await service.app.inject({ method: 'POST', url: `/api/cases/${id}/events`, headers, payload: { type, data, expectedVersion: version } });
+      },
+    };
+  };
+  service.clock.current = new Date('2026-04-01T01:30:00Z');
+  const clerks = { beishan: await as('clerk.beishan'), xixi: await as('clerk.xixi') };
+  // Sessions last 24 hours of the service's clock: log in again after moving it.
+  const finish = async (id: string) => {
+    for (const [user, type] of [['police.xihu', 'HOUSEHOLD_DONE'], ['funeralhome.xihu', 'CREMATION_DONE'], ['county.xihu', 'FUNERAL_SUBSIDY_DONE']]) await (await as(user)).send(id, type);
+  };
+  const monthCases: Array<{ clerk: keyof typeof clerks; id: string }> = [];
+  for (const clerk of ['beishan', 'xixi', 'beishan', 'xixi', 'xixi'] as const) monthCases.push({ clerk, id: await clerks[clerk].open() });
+  for (const { clerk, id } of monthCases.slice(0, 4)) await clerks[clerk].send(id, 'ACCEPT');
+  await clerks.xixi.send(monthCases[4].id, 'REJECT_APPLICATION', { reason: '不属于本辖区' });
+  service.clock.current = new Date('2026-04-03T01:30:00Z');
+  await finish(monthCases[0].id);
+  await finish(monthCases[1].id);
+  service.clock.current = new Date('2026-04-28T01:30:00Z'); // 18 working days: late
+  await finish(monthCases[2].id);
+  service.clock.current = new Date('2026-05-06T01:30:00Z');
+  const reportPage = await browser.context.newPage();
+  await logIn(reportPage, service.url, 'supervisor.xihu');
+  await reportPage.waitForURL(/\/supervision$/);
+  await reportPage.goto(`${service.url}/supervision/report?month=2026-04`);
+  await reportPage.locator('svg.chart').waitFor();
+  await shot(reportPage, 'monthly-report');
 } finally {
   await browser.close();
   await service.close();

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { PersonalDataCipher } from './engine/personalData.ts';
-import { procedureDefinitions } from '../workflows/index.ts';
+import { loadedDefinitions } from '../workflows/index.ts';
 import type { Config } from './config.ts';
 import { openAppDatabase } from './db/connection.ts';
 import { Engine } from './engine/engine.ts';
@@ -32,8 +32,8 @@ export function loadCipher(config: Config): PersonalDataCipher {
 
 /** Model-checks every procedure first: the service refuses to start on a broken chart. */
 export function createEngine(options: { clock?: () => Date; cipher: PersonalDataCipher }): Engine {
-  validateAll(procedureDefinitions);
-  return new Engine({ registry: new ProcedureRegistry(procedureDefinitions), clock: options.clock, cipher: options.cipher });
+  validateAll(loadedDefinitions);
+  return new Engine({ registry: new ProcedureRegistry(loadedDefinitions), clock: options.clock, cipher: options.cipher });
 }
 
 /** The key of tests and benchmarks, which hold no real personal data (never use it elsewhere). */

@@ -5,6 +5,7 @@ import type { ProcedureDefinition } from './shared/types.ts';
 import { socialAssistance } from './social-assistance/index.ts';
 import { socialOrganization } from './social-organization/index.ts';
 import { temporaryAssistance } from './temporary-assistance/index.ts';
+import { assistanceV1 } from './social-assistance/v1/index.ts';
 
 export type { ProcedureDefinition, StateMeta, TaskMeta, EventSpec, CaseEvent, Role, ModelVariant, TimeLimit, EscalationPolicy, StateTimer, EventSender } from './shared/types.ts';
 export { ROLES } from './shared/types.ts';
@@ -12,8 +13,8 @@ export { applicantSchema, type Applicant } from './shared/schemas.ts';
 export { DEPARTMENTS, departmentName } from './shared/departments.ts';
 
 /**
- * Every definition version that may still have cases. Cases are pinned to the version they
- * started on, so an old version stays here until no case uses it; new cases use the latest.
+ * The current version of every procedure: new cases start on these, and docs, model-based tests
+ * and the OpenAPI document are generated from them.
  */
 export const procedureDefinitions: ProcedureDefinition<any>[] = [
   socialAssistance,
@@ -23,3 +24,12 @@ export const procedureDefinitions: ProcedureDefinition<any>[] = [
   marriage,
   socialOrganization,
 ];
+
+/**
+ * Older versions that may still have cases. Cases are pinned to the version they started on, so
+ * an old version stays loaded (and model-checked) until no case uses it.
+ */
+export const retainedDefinitions: ProcedureDefinition<any>[] = [assistanceV1(socialAssistance), assistanceV1(destituteSupport)];
+
+/** Every definition version the engine loads. */
+export const loadedDefinitions: ProcedureDefinition<any>[] = [...procedureDefinitions, ...retainedDefinitions];

@@ -194,6 +194,11 @@ export async function boardCounts(db: Db, regionPrefix: string, now: Date, dueSo
     .orderBy(['tasks.department', 'tasks.procedure_id']);
 }
 
+/** 委派 / 改派: the task is claimed by `userId`, whoever held it before. */
+export async function assignTask(db: Db, id: string, userId: string): Promise<void> {
+  await db('tasks').where({ id }).whereIn('status', LIVE_STATUSES).update({ status: 'claimed', assignee_id: userId });
+}
+
 /** A claimed task goes back to its department's queue. */
 export async function unclaimTask(db: Db, id: string): Promise<void> {
   await db('tasks').where({ id, status: 'claimed' }).update({ status: 'open', assignee_id: null });

@@ -77,3 +77,22 @@ export async function insertUser(db: Db, user: UserRow): Promise<boolean> {
   const rows = await db('users').insert(user).onConflict('username').ignore().returning('id');
   return rows.length === 1;
 }
+
+/**
+ * Active users who may take a task: of its department, holding its role, in a region covering the
+ * case's (a prefix of it), except `excludeId` (the current assignee); by display name, then id.
+ */
+export async function listAssignable(
+  db: Db,
+  q: { department: string; role: string; regionCode: string; excludeId: string | null; limit: number; offset: number },
+): Promise<{ rows: Array<Pick<UserRow, 'id' | 'display_name'>>; total: number }> {
+  const base = db('users')
+    .where({ department: q.department })
+    .whereNull('disabled_at')
+    .whereRaw('? = any(roles)', [q.role])
+    .whereRaw('? like users.region_code || \'%\'', [q.regionCode]);
+  if (q.excludeId) base.whereNot('users.id', q.excludeId);
+  const [{ count }] = await base.clone().count<{ count: string | number }[]>({ count: '*' });
+  const rows = await base.select('users.id', 'users.display_name').orderBy([{ column: 'users.display_name' }, { column: 'users.id' }]).limit(q.limit).offset(q.offset);
+  return { rows, total: Number(count) };
+}

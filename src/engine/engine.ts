@@ -496,8 +496,8 @@ export class Engine {
     );
   }
 
-  /** A task of a case the actor may not see does not exist for them. */
-  private async visibleTask(db: Db, actor: Actor, taskId: string): Promise<tasks.TaskRow> {
+  /** A task of a case the actor may not see does not exist for them (404). Also used by commands/assignment.ts. */
+  async visibleTask(db: Db, actor: Actor, taskId: string): Promise<tasks.TaskRow> {
     const task = await tasks.getTask(db, taskId);
     if (!task || !coversRegion(actor, task.region_code)) throw notFound('任务');
     if (task.department !== actor.department || actor.roles.length === 0) {

@@ -6,6 +6,7 @@ import { chinaDay } from './calendar.ts';
 import { ESCALATION_LABELS } from './deadlines.ts';
 import { maskName } from './masking.ts';
 import { taskActions, type Actor } from './authorization.ts';
+import { ASSIGNMENT_EVENTS } from './commands/assignment.ts';
 
 // How cases and tasks are presented to staff and citizens: pure functions over stored rows.
 
@@ -24,7 +25,7 @@ export function actionView(def: ProcedureDefinition, type: string) {
 
 export function eventLabel(def: ProcedureDefinition, type: string): string {
   if (type === 'CASE_OPENED') return '申请已登记';
-  return def.events[type]?.label ?? ESCALATION_LABELS[type] ?? type;
+  return def.events[type]?.label ?? ESCALATION_LABELS[type] ?? (ASSIGNMENT_EVENTS as Record<string, string>)[type] ?? type;
 }
 
 export function citizenDecision(decision: any) {

@@ -181,17 +181,17 @@ describe('per-procedure operations', () => {
     expect(task.actions).toContainEqual({ type: 'ACCEPT', label: '受理', dataSchema: '#/components/schemas/SocialAssistance_ACCEPT' });
     expect(view.allowedEvents.every((a: any) => a.dataSchema === `#/components/schemas/SocialAssistance_${a.type}`)).toBe(true);
 
-    const bad = { outcome: 'ACCEPT', data: { referToMedicalAssistance: 'yes' } };
+    const bad = { outcome: 'ACCEPT', data: { referrals: 'yes' } };
     const generic = await clerk.post(`/api/tasks/${task.id}/complete`, bad);
     const typed = await clerk.post(`/api/procedures/social-assistance/tasks/${task.id}/complete`, bad);
     expect(typed.statusCode).toBe(422);
     expect(typed.json()).toEqual(generic.json());
-    expect(typed.json()).toMatchObject({ code: 'INVALID_EVENT_DATA', details: [{ path: 'referToMedicalAssistance' }] });
+    expect(typed.json()).toMatchObject({ code: 'INVALID_EVENT_DATA', details: [{ path: 'referrals' }] });
 
     expect((await clerk.post(`/api/procedures/funeral/tasks/${task.id}/complete`, { outcome: 'ACCEPT', data: {} })).statusCode).toBe(404);
     expect((await clerk.post(`/api/procedures/funeral/cases/${opened.id}/events`, { type: 'WITHDRAW', data: { reason: '申请人撤回' }, expectedVersion: 1 })).statusCode).toBe(404);
 
-    const done = await clerk.post(`/api/procedures/social-assistance/tasks/${task.id}/complete`, { outcome: 'ACCEPT', data: { referToMedicalAssistance: true } });
+    const done = await clerk.post(`/api/procedures/social-assistance/tasks/${task.id}/complete`, { outcome: 'ACCEPT', data: { referrals: ['medical'] } });
     expect(done.statusCode, done.body).toBe(200);
     expect(done.json().openTasks.map((t: any) => t.department).sort()).toEqual(['county-verification', 'medical-insurance', 'township-civil-affairs']);
     for (const t of done.json().openTasks) for (const a of t.actions) expect(doc.components.schemas[a.dataSchema.split('/').pop()], a.dataSchema).toBeDefined();

@@ -62,7 +62,7 @@ describe('social assistance (低保) end to end over HTTP', () => {
     // Re-submission resumes at acceptance; the clerk accepts and refers medical assistance (转办).
     view = await work('clerk.beishan', created.id, 'SUPPLEMENT_RECEIVED');
     expect(view.stage).toBe('已提交，待受理');
-    view = await work('clerk.beishan', created.id, 'ACCEPT', { referToMedicalAssistance: true });
+    view = await work('clerk.beishan', created.id, 'ACCEPT', { referrals: ['medical'] });
     // Joint handling: three departments hold parallel tasks at once.
     expect(openTaskDepartments(view)).toEqual(['county-verification', 'medical-insurance', 'township-civil-affairs']);
     citizen = await track(created.reference, created.trackingCode);
@@ -93,7 +93,7 @@ describe('social assistance (低保) end to end over HTTP', () => {
     view = await work('county.xihu', created.id, 'APPROVE', { monthlyAmountFen: 98000, startMonth: '2026-04' });
     expect(view.stage).toContain('已确认，待发放');
 
-    view = await work('medical.xihu', created.id, 'MEDICAL_ASSISTANCE_GRANTED');
+    view = await work('medical.xihu', created.id, 'MEDICAL_ASSISTANCE_GRANTED', { measures: ['expenseSubsidy'], amountFen: 150000 });
     view = await work('county.xihu', created.id, 'PAY_MONTH', { period: '2026-04' });
     // Parallel regions each report their stage.
     expect(view.stage).toBe('已发放（按月发放中）；医疗救助已批准');

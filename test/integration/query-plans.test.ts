@@ -80,6 +80,16 @@ describe('query plans', () => {
       await act('township.xixi', 'PRELIMINARY_APPROVE', { proposedMonthlyAmountFen: 60000 });
       await act('township.xixi', 'PUBLIC_NOTICE_ENDED');
       await act('township.xixi', 'APPROVE', { monthlyAmountFen: 60000, startMonth: '2026-04' });
+      // 委派 and 改派 (routes/taskAssignment.ts), with the colleague picker.
+      const payTask = (await (await ctx.as('county.xihu')).get(`/api/cases/${id}`)).json().openTasks[0];
+      const supervisor = await ctx.as('supervisor.xihu');
+      const picks = await supervisor.get(`/api/tasks/${payTask.id}/assignees`);
+      expect(picks.statusCode, picks.body).toBe(200);
+      const countyId = (await db('users').where({ username: 'county.xihu' }).first()).id;
+      expect((await supervisor.post(`/api/tasks/${payTask.id}/reassign`, { assignee: countyId, reason: '督办改派' })).statusCode).toBe(200);
+      const township = await ctx.as('township.xixi');
+      expect((await township.get(`/api/tasks/${payTask.id}/assignees`)).statusCode).toBe(403);
+      expect((await township.post(`/api/tasks/${payTask.id}/delegate`, { assignee: countyId, reason: '委派' })).statusCode).toBe(403);
       const version = (await clerk.get(`/api/cases/${id}`)).json().version;
       const pay = await (await ctx.as('county.xihu')).post(`/api/cases/${id}/events`, { type: 'PAY_MONTH', data: { period: '2026-04' }, expectedVersion: version });
       expect(pay.statusCode, pay.body).toBe(200);

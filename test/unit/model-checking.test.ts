@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
-import { procedureDefinitions, type ProcedureDefinition } from '../../workflows/index.ts';
+import { procedureDefinitions, retainedDefinitions, type ProcedureDefinition } from '../../workflows/index.ts';
 import { exploreProcedure, generatePaths, validateProcedure } from '../../src/engine/model.ts';
 import { cd, stage, taskState } from '../../workflows/shared/meta.ts';
 import { testProcedure } from '../support/procedures.ts';
@@ -9,6 +9,13 @@ describe('model checking the shipped procedures', () => {
   for (const def of procedureDefinitions) {
     it(`${def.id} is sound: every state reachable, no dead end, tasks complete, events typed, regions join`, () => {
       expect(validateProcedure(def)).toEqual([]);
+    });
+  }
+
+  for (const def of retainedDefinitions) {
+    it(`${def.id}@${def.version}, kept for running cases, is still sound and older than the current version`, () => {
+      expect(validateProcedure(def)).toEqual([]);
+      expect(procedureDefinitions.find((d) => d.id === def.id)!.version).toBeGreaterThan(def.version);
     });
   }
 

@@ -24,9 +24,11 @@ const routes: RouteRecordRaw[] = [
       { path: 'window/receipt/:caseId', component: () => import('./views/ReceiptView.vue'), meta: { roles: ['clerk'], title: '受理回执' } },
       { path: 'cases/:id/notice/supplement', component: () => import('./views/NoticeView.vue'), props: { kind: 'supplement' }, meta: { roles: ['clerk'], title: '一次性告知书' } },
       { path: 'cases/:id/notice/rejection', component: () => import('./views/NoticeView.vue'), props: { kind: 'rejection' }, meta: { roles: ['clerk'], title: '不予受理通知书' } },
+      { path: 'cases/:id/tasks/:taskId/assignment', component: () => import('./views/TaskAssignmentView.vue'), meta: { roles: ['clerk', 'reviewer', 'supervisor'], title: '任务委派 / 改派' } },
       { path: 'inbox', component: () => import('./views/InboxView.vue'), meta: { roles: ['reviewer', 'clerk'], title: '待办' } },
       { path: 'cases/:id', component: () => import('./views/CaseView.vue'), meta: { roles: ['reviewer', 'clerk', 'supervisor', 'admin'], title: '办件详情' } },
       { path: 'supervision', component: () => import('./views/BoardView.vue'), meta: { roles: ['supervisor'], title: '督办看板' } },
+      { path: 'supervision/report', component: () => import('./views/ReportView.vue'), meta: { roles: ['supervisor', 'admin'], title: '月报告' } },
       {
         path: 'admin',
         component: () => import('./views/admin/AdminView.vue'),

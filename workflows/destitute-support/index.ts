@@ -25,10 +25,11 @@ const sample = { supportMode: 'home', selfCareAbility: 'partial', reason: '无�
 /** 特困人员救助供养: the 低保 skeleton, 15-WD township investigation, and no 公示 for minors. */
 export const destituteSupport: ProcedureDefinition<z.infer<typeof applicationSchema>> = {
   id: 'destitute-support',
-  version: 1,
+  // 2: 转办 to four specialised reliefs, like 低保 (docs/referrals.md).
+  version: 2,
   code: 'TK',
   name: '特困人员救助供养申请',
-  legalBasis: ['社会救助暂行办法第三章', '特困人员认定办法（民发〔2021〕43号）'],
+  legalBasis: ['社会救助暂行办法第三章', '社会救助暂行办法第五至八章（专项救助）、第60条（转办）', '特困人员认定办法（民发〔2021〕43号）'],
   machine: buildAssistanceMachine({
     prefix: 'tk',
     homeVisitLimit: wd(15, '特困人员认定办法'),

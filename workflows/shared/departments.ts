@@ -8,6 +8,8 @@ export const DEPARTMENTS = {
   'county-verification': { name: '县级居民家庭经济状况核对机构', level: 'county' },
   'county-civil-affairs': { name: '县级民政局', level: 'county' },
   'medical-insurance': { name: '县级医疗保障局', level: 'county' },
+  education: { name: '县级教育局', level: 'county' },
+  housing: { name: '县级住房和城乡建设局（住房保障）', level: 'county' },
   'public-security': { name: '县级公安局（户政）', level: 'county' },
   'funeral-home': { name: '殡仪馆', level: 'county' },
   'human-resources': { name: '县级人力资源和社会保障局', level: 'county' },

@@ -3,6 +3,7 @@ import { intakeEvents, returnEvent } from '../shared/blocks.ts';
 import { FEN, amountFen, note, period, reason } from '../shared/schemas.ts';
 import type { EventSpec, Material } from '../shared/types.ts';
 import type { AssistanceContext } from './machine.ts';
+import { REFERRAL_DEPARTMENTS, RELIEF_KEYS, referralEvents, reliefList } from './referrals.ts';
 
 /** The month after the last one paid (or the start month): what the next PAY_MONTH pays. */
 export function nextPayablePeriod(ctx: AssistanceContext): string {
@@ -18,10 +19,11 @@ export function assistanceEvents(materials: Material[]): Record<string, EventSpe
     ...intakeEvents(
       materials,
       z.strictObject({
-        referToMedicalAssistance: z.boolean().default(false).meta({ title: '同时转介医疗救助', description: '是：受理时即请医保部门办理医疗救助' }),
+        referrals: reliefList('同时转办专项救助').default([]),
         note,
       }),
-      [{ referToMedicalAssistance: true }, { referToMedicalAssistance: false }],
+      // One relief at a time: every region is covered without exploring every combination.
+      [{ referrals: [] }, ...RELIEF_KEYS.map((k) => ({ referrals: [k] }))],
     ),
     VERIFICATION_COMPLETED: {
       label: '信息核对完成',
@@ -76,8 +78,17 @@ export function assistanceEvents(materials: Material[]): Record<string, EventSpe
       examples: (ctx: AssistanceContext) => [{ period: nextPayablePeriod(ctx) }],
     },
     STOP_PAYMENTS: { label: '停发', schema: z.strictObject({ reason: reason.meta({ title: '停发原因' }) }), examples: [{ reason: '家庭收入已超过保障标准' }] },
-    MEDICAL_ASSISTANCE_GRANTED: { label: '医疗救助批准', schema: z.strictObject({ note }) },
-    MEDICAL_ASSISTANCE_REFUSED: { label: '医疗救助不予批准', schema: z.strictObject({ reason: reason.meta({ title: '不予批准理由' }) }), examples: [{ reason: '不符合医疗救助条件' }] },
+    REFER_TO_SPECIALISED_RELIEF: {
+      label: '转办专项救助',
+      schema: z.strictObject({
+        reliefs: reliefList('转办的专项救助').min(1, '请选择至少一项专项救助'),
+        note,
+      }),
+      refusedMessage: '所选专项救助已转办过，不能重复转办',
+      // Late referrals are explored from cases referred to nothing at acceptance, one relief each.
+      examples: (ctx: AssistanceContext) => (ctx.referrals.length ? [] : RELIEF_KEYS.map((k) => ({ reliefs: [k] }))),
+    },
+    ...referralEvents(),
   };
 }
 
@@ -86,5 +97,5 @@ export const ASSISTANCE_DEPARTMENTS = [
   'township-civil-affairs',
   'county-verification',
   'county-civil-affairs',
-  'medical-insurance',
+  ...REFERRAL_DEPARTMENTS,
 ];

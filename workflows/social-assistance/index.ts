@@ -26,10 +26,11 @@ const sampleApplication = { householdSize: 3, monthlyHouseholdIncomeFen: 120000,
 
 export const socialAssistance: ProcedureDefinition<SocialAssistanceApplication> = {
   id: 'social-assistance',
-  version: 1,
+  // 2: 转办 to four specialised reliefs, at acceptance or after approval (version 1: medical only; docs/referrals.md).
+  version: 2,
   code: 'DB',
   name: '最低生活保障（低保）申请',
-  legalBasis: ['社会救助暂行办法', '最低生活保障审核确认办法（民发〔2021〕57号）', '中华人民共和国行政许可法'],
+  legalBasis: ['社会救助暂行办法（第五至八章 专项救助，第60条 转办）', '最低生活保障审核确认办法（民发〔2021〕57号）', '中华人民共和国行政许可法'],
   machine: socialAssistanceMachine,
   departments: ASSISTANCE_DEPARTMENTS,
   acceptingDepartments: ['township-window'],

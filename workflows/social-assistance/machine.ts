@@ -3,6 +3,7 @@ import { intakeActions, intakeContext, intakeStates, type IntakeContext } from '
 import { DEFAULT_REMEDY } from '../shared/legalTexts.ts';
 import { cd, stage, taskState, wd } from '../shared/meta.ts';
 import type { CaseEvent, TimeLimit } from '../shared/types.ts';
+import { RELIEF_KEYS, referralRegion, type ReferralOutcome, type ReliefKey } from './referrals.ts';
 
 /**
  * The periodic-assistance chart shared by 最低生活保障 (低保) and 特困供养: the same skeleton
@@ -12,7 +13,10 @@ import type { CaseEvent, TimeLimit } from '../shared/types.ts';
 export interface AssistanceContext extends IntakeContext {
   confirmationDelegated: boolean;
   applicantIsMinor: boolean;
-  referToMedicalAssistance: boolean;
+  /** Specialised reliefs referred (转办), at acceptance or after approval. */
+  referrals: ReliefKey[];
+  /** What each referred relief's department decided. */
+  referralOutcomes: Partial<Record<ReliefKey, ReferralOutcome>>;
   objectionRounds: number;
   proposedMonthlyAmountFen: number | null;
   decision: null | { approved: boolean; monthlyAmountFen?: number; startMonth?: string; reason?: string; remedy?: string };
@@ -67,7 +71,12 @@ export function buildAssistanceMachine(o: AssistanceChartOptions) {
     },
     guards: {
       confirmationDelegated: ({ context }) => context.confirmationDelegated,
-      referredToMedicalAssistance: ({ context }) => context.referToMedicalAssistance,
+      referred: ({ context }, params: { relief: ReliefKey }) => context.referrals.includes(params.relief),
+      // A late referral names reliefs not referred yet (one event opens them all, or none).
+      newReferrals: ({ context, event }) => {
+        const list = (data(event).reliefs as ReliefKey[] | undefined) ?? [];
+        return list.length > 0 && list.every((r) => !context.referrals.includes(r));
+      },
       publicNoticeSkipped: ({ context }) => o.skipPublicNoticeForMinors && context.applicantIsMinor,
       periodPayable: ({ context, event }) => {
         const period = data(event).period as string;
@@ -90,6 +99,16 @@ export function buildAssistanceMachine(o: AssistanceChartOptions) {
           remedy: (data(event).remedy as string | undefined) ?? DEFAULT_REMEDY,
         }),
       }),
+      recordReferrals: assign({ referrals: ({ event }) => [...((data(event).referrals as ReliefKey[] | undefined) ?? [])] }),
+      addReferrals: assign({ referrals: ({ context, event }) => [...context.referrals, ...(data(event).reliefs as ReliefKey[])] }),
+      recordReferralOutcome: assign({
+        referralOutcomes: ({ context, event }, params: { relief: ReliefKey; granted: boolean }) => ({
+          ...context.referralOutcomes,
+          [params.relief]: params.granted
+            ? { granted: true, measures: data(event).measures as string[], amountFen: data(event).amountFen as number | undefined, note: data(event).note as string | undefined }
+            : { granted: false, reason: data(event).reason as string },
+        }),
+      }),
       recordProposal: assign({ proposedMonthlyAmountFen: ({ event }) => data(event).proposedMonthlyAmountFen as number }),
       recordPayment: assign({ paidPeriods: ({ context, event }) => [...context.paidPeriods, data(event).period as string] }),
       emitPayment: emit(({ context, event }) => ({
@@ -105,7 +124,8 @@ export function buildAssistanceMachine(o: AssistanceChartOptions) {
       ...intakeContext(),
       confirmationDelegated: input.confirmationDelegated,
       applicantIsMinor: input.applicantIsMinor,
-      referToMedicalAssistance: false,
+      referrals: [],
+      referralOutcomes: {},
       objectionRounds: 0,
       proposedMonthlyAmountFen: null,
       decision: null,
@@ -117,7 +137,7 @@ export function buildAssistanceMachine(o: AssistanceChartOptions) {
         department: 'township-window',
         accept: {
           target: 'handling',
-          actions: assign({ referToMedicalAssistance: ({ event }: { event: CaseEvent }) => Boolean(data(event).referToMedicalAssistance) }),
+          actions: 'recordReferrals',
         },
       }) as any),
       handling: {
@@ -228,11 +248,13 @@ export function buildAssistanceMachine(o: AssistanceChartOptions) {
                   title: o.paymentTitle,
                   department: 'county-civil-affairs',
                   role: 'reviewer',
-                  actions: ['PAY_MONTH'],
+                  actions: ['PAY_MONTH', 'REFER_TO_SPECIALISED_RELIEF'],
                   timeLimit: cd(31, 'local'),
                 }),
                 on: {
                   PAY_MONTH: { guard: 'periodPayable', target: 'paying', actions: ['recordPayment', 'emitPayment'] },
+                  // 转办 after approval: targetless, so the payment task stays as it is (referrals.ts).
+                  REFER_TO_SPECIALISED_RELIEF: { guard: 'newReferrals', actions: 'addReferrals' },
                 },
               },
               paying: {
@@ -241,10 +263,11 @@ export function buildAssistanceMachine(o: AssistanceChartOptions) {
                   title: `${o.paymentTitle}（按月）`,
                   department: 'county-civil-affairs',
                   role: 'reviewer',
-                  actions: ['PAY_MONTH', 'STOP_PAYMENTS'],
+                  actions: ['PAY_MONTH', 'STOP_PAYMENTS', 'REFER_TO_SPECIALISED_RELIEF'],
                   timeLimit: cd(31, 'local'),
                 }),
                 on: {
+                  REFER_TO_SPECIALISED_RELIEF: { guard: 'newReferrals', actions: 'addReferrals' },
                   // Targetless: the monthly payment task stays open while payments continue.
                   PAY_MONTH: { guard: 'periodPayable', actions: ['recordPayment', 'emitPayment'] },
                   STOP_PAYMENTS: { target: 'stopped', actions: 'recordReason' },
@@ -254,31 +277,8 @@ export function buildAssistanceMachine(o: AssistanceChartOptions) {
               refused: { type: 'final', meta: stage('不予确认') },
             },
           },
-          // 转办: medical assistance decided by the medical-insurance bureau, in parallel.
-          medicalAssistance: {
-            meta: stage('医疗救助（转办医保部门）'),
-            initial: 'routing',
-            states: {
-              routing: {
-                meta: stage('转办分派中', { hiddenFromCitizen: true }),
-                always: [{ guard: 'referredToMedicalAssistance', target: 'review' }, { target: 'notReferred' }],
-              },
-              notReferred: { type: 'final', meta: stage('未转办医疗救助', { hiddenFromCitizen: true }) },
-              review: {
-                id: `${p}.medicalAssistance`,
-                meta: taskState('医疗救助审核中（医保部门）', {
-                  title: '医疗救助审核（转办）',
-                  department: 'medical-insurance',
-                  role: 'reviewer',
-                  actions: ['MEDICAL_ASSISTANCE_GRANTED', 'MEDICAL_ASSISTANCE_REFUSED'],
-                  timeLimit: wd(10, 'local'),
-                }),
-                on: { MEDICAL_ASSISTANCE_GRANTED: 'granted', MEDICAL_ASSISTANCE_REFUSED: 'notGranted' },
-              },
-              granted: { type: 'final', meta: stage('医疗救助已批准') },
-              notGranted: { type: 'final', meta: stage('医疗救助未批准') },
-            },
-          },
+          // 转办: one region per specialised relief, each with its own department, task and limit.
+          ...Object.fromEntries(RELIEF_KEYS.map((key) => [`${key}Assistance`, referralRegion(p, key)])),
         },
       },
       completed: { type: 'final', meta: stage('已办结') },

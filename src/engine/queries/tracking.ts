@@ -9,6 +9,7 @@ import { maskName } from '../masking.ts';
 import { trackingCodeMatches } from '../references.ts';
 import { caseDeadline, citizenDecision, eventLabel, remainingFn } from '../views.ts';
 import type { ReadContext } from './context.ts';
+import { ASSIGNMENT_EVENTS } from '../commands/assignment.ts';
 
 /**
  * The citizen's view. An unknown reference and a wrong code give the same answer, so the
@@ -43,7 +44,8 @@ export async function track(ctx: ReadContext, db: Db, reference: string, code: s
     deadlineText: deadline.text,
     submittedAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
-    timeline: events.map((e) => ({
+    // Who in a department works a task (委派, 改派) is the office's business, not a step of the case.
+    timeline: events.filter((e) => !Object.hasOwn(ASSIGNMENT_EVENTS, e.type)).map((e) => ({
       at: e.occurred_at.toISOString(),
       step: eventLabel(def, e.type),
     })),

@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   TASK_NOT_OPEN: [409, 'The task is already completed or cancelled'],
   TASK_CLAIMED_BY_OTHER: [409, 'Another user has claimed the task'],
   TASK_NOT_CLAIMED: [409, 'Releasing a task nobody has claimed'],
+  CLAIM_REQUIRED: [409, 'Delegating a task the caller has not claimed (claim it first)'],
   EVENT_NOT_ALLOWED: [409, 'The current state does not accept this event (details: allowedEvents)'],
   EVENT_REFUSED: [409, "The chart's rules refuse the event in this situation (details: allowedEvents)"],
   CASE_CLOSED: [409, 'The case is finished'],
@@ -57,8 +58,10 @@ export const ERROR_CODES = {
   UNKNOWN_PROCEDURE: [422, 'procedureId names no procedure'],
   INVALID_EVENT_DATA: [422, "The event's data fails its schema (details: field issues)"],
   INVALID_OUTCOME: [422, 'The outcome is not one of the task actions'],
+  INVALID_ASSIGNEE: [422, 'Delegating or reassigning to someone who may not take the task: not an active user of its department, role and region, or its current assignee (details: field issues)'],
   WRONG_PASSWORD: [422, 'Changing the password: the current password is wrong (this session ends too)'],
   INVALID_CALENDAR: [422, 'The calendar year has wrong or duplicate dates (details: field issues)'],
+  REPORT_MONTH_IN_FUTURE: [422, 'The report month has not begun yet'],
   // 429
   RATE_LIMITED: [429, 'Too many requests from this client address (Retry-After)'],
   TEMPORARILY_LOCKED: [429, 'Too many failures on this username or reference (Retry-After)'],

@@ -58,7 +58,7 @@ export async function socialAssistanceJourney(baseUrl: string, password: string)
   if (!opened.data) throw new Error(`openCase: ${opened.error?.code}`);
   const { id, reference, trackingCode } = opened.data;
 
-  await complete(clerk, id, { outcome: 'ACCEPT', data: { referToMedicalAssistance: false } });
+  await complete(clerk, id, { outcome: 'ACCEPT', data: { referrals: [] } });
   const verifier = await login(baseUrl, 'verify.xihu', password);
   await complete(verifier, id, { outcome: 'VERIFICATION_COMPLETED', data: { verifiedMonthlyIncomeFen: 80000, propertyWithinLimit: true } });
   const township = await login(baseUrl, 'township.xixi', password);
@@ -118,7 +118,7 @@ export async function misspellingsDoNotCompile(api: Api, taskId: string, caseId:
       outcome: 'ACCEPT',
       data: {
         // @ts-expect-error misspelled field name in the event data
-        referToMedicalAssistence: true,
+        referals: [],
       },
     },
   });

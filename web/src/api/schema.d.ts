@@ -301,6 +301,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tasks/{id}/assignees": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 可委派、改派的经办人
+         * @description Active users who may take the task — its department, its role, a region covering the case — except its current assignee, by name; id and display name only. Who: a user of the task's department, role and region (to delegate), or a supervisor whose region covers the task (to reassign).
+         */
+        get: operations["listTaskAssignees"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tasks/{id}/delegate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 委派任务给本部门同事
+         * @description Hands a task the caller has claimed to a colleague of the same department who holds the task's role in a region covering the case; the task becomes claimed by them. Recorded as a TASK_DELEGATED case event (from, to, reason; hash-chained) in the same transaction as the case lock, so a delegation racing a completion of the same task loses or wins whole (409). An unclaimed task must be claimed first (409 CLAIM_REQUIRED). Who: the task's assignee.
+         */
+        post: operations["delegateTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tasks/{id}/reassign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 改派任务（督办）
+         * @description Gives any open or claimed task to a user who may work it (its department and role, a region covering the case), whoever held it; the task becomes claimed by them. Recorded as a TASK_REASSIGNED case event (from, to, reason; hash-chained). Who: a supervisor whose region covers the task (another region: 404).
+         */
+        post: operations["reassignTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/track/{reference}": {
         parameters: {
             query?: never;
@@ -641,6 +701,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/reports/monthly": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 月报告：按事项、按部门的收件、受理、办结、按时办结率、超期、办理时长、补正率、评价与回访
+         * @description The monthly report of a region and the regions below it: per procedure (cases) and per department (tasks) — received, accepted, not accepted, completed, completed on time (statutory limit, clock-stopped time excluded), on-time rate, open and overdue at the month's end, mean and p90 handling time in working days, 补正 rate, ratings by level and satisfaction rate, 差评整改 done on time, 回访 rate. Computed from the event log and tasks as they stood at the month end, so a past month never changes. Who: supervisors and admins, for their region and the regions below it (another region: 403 NOT_PERMITTED; an unknown one: 404). A month in the future: 422 REPORT_MONTH_IN_FUTURE. Rules: docs/reports.md.
+         */
+        get: operations["getMonthlyReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/reports/monthly.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 下载月报告（CSV）
+         * @description The same table as getMonthlyReport as CSV: UTF-8 with a byte-order mark (Excel opens the Chinese), Chinese headers, one line per procedure, the total, then per department; rates as percentages, — where not yet recorded. Content-Disposition: attachment, filename 月报告-<region>-<month>.csv (RFC 5987). Who: supervisors and admins, for their region and the regions below it (another region: 403 NOT_PERMITTED; an unknown one: 404). A month in the future: 422 REPORT_MONTH_IN_FUTURE. Rules: docs/reports.md.
+         */
+        get: operations["downloadMonthlyReportCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/reports/monthly.xlsx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 下载月报告（Excel）
+         * @description The same table as getMonthlyReport as an Excel workbook (one sheet 月报告: title, the instant, then the table; rates as numbers formatted as percentages, — where not yet recorded). Content-Disposition: attachment, filename 月报告-<region>-<month>.xlsx (RFC 5987). Who: supervisors and admins, for their region and the regions below it (another region: 403 NOT_PERMITTED; an unknown one: 404). A month in the future: 422 REPORT_MONTH_IN_FUTURE. Rules: docs/reports.md.
+         */
+        get: operations["downloadMonthlyReportXlsx"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/regions": {
         parameters: {
             query?: never;
@@ -943,6 +1063,17 @@ export interface components {
              */
             bankCard?: string;
         };
+        /** @description A colleague who may take the task (no personal data) */
+        Assignee: {
+            id: string;
+            displayName: string;
+        };
+        AssigneePage: {
+            items: components["schemas"]["Assignee"][];
+            total: number;
+            page: number;
+            pageSize: number;
+        };
         AuditVerification: {
             caseId: string;
             reference: string;
@@ -1209,11 +1340,20 @@ export interface components {
             expectedVersion: number;
         } | {
             /**
+             * @description 转办专项救助
+             * @constant
+             */
+            type: "REFER_TO_SPECIALISED_RELIEF";
+            data: components["schemas"]["DestituteSupport_REFER_TO_SPECIALISED_RELIEF"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
              * @description 医疗救助批准
              * @constant
              */
             type: "MEDICAL_ASSISTANCE_GRANTED";
-            data?: components["schemas"]["DestituteSupport_MEDICAL_ASSISTANCE_GRANTED"];
+            data: components["schemas"]["DestituteSupport_MEDICAL_ASSISTANCE_GRANTED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion: number;
         } | {
@@ -1223,6 +1363,60 @@ export interface components {
              */
             type: "MEDICAL_ASSISTANCE_REFUSED";
             data: components["schemas"]["DestituteSupport_MEDICAL_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 教育救助批准
+             * @constant
+             */
+            type: "EDUCATION_ASSISTANCE_GRANTED";
+            data: components["schemas"]["DestituteSupport_EDUCATION_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 教育救助不予批准
+             * @constant
+             */
+            type: "EDUCATION_ASSISTANCE_REFUSED";
+            data: components["schemas"]["DestituteSupport_EDUCATION_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 住房救助批准
+             * @constant
+             */
+            type: "HOUSING_ASSISTANCE_GRANTED";
+            data: components["schemas"]["DestituteSupport_HOUSING_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 住房救助不予批准
+             * @constant
+             */
+            type: "HOUSING_ASSISTANCE_REFUSED";
+            data: components["schemas"]["DestituteSupport_HOUSING_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 就业救助批准
+             * @constant
+             */
+            type: "EMPLOYMENT_ASSISTANCE_GRANTED";
+            data: components["schemas"]["DestituteSupport_EMPLOYMENT_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 就业救助不予批准
+             * @constant
+             */
+            type: "EMPLOYMENT_ASSISTANCE_REFUSED";
+            data: components["schemas"]["DestituteSupport_EMPLOYMENT_ASSISTANCE_REFUSED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion: number;
         };
@@ -1355,6 +1549,15 @@ export interface components {
             expectedVersion?: number;
         } | {
             /**
+             * @description 转办专项救助
+             * @constant
+             */
+            outcome: "REFER_TO_SPECIALISED_RELIEF";
+            data: components["schemas"]["DestituteSupport_REFER_TO_SPECIALISED_RELIEF"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
              * @description 停发
              * @constant
              */
@@ -1368,7 +1571,7 @@ export interface components {
              * @constant
              */
             outcome: "MEDICAL_ASSISTANCE_GRANTED";
-            data?: components["schemas"]["DestituteSupport_MEDICAL_ASSISTANCE_GRANTED"];
+            data: components["schemas"]["DestituteSupport_MEDICAL_ASSISTANCE_GRANTED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
         } | {
@@ -1380,13 +1583,67 @@ export interface components {
             data: components["schemas"]["DestituteSupport_MEDICAL_ASSISTANCE_REFUSED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
+        } | {
+            /**
+             * @description 教育救助批准
+             * @constant
+             */
+            outcome: "EDUCATION_ASSISTANCE_GRANTED";
+            data: components["schemas"]["DestituteSupport_EDUCATION_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 教育救助不予批准
+             * @constant
+             */
+            outcome: "EDUCATION_ASSISTANCE_REFUSED";
+            data: components["schemas"]["DestituteSupport_EDUCATION_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 住房救助批准
+             * @constant
+             */
+            outcome: "HOUSING_ASSISTANCE_GRANTED";
+            data: components["schemas"]["DestituteSupport_HOUSING_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 住房救助不予批准
+             * @constant
+             */
+            outcome: "HOUSING_ASSISTANCE_REFUSED";
+            data: components["schemas"]["DestituteSupport_HOUSING_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 就业救助批准
+             * @constant
+             */
+            outcome: "EMPLOYMENT_ASSISTANCE_GRANTED";
+            data: components["schemas"]["DestituteSupport_EMPLOYMENT_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 就业救助不予批准
+             * @constant
+             */
+            outcome: "EMPLOYMENT_ASSISTANCE_REFUSED";
+            data: components["schemas"]["DestituteSupport_EMPLOYMENT_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
         };
         DestituteSupport_ACCEPT: {
             /**
-             * 同时转介医疗救助
-             * @description 是：受理时即请医保部门办理医疗救助 Default: false.
+             * 同时转办专项救助
+             * @description 医疗救助（医保部门）、教育救助（教育部门）、住房救助（住房保障部门）、就业救助（人社部门），可多选 Default: [].
              */
-            referToMedicalAssistance?: boolean;
+            referrals?: ("medical" | "education" | "housing" | "employment")[];
             /** 备注 */
             note?: string;
         };
@@ -1421,6 +1678,42 @@ export interface components {
              */
             submittedMaterials?: ("application-form" | "id-hukou" | "income-declaration" | "no-support-proof" | "verification-authorization")[];
         };
+        DestituteSupport_EDUCATION_ASSISTANCE_GRANTED: {
+            /**
+             * 救助方式
+             * @description 教育救助采取的方式，可多选
+             */
+            measures: ("feeWaiver" | "grant" | "livingAllowance" | "workStudy")[];
+            /**
+             * 救助金额
+             * @description 有金额的填写；单位：分（界面以元输入和显示）
+             */
+            amountFen?: number;
+            /** 备注 */
+            note?: string;
+        };
+        DestituteSupport_EDUCATION_ASSISTANCE_REFUSED: {
+            /** 不予批准理由 */
+            reason: string;
+        };
+        DestituteSupport_EMPLOYMENT_ASSISTANCE_GRANTED: {
+            /**
+             * 救助方式
+             * @description 就业救助采取的方式，可多选
+             */
+            measures: ("jobPlacement" | "loanInterest" | "insuranceSubsidy" | "jobSubsidy" | "trainingSubsidy" | "feeWaiver" | "publicWelfareJob")[];
+            /**
+             * 救助金额
+             * @description 有金额的填写；单位：分（界面以元输入和显示）
+             */
+            amountFen?: number;
+            /** 备注 */
+            note?: string;
+        };
+        DestituteSupport_EMPLOYMENT_ASSISTANCE_REFUSED: {
+            /** 不予批准理由 */
+            reason: string;
+        };
         DestituteSupport_HOME_VISIT_COMPLETED: {
             /**
              * 入户调查人员
@@ -1430,7 +1723,35 @@ export interface components {
             /** 调查情况 */
             findings: string;
         };
+        DestituteSupport_HOUSING_ASSISTANCE_GRANTED: {
+            /**
+             * 救助方式
+             * @description 住房救助采取的方式，可多选
+             */
+            measures: ("publicRental" | "rentSubsidy" | "ruralRenovation")[];
+            /**
+             * 救助金额
+             * @description 有金额的填写；单位：分（界面以元输入和显示）
+             */
+            amountFen?: number;
+            /** 备注 */
+            note?: string;
+        };
+        DestituteSupport_HOUSING_ASSISTANCE_REFUSED: {
+            /** 不予批准理由 */
+            reason: string;
+        };
         DestituteSupport_MEDICAL_ASSISTANCE_GRANTED: {
+            /**
+             * 救助方式
+             * @description 医疗救助采取的方式，可多选
+             */
+            measures: ("insuranceSubsidy" | "expenseSubsidy")[];
+            /**
+             * 救助金额
+             * @description 有金额的填写；单位：分（界面以元输入和显示）
+             */
+            amountFen?: number;
             /** 备注 */
             note?: string;
         };
@@ -1463,6 +1784,15 @@ export interface components {
             reason: string;
         };
         DestituteSupport_PUBLIC_NOTICE_ENDED: {
+            /** 备注 */
+            note?: string;
+        };
+        DestituteSupport_REFER_TO_SPECIALISED_RELIEF: {
+            /**
+             * 转办的专项救助
+             * @description 医疗救助（医保部门）、教育救助（教育部门）、住房救助（住房保障部门）、就业救助（人社部门），可多选
+             */
+            reliefs: ("medical" | "education" | "housing" | "employment")[];
             /** 备注 */
             note?: string;
         };
@@ -1520,7 +1850,7 @@ export interface components {
              * @description Stable machine-readable code; the table in docs/api.md and each operation's x-error-codes list them
              * @enum {string}
              */
-            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "NOTICE_NOT_ISSUED" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "NOTICE_NOT_DEAD" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "NOTICE_NOT_ISSUED" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "CLAIM_REQUIRED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "NOTICE_NOT_DEAD" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "INVALID_ASSIGNEE" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "REPORT_MONTH_IN_FUTURE" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
             /** @description Human-readable message (zh-CN), to show as it is */
             message: string;
             /** @description Field issues (422), retry hint (409 CASE_BUSY, 429, 503), allowed events (409), or version conflict (409) */
@@ -2445,6 +2775,169 @@ export interface components {
             name: string;
             required: boolean;
         };
+        MonthlyReport: {
+            /** @description YYYY-MM, China time */
+            month: string;
+            regionCode: string;
+            regionName: string;
+            /** @description The month's first instant (00:00 China time) */
+            from: string;
+            /** @description The month's last instant */
+            until: string;
+            /** @description The instant the figures are computed at: the month end, or now while the month runs */
+            asOf: string;
+            /** @description The month is over: the figures will not change */
+            final: boolean;
+            /** @description One row per procedure (every procedure, zeros included): figures over cases */
+            procedures: {
+                procedureId: string;
+                procedureName: string;
+                /** @description 收件: cases opened in the month (procedures, totals); tasks opened (departments) */
+                received: number;
+                /** @description 受理: ACCEPT / ACCEPT_URGENT events in the month */
+                accepted: number;
+                /** @description 不予受理: REJECT_APPLICATION events in the month */
+                notAccepted: number;
+                /** @description 办结: cases decided in the month (final state, or only monthly payments left); tasks completed (departments) */
+                completed: number;
+                /** @description Completed within the statutory limit, clock-stopped time excluded (departments: by the step due date) */
+                completedOnTime: number;
+                /** @description completedOnTime / completed, a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+                onTimeRate: number | null;
+                /** @description 在办 at asOf: cases (tasks) not yet decided (closed) */
+                open: number;
+                /** @description Of those, past their limit at asOf */
+                overdue: number;
+                /** @description Mean handling time of the completed, in working days (1 decimal); null when none completed */
+                avgHandlingWorkingDays: number | null;
+                /** @description 90th percentile (nearest rank) of the same */
+                p90HandlingWorkingDays: number | null;
+                /** @description 补正: cases received in the month with a 补正 notice by asOf (departments: completed steps that ended in a 补正 notice) */
+                supplemented: number;
+                /** @description supplemented / received (departments: / completed), a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+                supplementRate: number | null;
+                /** @description CASE_RATED events in the month by level; null: not yet recorded (shown as —) */
+                ratings: {
+                    verySatisfied: number;
+                    satisfied: number;
+                    basicallySatisfied: number;
+                    dissatisfied: number;
+                    veryDissatisfied: number;
+                    total: number;
+                } | null;
+                /** @description (verySatisfied + satisfied + basicallySatisfied) / total ratings, a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+                satisfactionRate: number | null;
+                /** @description 差评整改 tasks completed in the month (RECTIFICATION_DONE); null: not yet recorded (shown as —) */
+                rectificationsDone: number | null;
+                /** @description Of those, completed by their due date; null: not yet recorded (shown as —) */
+                rectificationsOnTime: number | null;
+                /** @description 回访 done in the month (FOLLOW_UP_DONE); null: not yet recorded (shown as —) */
+                followUpsDone: number | null;
+                /** @description Of those, the applicant was reached; null: not yet recorded (shown as —) */
+                followUpsReached: number | null;
+                /** @description followUpsDone / cases completed in the month, a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+                followUpRate: number | null;
+            }[];
+            /** @description One row per department with work in the month: figures over its tasks (steps); ratings and 回访 over the cases it worked on */
+            departments: {
+                department: string;
+                departmentName: string;
+                /** @description 收件: cases opened in the month (procedures, totals); tasks opened (departments) */
+                received: number;
+                /** @description 受理: ACCEPT / ACCEPT_URGENT events in the month */
+                accepted: number;
+                /** @description 不予受理: REJECT_APPLICATION events in the month */
+                notAccepted: number;
+                /** @description 办结: cases decided in the month (final state, or only monthly payments left); tasks completed (departments) */
+                completed: number;
+                /** @description Completed within the statutory limit, clock-stopped time excluded (departments: by the step due date) */
+                completedOnTime: number;
+                /** @description completedOnTime / completed, a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+                onTimeRate: number | null;
+                /** @description 在办 at asOf: cases (tasks) not yet decided (closed) */
+                open: number;
+                /** @description Of those, past their limit at asOf */
+                overdue: number;
+                /** @description Mean handling time of the completed, in working days (1 decimal); null when none completed */
+                avgHandlingWorkingDays: number | null;
+                /** @description 90th percentile (nearest rank) of the same */
+                p90HandlingWorkingDays: number | null;
+                /** @description 补正: cases received in the month with a 补正 notice by asOf (departments: completed steps that ended in a 补正 notice) */
+                supplemented: number;
+                /** @description supplemented / received (departments: / completed), a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+                supplementRate: number | null;
+                /** @description CASE_RATED events in the month by level; null: not yet recorded (shown as —) */
+                ratings: {
+                    verySatisfied: number;
+                    satisfied: number;
+                    basicallySatisfied: number;
+                    dissatisfied: number;
+                    veryDissatisfied: number;
+                    total: number;
+                } | null;
+                /** @description (verySatisfied + satisfied + basicallySatisfied) / total ratings, a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+                satisfactionRate: number | null;
+                /** @description 差评整改 tasks completed in the month (RECTIFICATION_DONE); null: not yet recorded (shown as —) */
+                rectificationsDone: number | null;
+                /** @description Of those, completed by their due date; null: not yet recorded (shown as —) */
+                rectificationsOnTime: number | null;
+                /** @description 回访 done in the month (FOLLOW_UP_DONE); null: not yet recorded (shown as —) */
+                followUpsDone: number | null;
+                /** @description Of those, the applicant was reached; null: not yet recorded (shown as —) */
+                followUpsReached: number | null;
+                /** @description followUpsDone / cases completed in the month, a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+                followUpRate: number | null;
+            }[];
+            /** @description All procedures: figures over cases */
+            totals: components["schemas"]["MonthlyReportRow"];
+        };
+        MonthlyReportRow: {
+            /** @description 收件: cases opened in the month (procedures, totals); tasks opened (departments) */
+            received: number;
+            /** @description 受理: ACCEPT / ACCEPT_URGENT events in the month */
+            accepted: number;
+            /** @description 不予受理: REJECT_APPLICATION events in the month */
+            notAccepted: number;
+            /** @description 办结: cases decided in the month (final state, or only monthly payments left); tasks completed (departments) */
+            completed: number;
+            /** @description Completed within the statutory limit, clock-stopped time excluded (departments: by the step due date) */
+            completedOnTime: number;
+            /** @description completedOnTime / completed, a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+            onTimeRate: number | null;
+            /** @description 在办 at asOf: cases (tasks) not yet decided (closed) */
+            open: number;
+            /** @description Of those, past their limit at asOf */
+            overdue: number;
+            /** @description Mean handling time of the completed, in working days (1 decimal); null when none completed */
+            avgHandlingWorkingDays: number | null;
+            /** @description 90th percentile (nearest rank) of the same */
+            p90HandlingWorkingDays: number | null;
+            /** @description 补正: cases received in the month with a 补正 notice by asOf (departments: completed steps that ended in a 补正 notice) */
+            supplemented: number;
+            /** @description supplemented / received (departments: / completed), a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+            supplementRate: number | null;
+            /** @description CASE_RATED events in the month by level; null: not yet recorded (shown as —) */
+            ratings: {
+                verySatisfied: number;
+                satisfied: number;
+                basicallySatisfied: number;
+                dissatisfied: number;
+                veryDissatisfied: number;
+                total: number;
+            } | null;
+            /** @description (verySatisfied + satisfied + basicallySatisfied) / total ratings, a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+            satisfactionRate: number | null;
+            /** @description 差评整改 tasks completed in the month (RECTIFICATION_DONE); null: not yet recorded (shown as —) */
+            rectificationsDone: number | null;
+            /** @description Of those, completed by their due date; null: not yet recorded (shown as —) */
+            rectificationsOnTime: number | null;
+            /** @description 回访 done in the month (FOLLOW_UP_DONE); null: not yet recorded (shown as —) */
+            followUpsDone: number | null;
+            /** @description Of those, the applicant was reached; null: not yet recorded (shown as —) */
+            followUpsReached: number | null;
+            /** @description followUpsDone / cases completed in the month, a fraction 0–1 (4 decimals); null when its denominator is 0 or nothing is recorded */
+            followUpRate: number | null;
+        };
         NewUser: {
             /** @description Login name, e.g. clerk.beishan2 */
             username: string;
@@ -2452,7 +2945,7 @@ export interface components {
             /** @description 行政区划代码: the admin's region or one below it */
             regionCode: string;
             /** @enum {string} */
-            department: "administration" | "township-window" | "township-civil-affairs" | "county-verification" | "county-civil-affairs" | "medical-insurance" | "public-security" | "funeral-home" | "human-resources" | "housing-fund" | "marriage-registry" | "social-org-registry" | "sponsor-unit" | "tax";
+            department: "administration" | "township-window" | "township-civil-affairs" | "county-verification" | "county-civil-affairs" | "medical-insurance" | "education" | "housing" | "public-security" | "funeral-home" | "human-resources" | "housing-fund" | "marriage-registry" | "social-org-registry" | "sponsor-unit" | "tax";
             roles: ("clerk" | "reviewer" | "supervisor" | "admin")[];
             /** @description Initial password (the policy applies); tell the user, who should change it */
             password: string;
@@ -2874,11 +3367,20 @@ export interface components {
             expectedVersion: number;
         } | {
             /**
+             * @description 转办专项救助
+             * @constant
+             */
+            type: "REFER_TO_SPECIALISED_RELIEF";
+            data: components["schemas"]["SocialAssistance_REFER_TO_SPECIALISED_RELIEF"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
              * @description 医疗救助批准
              * @constant
              */
             type: "MEDICAL_ASSISTANCE_GRANTED";
-            data?: components["schemas"]["SocialAssistance_MEDICAL_ASSISTANCE_GRANTED"];
+            data: components["schemas"]["SocialAssistance_MEDICAL_ASSISTANCE_GRANTED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion: number;
         } | {
@@ -2888,6 +3390,60 @@ export interface components {
              */
             type: "MEDICAL_ASSISTANCE_REFUSED";
             data: components["schemas"]["SocialAssistance_MEDICAL_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 教育救助批准
+             * @constant
+             */
+            type: "EDUCATION_ASSISTANCE_GRANTED";
+            data: components["schemas"]["SocialAssistance_EDUCATION_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 教育救助不予批准
+             * @constant
+             */
+            type: "EDUCATION_ASSISTANCE_REFUSED";
+            data: components["schemas"]["SocialAssistance_EDUCATION_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 住房救助批准
+             * @constant
+             */
+            type: "HOUSING_ASSISTANCE_GRANTED";
+            data: components["schemas"]["SocialAssistance_HOUSING_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 住房救助不予批准
+             * @constant
+             */
+            type: "HOUSING_ASSISTANCE_REFUSED";
+            data: components["schemas"]["SocialAssistance_HOUSING_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 就业救助批准
+             * @constant
+             */
+            type: "EMPLOYMENT_ASSISTANCE_GRANTED";
+            data: components["schemas"]["SocialAssistance_EMPLOYMENT_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion: number;
+        } | {
+            /**
+             * @description 就业救助不予批准
+             * @constant
+             */
+            type: "EMPLOYMENT_ASSISTANCE_REFUSED";
+            data: components["schemas"]["SocialAssistance_EMPLOYMENT_ASSISTANCE_REFUSED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion: number;
         };
@@ -3020,6 +3576,15 @@ export interface components {
             expectedVersion?: number;
         } | {
             /**
+             * @description 转办专项救助
+             * @constant
+             */
+            outcome: "REFER_TO_SPECIALISED_RELIEF";
+            data: components["schemas"]["SocialAssistance_REFER_TO_SPECIALISED_RELIEF"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
              * @description 停发
              * @constant
              */
@@ -3033,7 +3598,7 @@ export interface components {
              * @constant
              */
             outcome: "MEDICAL_ASSISTANCE_GRANTED";
-            data?: components["schemas"]["SocialAssistance_MEDICAL_ASSISTANCE_GRANTED"];
+            data: components["schemas"]["SocialAssistance_MEDICAL_ASSISTANCE_GRANTED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
         } | {
@@ -3045,13 +3610,67 @@ export interface components {
             data: components["schemas"]["SocialAssistance_MEDICAL_ASSISTANCE_REFUSED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
+        } | {
+            /**
+             * @description 教育救助批准
+             * @constant
+             */
+            outcome: "EDUCATION_ASSISTANCE_GRANTED";
+            data: components["schemas"]["SocialAssistance_EDUCATION_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 教育救助不予批准
+             * @constant
+             */
+            outcome: "EDUCATION_ASSISTANCE_REFUSED";
+            data: components["schemas"]["SocialAssistance_EDUCATION_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 住房救助批准
+             * @constant
+             */
+            outcome: "HOUSING_ASSISTANCE_GRANTED";
+            data: components["schemas"]["SocialAssistance_HOUSING_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 住房救助不予批准
+             * @constant
+             */
+            outcome: "HOUSING_ASSISTANCE_REFUSED";
+            data: components["schemas"]["SocialAssistance_HOUSING_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 就业救助批准
+             * @constant
+             */
+            outcome: "EMPLOYMENT_ASSISTANCE_GRANTED";
+            data: components["schemas"]["SocialAssistance_EMPLOYMENT_ASSISTANCE_GRANTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 就业救助不予批准
+             * @constant
+             */
+            outcome: "EMPLOYMENT_ASSISTANCE_REFUSED";
+            data: components["schemas"]["SocialAssistance_EMPLOYMENT_ASSISTANCE_REFUSED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
         };
         SocialAssistance_ACCEPT: {
             /**
-             * 同时转介医疗救助
-             * @description 是：受理时即请医保部门办理医疗救助 Default: false.
+             * 同时转办专项救助
+             * @description 医疗救助（医保部门）、教育救助（教育部门）、住房救助（住房保障部门）、就业救助（人社部门），可多选 Default: [].
              */
-            referToMedicalAssistance?: boolean;
+            referrals?: ("medical" | "education" | "housing" | "employment")[];
             /** 备注 */
             note?: string;
         };
@@ -3086,6 +3705,42 @@ export interface components {
              */
             submittedMaterials?: ("application-form" | "id-hukou" | "income-declaration" | "verification-authorization" | "disability-illness-proof" | "relative-declaration")[];
         };
+        SocialAssistance_EDUCATION_ASSISTANCE_GRANTED: {
+            /**
+             * 救助方式
+             * @description 教育救助采取的方式，可多选
+             */
+            measures: ("feeWaiver" | "grant" | "livingAllowance" | "workStudy")[];
+            /**
+             * 救助金额
+             * @description 有金额的填写；单位：分（界面以元输入和显示）
+             */
+            amountFen?: number;
+            /** 备注 */
+            note?: string;
+        };
+        SocialAssistance_EDUCATION_ASSISTANCE_REFUSED: {
+            /** 不予批准理由 */
+            reason: string;
+        };
+        SocialAssistance_EMPLOYMENT_ASSISTANCE_GRANTED: {
+            /**
+             * 救助方式
+             * @description 就业救助采取的方式，可多选
+             */
+            measures: ("jobPlacement" | "loanInterest" | "insuranceSubsidy" | "jobSubsidy" | "trainingSubsidy" | "feeWaiver" | "publicWelfareJob")[];
+            /**
+             * 救助金额
+             * @description 有金额的填写；单位：分（界面以元输入和显示）
+             */
+            amountFen?: number;
+            /** 备注 */
+            note?: string;
+        };
+        SocialAssistance_EMPLOYMENT_ASSISTANCE_REFUSED: {
+            /** 不予批准理由 */
+            reason: string;
+        };
         SocialAssistance_HOME_VISIT_COMPLETED: {
             /**
              * 入户调查人员
@@ -3095,7 +3750,35 @@ export interface components {
             /** 调查情况 */
             findings: string;
         };
+        SocialAssistance_HOUSING_ASSISTANCE_GRANTED: {
+            /**
+             * 救助方式
+             * @description 住房救助采取的方式，可多选
+             */
+            measures: ("publicRental" | "rentSubsidy" | "ruralRenovation")[];
+            /**
+             * 救助金额
+             * @description 有金额的填写；单位：分（界面以元输入和显示）
+             */
+            amountFen?: number;
+            /** 备注 */
+            note?: string;
+        };
+        SocialAssistance_HOUSING_ASSISTANCE_REFUSED: {
+            /** 不予批准理由 */
+            reason: string;
+        };
         SocialAssistance_MEDICAL_ASSISTANCE_GRANTED: {
+            /**
+             * 救助方式
+             * @description 医疗救助采取的方式，可多选
+             */
+            measures: ("insuranceSubsidy" | "expenseSubsidy")[];
+            /**
+             * 救助金额
+             * @description 有金额的填写；单位：分（界面以元输入和显示）
+             */
+            amountFen?: number;
             /** 备注 */
             note?: string;
         };
@@ -3128,6 +3811,15 @@ export interface components {
             reason: string;
         };
         SocialAssistance_PUBLIC_NOTICE_ENDED: {
+            /** 备注 */
+            note?: string;
+        };
+        SocialAssistance_REFER_TO_SPECIALISED_RELIEF: {
+            /**
+             * 转办的专项救助
+             * @description 医疗救助（医保部门）、教育救助（教育部门）、住房救助（住房保障部门）、就业救助（人社部门），可多选
+             */
+            reliefs: ("medical" | "education" | "housing" | "employment")[];
             /** 备注 */
             note?: string;
         };
@@ -3820,6 +4512,12 @@ export interface components {
             deadlineNote: string | null;
             /** @description The due date as a person reads it (zh-CN), e.g. "2026年3月16日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the task is closed */
             deadlineText: string | null;
+        };
+        TaskAssignment: {
+            /** @description The task as the caller now sees it: claimed by the new assignee */
+            task: components["schemas"]["Task"];
+            /** @description The case version after the event (TASK_DELEGATED / TASK_REASSIGNED) */
+            caseVersion: number;
         };
         TaskDefinition: {
             title: string;
@@ -5595,6 +6293,319 @@ export interface operations {
             };
         };
     };
+    listTaskAssignees: {
+        parameters: {
+            query?: {
+                page?: number;
+                pageSize?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssigneePage"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_YOUR_DEPARTMENT`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delegateTask: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–200 visible ASCII characters, kept 24 hours per user. A retry with the same key and body returns the stored response without running the command again; the same key with another body → 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: uuid
+                     * @description User id of the colleague who takes the task (from listTaskAssignees)
+                     */
+                    assignee: string;
+                    /** @description Why (zh-CN); recorded in the case event log */
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskAssignment"];
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_YOUR_DEPARTMENT`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `CASE_BUSY`, `CLAIM_REQUIRED`, `TASK_CLAIMED_BY_OTHER`, `TASK_NOT_OPEN`, `VERSION_CONFLICT`. */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_ASSIGNEE`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    reassignTask: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–200 visible ASCII characters, kept 24 hours per user. A retry with the same key and body returns the stored response without running the command again; the same key with another body → 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: uuid
+                     * @description User id of the colleague who takes the task (from listTaskAssignees)
+                     */
+                    assignee: string;
+                    /** @description Why (zh-CN); recorded in the case event log */
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskAssignment"];
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_YOUR_DEPARTMENT`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `CASE_BUSY`, `TASK_NOT_OPEN`, `VERSION_CONFLICT`. */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_ASSIGNEE`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     trackCase: {
         parameters: {
             query: {
@@ -7225,6 +8236,246 @@ export interface operations {
                 };
             };
             /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getMonthlyReport: {
+        parameters: {
+            query: {
+                /** @description YYYY-MM (China time); not in the future */
+                month: string;
+                /** @description 行政区划代码: the caller's region (default) or one below it */
+                region?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MonthlyReport"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_PERMITTED`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `CALENDAR_YEAR_MISSING`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `REPORT_MONTH_IN_FUTURE`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    downloadMonthlyReportCsv: {
+        parameters: {
+            query: {
+                /** @description YYYY-MM (China time); not in the future */
+                month: string;
+                /** @description 行政区划代码: the caller's region (default) or one below it */
+                region?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report as CSV */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_PERMITTED`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `CALENDAR_YEAR_MISSING`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `REPORT_MONTH_IN_FUTURE`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    downloadMonthlyReportXlsx: {
+        parameters: {
+            query: {
+                /** @description YYYY-MM (China time); not in the future */
+                month: string;
+                /** @description 行政区划代码: the caller's region (default) or one below it */
+                region?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report as an XLSX workbook */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_PERMITTED`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `CALENDAR_YEAR_MISSING`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `REPORT_MONTH_IN_FUTURE`, `VALIDATION_FAILED`. */
             422: {
                 headers: {
                     [name: string]: unknown;
