@@ -160,7 +160,11 @@ try {
   await shot(admin, 'admin-notices-sink');
   // 委派 (TaskAssignment.vue): 陈刚 hands his claimed 入户调查 task to a colleague.
   {
+    // Sessions last 24 hours of the service's clock, which the board moved on: log in again.
+    await logIn(reviewer, service.url, 'township.beishan');
+    await reviewer.waitForURL(/\/inbox$/);
     const rtoken = await reviewer.evaluate(() => sessionStorage.getItem('onewindow.token'));
+    const token = await login('clerk.beishan');
     const as = async (t: string | null, method: string, url: string, body?: unknown) =>
       (await fetch(`${service.url}${url}`, { method, headers: { authorization: `Bearer ${t}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined })).text();
     const opened = JSON.parse(await as(token, 'POST', '/api/cases', {
