@@ -5,6 +5,7 @@ import * as trust from './20261123_003_trust.ts';
 import * as identity from './20261201_004_identity.ts';
 import * as indexes from './20261201_005_indexes.ts';
 import * as workbench from './20261201_006_workbench.ts';
+import * as notices from './20261202_007_notices.ts';
 import * as serviceEvents from './20261202_008_service_events.ts';
 
 // Migrations are listed here (not discovered on disk) so they load the same way under
@@ -16,6 +17,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down?(k: Knex): P
   '20261201_004_identity': identity,
   '20261201_005_indexes': indexes,
   '20261201_006_workbench': workbench,
+  '20261202_007_notices': notices,
   '20261202_008_service_events': serviceEvents,
 };
 

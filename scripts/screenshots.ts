@@ -4,6 +4,10 @@ import { openAppDatabase } from '../src/db/connection.ts';
 import { DEMO_PASSWORD } from '../src/seed.ts';
 import { ensureWebBuild } from './build-web.ts';
 import { CHROMIUM, hasChromium, launchBrowser, logIn, startService } from '../test/e2e/support.ts';
+import { PersonalDataCipher } from '../src/engine/personalData.ts';
+import { TEST_DATA_KEYS } from '../src/services.ts';
+import { DevSinkChannel } from '../src/notifications/channels.ts';
+import { NoticeDispatcher } from '../src/notifications/dispatcher.ts';
 
 /**
  * `npm run screenshots`: every screen of the workbench, as README shows them, into
@@ -136,9 +140,31 @@ try {
   await admin.locator('tr[data-username="clerk.beishan"]').waitFor();
   await shot(admin, 'users');
 
+  // 群众通知 (admin): the notices of the cases so far dead-lettered by a refusing gateway, the
+  // next one delivered to the development sink.
+  const cipher = PersonalDataCipher.fromSpec(TEST_DATA_KEYS);
+  const dispatcher = (channel: ConstructorParameters<typeof NoticeDispatcher>[0]['channel']) =>
+    new NoticeDispatcher({ db, cipher, clock: service.clock.now, channel, publicBaseUrl: service.url });
+  await dispatcher({ name: 'http-gateway', send: async () => ({ ok: false, retryable: false, error: 'gateway HTTP 400: 号码无效' }) }).runOnce();
+  await post(await login('clerk.beishan'), '/api/cases', {
+    procedureId: 'social-assistance',
+    applicant: { name: '李秀英', idNumber: '11010519491231002X', phone: '13900139000' },
+    application: { householdSize: 2, monthlyHouseholdIncomeFen: 90000, reason: '因残致贫' },
+  });
+  await dispatcher(new DevSinkChannel({ db, cipher, clock: service.clock.now })).runOnce();
+  await admin.goto(`${service.url}/admin/notices`);
+  await admin.locator('tr[data-notice]').first().waitFor();
+  await shot(admin, 'admin-notices');
+  await admin.getByRole('tab', { name: '开发沙箱短信' }).click();
+  await admin.locator('li[data-sink]').first().waitFor();
+  await shot(admin, 'admin-notices-sink');
   // 委派 (TaskAssignment.vue): 陈刚 hands his claimed 入户调查 task to a colleague.
   {
+    // Sessions last 24 hours of the service's clock, which the board moved on: log in again.
+    await logIn(reviewer, service.url, 'township.beishan');
+    await reviewer.waitForURL(/\/inbox$/);
     const rtoken = await reviewer.evaluate(() => sessionStorage.getItem('onewindow.token'));
+    const token = await login('clerk.beishan');
     const as = async (t: string | null, method: string, url: string, body?: unknown) =>
       (await fetch(`${service.url}${url}`, { method, headers: { authorization: `Bearer ${t}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined })).text();
     const opened = JSON.parse(await as(token, 'POST', '/api/cases', {

@@ -24,6 +24,44 @@ export interface Config {
   trustProxy: false | string[];
   /** Caps and timeouts of the listening server (src/http/connections.ts). */
   connections: ConnectionLimits;
+  /** Citizen notices (src/notifications, docs/notifications.md). */
+  notices: NoticeConfig;
+}
+
+export interface NoticeConfig {
+  /** Base of the tracking link in every SMS (PUBLIC_BASE_URL), e.g. https://ywt.example.gov.cn. */
+  publicBaseUrl: string;
+  /** The HTTP SMS gateway (SMS_GATEWAY_URL…); unset → the development sink. */
+  gateway: { url: string; token: string | undefined; timeoutMs: number; signName: string | undefined } | undefined;
+  /** Failed attempts before a notice is dead-lettered (NOTICE_MAX_ATTEMPTS). */
+  maxAttempts: number;
+  /** Lease of a claimed notice (NOTICE_LEASE_MS); longer than one send's timeout. */
+  leaseMs: number;
+}
+
+function httpUrl(name: string, raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`${name} must be an http(s) URL, got ${raw}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${name} must be an http(s) URL, got ${raw}`);
+  return raw;
+}
+
+export function loadNoticeConfig(env: NodeJS.ProcessEnv, port: number): NoticeConfig {
+  const timeoutMs = positiveInt(env, 'SMS_GATEWAY_TIMEOUT_MS', 10_000);
+  const leaseMs = positiveInt(env, 'NOTICE_LEASE_MS', Math.max(60_000, 3 * timeoutMs));
+  if (leaseMs <= timeoutMs) throw new Error(`NOTICE_LEASE_MS (${leaseMs}) must be longer than SMS_GATEWAY_TIMEOUT_MS (${timeoutMs}): a lease running out mid-send would let another dispatcher send too`);
+  return {
+    publicBaseUrl: httpUrl('PUBLIC_BASE_URL', env.PUBLIC_BASE_URL || `http://127.0.0.1:${port || 3000}`).replace(/\/+$/, ''),
+    gateway: env.SMS_GATEWAY_URL
+      ? { url: httpUrl('SMS_GATEWAY_URL', env.SMS_GATEWAY_URL), token: env.SMS_GATEWAY_TOKEN || undefined, timeoutMs, signName: env.SMS_SIGN_NAME || undefined }
+      : undefined,
+    maxAttempts: positiveInt(env, 'NOTICE_MAX_ATTEMPTS', 8),
+    leaseMs,
+  };
 }
 
 /**
@@ -77,5 +115,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       headersTimeoutMs: positiveInt(env, 'HEADERS_TIMEOUT_MS', DEFAULT_CONNECTION_LIMITS.headersTimeoutMs),
       requestTimeoutMs: positiveInt(env, 'REQUEST_TIMEOUT_MS', DEFAULT_CONNECTION_LIMITS.requestTimeoutMs),
     },
+    notices: loadNoticeConfig(env, port),
   };
 }

@@ -7,6 +7,7 @@ import { DEFAULT_WEB_ROOT } from './http/static.ts';
 import { DEMO_PASSWORD, DEMO_USERS, seedDemo } from './seed.ts';
 import { createEngine, loadCipher, openDatabase } from './services.ts';
 import { TimerWorker } from './worker/timerWorker.ts';
+import { createDispatcher } from './notifications/index.ts';
 
 const config = loadConfig();
 const db = await openDatabase(config);
@@ -36,6 +37,10 @@ purgeTimer.unref();
 const worker = config.worker
   ? new TimerWorker({ db, engine, log: (msg, extra) => app.log.warn(extra ?? {}, msg) })
   : null;
+// Citizen notices ride with the timer worker: in-process unless WORKER=off (docs/notifications.md).
+const dispatcher = config.worker
+  ? createDispatcher(config.notices, { db, cipher: engine.cipher, clock: engine.clock, log: (msg, extra) => app.log.info(extra ?? {}, msg) })
+  : null;
 
 let closing = false;
 async function shutdown(signal: string) {
@@ -44,6 +49,7 @@ async function shutdown(signal: string) {
   app.log.info({ signal }, 'shutting down');
   clearInterval(purgeTimer);
   await worker?.stop();
+  await dispatcher?.stop();
   await app.close();
   await db.destroy();
   process.exit(0);
@@ -53,4 +59,8 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
 await app.listen({ host: config.host, port: config.port });
 worker?.start();
+dispatcher?.start();
 app.log.info(`OneWindow on ${config.databaseUrl ? 'PostgreSQL' : `embedded PGlite (${config.dataDir})`}; API docs at /docs, workbench at /`);
+if (dispatcher && config.notices.gateway) app.log.info(`citizen notices via ${dispatcher.channelName}`);
+// The dev sink shows admins what citizens would receive, tracking codes included: say so loudly on a server database.
+else if (dispatcher) app.log[config.databaseUrl ? 'warn' : 'info']('citizen notices go to the development sink: no SMS leaves this machine and admins can read the texts; set SMS_GATEWAY_URL to send');

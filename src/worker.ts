@@ -1,7 +1,8 @@
-// npm run worker — the timer worker alone (npm start runs one inside the service too).
+// npm run worker — the timer worker and the notice dispatcher alone (npm start runs both inside the service too).
 import { loadConfig } from './config.ts';
 import { createEngine, loadCipher, openDatabase } from './services.ts';
 import { TimerWorker } from './worker/timerWorker.ts';
+import { createDispatcher } from './notifications/index.ts';
 
 const config = loadConfig();
 const db = await openDatabase(config);
@@ -17,6 +18,26 @@ const worker = new TimerWorker({
   log: (msg, extra) => console.error(JSON.stringify({ msg, ...extra })),
 });
 
+const dispatcher = createDispatcher(config.notices, {
+  db,
+  cipher: engine.cipher,
+  clock: engine.clock,
+  workerId: process.env.WORKER_ID ? `${process.env.WORKER_ID}:notices` : undefined,
+  batchSize: Number(process.env.NOTICE_BATCH ?? 50),
+  // Phone numbers never reach this log: the dispatcher logs notice ids, kinds and redacted errors.
+  log: (msg, extra) => console.error(JSON.stringify({ msg, ...extra })),
+  // Fault injection for crash tests: NOTICE_FAULT=exit-after-send:<n> dies right after the n-th
+  // message the channel accepted, before recording it.
+  afterSend: process.env.NOTICE_FAULT?.startsWith('exit-after-send') ? exitAfter(Number(process.env.NOTICE_FAULT.split(':')[1] ?? 1)) : undefined,
+});
+
+function exitAfter(n: number) {
+  let sent = 0;
+  return () => {
+    if (++sent >= n) process.exit(137);
+  };
+}
+
 if (process.env.WORKER_EXIT_WHEN_IDLE === '1') {
   // Drain everything due, then exit: for batch jobs and tests.
   let total = 0;
@@ -25,12 +46,22 @@ if (process.env.WORKER_EXIT_WHEN_IDLE === '1') {
     total += r.fired + r.moot;
     if (r.claimed === 0) break;
   }
-  console.log(JSON.stringify({ worker: worker.workerId, fired: total }));
+  let notices = 0;
+  if (process.env.NOTICES !== 'off') {
+    for (;;) {
+      const r = await dispatcher.runOnce();
+      notices += r.sent;
+      if (r.claimed === 0 && r.taken === 0) break;
+    }
+  }
+  console.log(JSON.stringify({ worker: worker.workerId, fired: total, notices }));
   await db.destroy();
 } else {
   worker.start();
+  dispatcher.start();
   const shutdown = async () => {
     await worker.stop();
+    await dispatcher.stop();
     await db.destroy();
     process.exit(0);
   };

@@ -4,3 +4,17 @@ import type { Db } from './connection.ts';
 export async function insertOutbox(db: Db, caseId: string, kind: string, payload: unknown, createdAt: Date): Promise<void> {
   await db('outbox').insert({ case_id: caseId, kind, payload: JSON.stringify(payload), created_at: createdAt });
 }
+
+/** Outbox rows not yet taken by their consumer, of one kind prefix (tests, the admin view). */
+export async function countPending(db: Db, kindPrefix: string): Promise<number> {
+  const [{ n }] = await db('outbox').whereNull('processed_at').andWhere('kind', 'like', `${kindPrefix}%`).count({ n: '*' });
+  return Number(n);
+}
+
+/**
+ * A citizen notice: outbox row `notice.<kind>` with its template data, in the caller's
+ * transaction (src/notifications/triggers.ts builds the drafts; docs/notifications.md).
+ */
+export async function insertNotice(db: Db, caseId: string, notice: { kind: string; payload: unknown }, createdAt: Date): Promise<void> {
+  await insertOutbox(db, caseId, `notice.${notice.kind}`, notice.payload, createdAt);
+}

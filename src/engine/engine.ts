@@ -12,6 +12,7 @@ import { activeLeaves, initialSnapshot, knownEvents, resolve, stageText, step, t
 import { DomainError, fieldIssues, notFound, type FieldIssue } from './errors.ts';
 import { PersonalDataCipher } from './personalData.ts';
 import { actionsFor, taskViewFor } from './views.ts';
+import { acceptedNotice, paymentNotice, transitionNotices } from '../notifications/triggers.ts';
 import { caseView } from './queries/caseView.ts';
 import { inbox, type InboxQuery } from './queries/inbox.ts';
 import { supervisionBoard, supervisionTasks, type SupervisionTasksQuery } from './queries/board.ts';
@@ -161,6 +162,8 @@ export class Engine {
     });
     await caseEvents.appendEvent(trx, opened);
     await this.syncTasks(trx, def, { id, region_code: actor.regionCode }, [], leaves, [], null, actor, now, null);
+    // The tracking code exists in plaintext only now: it is sealed into the acceptance notice.
+    await outbox.insertNotice(trx, id, acceptedNotice(def, reference, this.cipher.encrypt(trackingCode), caseDue.due), now);
     return { id, reference, trackingCode, version: 1 };
   }
 
@@ -234,7 +237,19 @@ export class Engine {
     }
     const eventId = await caseEvents.appendEvent(trx, logged);
     const liveTasks = await this.syncTasks(trx, def, row, activeLeaves(current), leaves, live, usedTask, actor, now, command.type);
-    for (const effect of emitted) await this.recordEffect(trx, caseId, eventId, effect, now);
+    for (const effect of emitted) await this.recordEffect(trx, def, row, eventId, effect, now);
+    const notices = transitionNotices(def, {
+      reference: row.reference,
+      eventType: command.type,
+      data: event.data,
+      contextBefore: current.context as Record<string, unknown>,
+      contextAfter: nextSnap.context as Record<string, unknown>,
+      becameDone: 'closedAt' in closing,
+      stage: stageText(leaves),
+      liveTasks,
+      liveBefore: new Set(live.map((t) => t.id)),
+    });
+    for (const n of notices) await outbox.insertNotice(trx, caseId, n, now);
     // Built from what the transition already holds: no extra queries on the hot path.
     return {
       caseId,
@@ -349,7 +364,8 @@ export class Engine {
     return [...live.filter((t) => activeIds.has(t.state_id)), ...opened];
   }
 
-  private async recordEffect(trx: Db, caseId: string, eventId: string, effect: { type: string; [k: string]: unknown }, now: Date) {
+  private async recordEffect(trx: Db, def: ProcedureDefinition, row: cases.CaseRow, eventId: string, effect: { type: string; [k: string]: unknown }, now: Date) {
+    const caseId = row.id;
     if (effect.type === 'payment') {
       const period = String(effect.period);
       const paymentId = await payments.insertPayment(trx, {
@@ -361,6 +377,7 @@ export class Engine {
       });
       if (!paymentId) throw new DomainError('conflict', 'ALREADY_PAID', `${period} 已发放，不能重复发放`);
       await outbox.insertOutbox(trx, caseId, 'payment.requested', { paymentId, period, amountFen: effect.amountFen }, now);
+      await outbox.insertNotice(trx, caseId, paymentNotice(def, row.reference, period, Number(effect.amountFen)), now);
       return;
     }
     await outbox.insertOutbox(trx, caseId, effect.type, effect, now);

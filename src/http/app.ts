@@ -19,6 +19,7 @@ import reportRoutes from './routes/reports.ts';
 import taskRoutes from './routes/tasks.ts';
 import taskAssignmentRoutes from './routes/taskAssignment.ts';
 import userRoutes from './routes/users.ts';
+import noticeRoutes from './routes/notices.ts';
 import trackRoutes from './routes/track.ts';
 import { workbench } from './static.ts';
 
@@ -66,6 +67,7 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   await api.register(reportRoutes, { prefix: '/api/reports' });
   await api.register(adminRoutes, { prefix: '/api/admin' });
   await api.register(userRoutes, { prefix: '/api/admin/users' });
+  await api.register(noticeRoutes, { prefix: '/api/admin/notices' });
 };
 
 export async function buildApp(

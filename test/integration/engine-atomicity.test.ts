@@ -28,7 +28,7 @@ async function state(caseId: string) {
     events: await db('case_events').where({ case_id: caseId }).orderBy('seq'),
     tasks: await db('tasks').where({ case_id: caseId }).orderBy('id'),
     payments: await db('payments').where({ case_id: caseId }),
-    outbox: await db('outbox').where({ case_id: caseId }),
+    outbox: await db('outbox').where({ case_id: caseId }).orderBy('id'),
   };
 }
 
@@ -61,7 +61,9 @@ describe('engine transactions', () => {
     await send(county, 'PAY_MONTH', { period: '2026-05' });
     const after = await state(id);
     expect(after.payments.map((p: any) => p.period).sort()).toEqual(['2026-04', '2026-05']);
-    expect(after.outbox.map((o: any) => o.kind)).toEqual(['payment.requested']);
+    expect(after.outbox.map((o: any) => o.kind).filter((k: string) => !k.startsWith('notice.'))).toEqual(['payment.requested']);
+    // Citizen notices are written with their transitions: the refused payment left none.
+    expect(after.outbox.map((o: any) => o.kind).filter((k: string) => k.startsWith('notice.'))).toEqual(['notice.accepted', 'notice.decision', 'notice.payment']);
     expect(after.c.version).toBe(before.c.version + 1);
   });
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TimerWorker } from '../../src/worker/timerWorker.ts';
+import { DevSinkChannel } from '../../src/notifications/channels.ts';
+import { NoticeDispatcher } from '../../src/notifications/dispatcher.ts';
 import { applicant, application, useTestApp } from '../support/app.ts';
 
 // B10: a command's cost must not grow with the database. Every statement that real commands, a
@@ -8,7 +10,7 @@ import { applicant, application, useTestApp } from '../support/app.ts';
 // growing table — or an index read end to end because nothing in the predicate matches its
 // key (how `task_id in (…) and status = 'pending'` used timers_pending_by_case) — fails.
 const ctx = useTestApp();
-const GROWING = new Set(['cases', 'tasks', 'timers', 'case_events', 'sessions', 'idempotency_keys']);
+const GROWING = new Set(['cases', 'tasks', 'timers', 'case_events', 'sessions', 'idempotency_keys', 'outbox', 'notices', 'notice_sink_messages']);
 
 interface Captured {
   sql: string;
@@ -47,7 +49,7 @@ function asKnexRaw(sql: string, bindings: unknown[]): [string, any[]] {
 const SKIP = /^\s*(begin|commit|rollback|savepoint|release|set |select set_config|reset )/i;
 
 describe('query plans', () => {
-  it('uses an index its predicate matches in every statement of commands, a timer firing, a login and tracking', async () => {
+  it('uses an index its predicate matches in every statement of commands, a timer firing, notice dispatch, a login and tracking', async () => {
     const { db } = ctx.database;
     const captured: Captured[] = [];
     const listener = (q: { sql: string; bindings?: unknown[] }) => captured.push({ sql: q.sql, bindings: q.bindings ?? [] });
@@ -98,6 +100,16 @@ describe('query plans', () => {
       const fired = await new TimerWorker({ db, engine: ctx.engine, workerId: 'plans' }).runOnce();
       expect(fired.fired).toBeGreaterThan(0);
       expect(late.id).toBeDefined();
+
+      // The notice dispatcher: outbox rows taken, notices claimed, sent to the dev sink and recorded;
+      // then the admin's queue and dead-letter views.
+      const channel = new DevSinkChannel({ db, cipher: ctx.engine.cipher, clock: ctx.clock.now });
+      const dispatched = await new NoticeDispatcher({ db, cipher: ctx.engine.cipher, clock: ctx.clock.now, channel, publicBaseUrl: 'http://127.0.0.1:3000', workerId: 'plans' }).runOnce();
+      expect(dispatched.sent).toBeGreaterThan(0);
+      const admin = await ctx.as('admin.xihu');
+      for (const url of ['/api/admin/notices', '/api/admin/notices?status=dead&kind=accepted', `/api/admin/notices?caseId=${id}`, '/api/admin/notices/sink-messages']) {
+        expect((await admin.get(url)).statusCode).toBe(200);
+      }
 
       // The citizen's tracking request.
       const tracked = await ctx.app.inject({ method: 'GET', url: `/api/track/${track.reference}?code=${track.trackingCode}` });
