@@ -64,7 +64,7 @@ describe.skipIf(!hasChromium)('待办 and the case page in Chromium', () => {
 
   async function openCase(p: Page, caseId: string) {
     await p.goto(`${service.url}/cases/${caseId}`);
-    await p.locator('[data-reference]').waitFor();
+    await p.locator('span[data-reference]').waitFor();
   }
 
   /** Clicks an action of the case page and waits for its generated form. */
@@ -136,7 +136,7 @@ describe.skipIf(!hasChromium)('待办 and the case page in Chromium', () => {
     // The case page: masked applicant until 显示完整信息; the diagram marks the current state.
     await row.locator('a.ref').click();
     await clerk.waitForURL(new RegExp(`/cases/${db.caseId}$`));
-    await clerk.locator('[data-reference]').waitFor();
+    await clerk.locator('span[data-reference]').waitFor();
     expect(await text(clerk, '[data-applicant=idNumber]')).not.toBe('11010519491231002X');
     await clerk.getByRole('button', { name: '显示完整信息' }).click();
     await clerk.locator('text=本次查看已留痕').waitFor();
@@ -201,7 +201,7 @@ describe.skipIf(!hasChromium)('待办 and the case page in Chromium', () => {
     const verify = await as('verify.xihu');
     await verify.goto(`${service.url}/inbox`);
     await verify.locator(`tr[data-reference="${db.reference}"]`).click();
-    await verify.locator('[data-reference]').waitFor();
+    await verify.locator('span[data-reference]').waitFor();
     await startAction(verify, 'VERIFICATION_COMPLETED');
     await verify.locator('#ev-verifiedMonthlyIncomeFen').fill('1000');
     await toggle(verify, 'propertyWithinLimit');
@@ -243,7 +243,7 @@ describe.skipIf(!hasChromium)('待办 and the case page in Chromium', () => {
     const county = await as('county.xihu');
     await county.goto(`${service.url}/inbox`);
     await county.locator(`tr[data-reference="${db.reference}"]`).click();
-    await county.locator('[data-reference]').waitFor();
+    await county.locator('span[data-reference]').waitFor();
     await startAction(county, 'RETURN_FOR_REINVESTIGATION');
     const reasonItem = county.locator('.el-form-item:has(#ev-reason)');
     expect(await reasonItem.getAttribute('class')).toContain('is-required');
@@ -354,7 +354,7 @@ describe.skipIf(!hasChromium)('待办 and the case page in Chromium', () => {
     await clerk.goto(`${service.url}/inbox`);
 
     await clerk.locator(`tr[data-reference="${reference}"] a.ref`).click();
-    await clerk.locator('[data-reference]').waitFor();
+    await clerk.locator('span[data-reference]').waitFor();
     await startAction(clerk, 'ACCEPT');
     await submitAction(clerk, 'ACCEPT');
     expect(await text(clerk, '[data-stage]')).toContain('火化证明办理中');
@@ -368,7 +368,7 @@ describe.skipIf(!hasChromium)('待办 and the case page in Chromium', () => {
     await row.waitFor();
     expect(await text(home, `tr[data-reference="${reference}"]`)).toContain('火化及火化证明');
     await row.click();
-    await home.locator('[data-reference]').waitFor();
+    await home.locator('span[data-reference]').waitFor();
     await startAction(home, 'CREMATION_DONE');
     await submitAction(home, 'CREMATION_DONE');
     expect(await text(home, '[data-state$="cremation.done"]')).toContain('当前');
