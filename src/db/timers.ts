@@ -1,6 +1,7 @@
 import type { Db } from './connection.ts';
 
-export type TimerKind = 'warn' | 'overdue' | 'red' | 'state';
+/** `invite`: the rating invitation after a decision (commands/service.ts). */
+export type TimerKind = 'warn' | 'overdue' | 'red' | 'state' | 'invite';
 
 export interface TimerRow {
   id: string;
@@ -74,6 +75,11 @@ export async function releaseTimers(db: Db, ids: string[], workerId: string): Pr
       .andWhere({ locked_by: workerId, status: 'pending' })
       .update({ locked_until: null, attempts: db.raw('greatest(attempts - 1, 0)') });
   }
+}
+
+/** A case's pending timers of one kind (timers_pending_by_case). */
+export async function pendingTimersOfCase(db: Db, caseId: string, kind: TimerKind): Promise<TimerRow[]> {
+  return db<TimerRow>('timers').where({ case_id: caseId, status: 'pending', kind });
 }
 
 export async function getTimer(db: Db, id: string): Promise<TimerRow | undefined> {

@@ -52,7 +52,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/:id/claim',
     {
-      config: { roles: ['clerk', 'reviewer'] },
+      config: { roles: ['clerk', 'reviewer', 'supervisor'] },
       schema: {
         operationId: 'claimTask',
         tags: ['tasks'],
@@ -94,14 +94,14 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/:id/complete',
     {
-      config: { roles: ['clerk', 'reviewer'] },
+      config: { roles: ['clerk', 'reviewer', 'supervisor'] },
       schema: {
         operationId: 'completeTask',
         tags: ['tasks'],
         summary: '办结任务（以某一办理结果推进办件）',
         description:
           "Completes a task with one of its actions as outcome, moving the case on. For typed bodies use the per-procedure operation (e.g. completeSocialAssistanceTask), which takes the same body. " +
-          "Who: a user of the task's department, role and region (the claimant, if claimed).",
+          "Who: a user of the task's department, role and region (the claimant, if claimed); supervisors complete their 差评整改 and 回访 tasks here (docs/ratings.md).",
         params: idParams,
         body: completionEnvelope,
         response: { 200: transitionResultSchema, ...refusals(...COMPLETION_REFUSALS) },
