@@ -77,11 +77,6 @@ export async function releaseTimers(db: Db, ids: string[], workerId: string): Pr
   }
 }
 
-/** A case's pending timers of one kind (timers_pending_by_case). */
-export async function pendingTimersOfCase(db: Db, caseId: string, kind: TimerKind): Promise<TimerRow[]> {
-  return db<TimerRow>('timers').where({ case_id: caseId, status: 'pending', kind });
-}
-
 export async function getTimer(db: Db, id: string): Promise<TimerRow | undefined> {
   return db<TimerRow>('timers').where({ id }).first();
 }

@@ -142,16 +142,16 @@ export async function ratedStages(db: Db, caseId: string): Promise<Set<string>> 
 
 /**
  * Called by the engine after a transition, under the case lock: when the case has just become
- * decided, schedules the rating invitation (3 days later; at most one pending) and, for the
+ * decided, schedules the rating invitation (3 days later) and, for the
  * sampled share of cases, opens a 抽样回访 task.
  */
 export async function afterTransition(engine: Engine, trx: Db, def: ProcedureDefinition, caseId: string, before: { leaves: ActiveLeaf[]; done: boolean }, after: { leaves: ActiveLeaf[]; done: boolean }, now: Date) {
   if (isDecided(before.leaves, before.done) || !isDecided(after.leaves, after.done)) return;
   const row = (await cases.getCase(trx, caseId))!;
   const settings = await effectiveSettings(trx, row.region_code);
-  const pending = await timers.pendingTimersOfCase(trx, caseId, 'invite');
-  const previous = await caseEvents.eventsOfType(trx, caseId, ['RATING_INVITED']);
-  if (!pending.length && !previous.length) {
+  // A case decided a second time (a late 转办 reopened work) may get a second timer: firing sends
+  // the invitation only if none was sent (fireInvitation), so the citizen gets one.
+  if (!(await caseEvents.eventsOfType(trx, caseId, ['RATING_INVITED'])).length) {
     const due = new Date(now.getTime() + numberSetting(settings, 'invitationDelayDays') * 86_400_000);
     await timers.insertTimers(trx, [{ case_id: caseId, task_id: null, state_id: SERVICE_STATES.invite, kind: 'invite', event_type: 'RATING_INVITED', due_at: due, created_at: now }]);
   }
