@@ -521,7 +521,7 @@ export class Engine {
       activeStates: leaves.map((l) => ({ stateId: l.stateId, stage: l.meta.stage })),
       facts: snap.context as Record<string, unknown>,
       openTasks: liveTasks.map((t) => taskViewFor(actor, def, t)),
-      allowedEvents: actionsFor(def, allowedEvents(actor, def, row.region_code, knownEvents(snap), liveTasks)),
+      allowedEvents: actionsFor(def, [...new Set([...allowedEvents(actor, def, row.region_code, knownEvents(snap), liveTasks), ...service.serviceActions(actor, def, liveTasks)])]),
     };
   }
 

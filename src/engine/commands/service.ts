@@ -9,7 +9,7 @@ import * as outbox from '../../db/outbox.ts';
 import { effectiveSettings } from '../../db/regions.ts';
 import { ratingInvitationNotice } from '../../notifications/triggers.ts';
 import { eventHash } from '../audit.ts';
-import { mayWork, SYSTEM_ACTOR, type Actor } from '../authorization.ts';
+import { mayWork, SYSTEM_ACTOR, taskActions, type Actor } from '../authorization.ts';
 import { activeLeaves, resolve, type ActiveLeaf } from '../chart.ts';
 import { escalationTimers, planTaskDeadline } from '../deadlines.ts';
 import { DomainError, fieldIssues } from '../errors.ts';
@@ -36,6 +36,13 @@ export const SERVICE_STATES = {
   invite: 'service.invite',
 } as const;
 export const isServiceTask = (t: { state_id: string }) => t.state_id.startsWith('service.');
+
+/**
+ * The service tasks' actions this actor may take now: added to a view's `allowedEvents` (the
+ * chart does not know these events, so the chart-derived list never holds them).
+ */
+export const serviceActions = (actor: Actor, def: ProcedureDefinition, live: tasks.TaskRow[]) =>
+  live.filter(isServiceTask).flatMap((t) => taskActions(actor, def, t));
 
 /** The supervisors' department: the county civil-affairs bureau, whose 督办 staff hold these tasks. */
 export const SERVICE_DEPARTMENT = 'county-civil-affairs';
