@@ -240,8 +240,8 @@ export class Engine {
     const eventId = await caseEvents.appendEvent(trx, logged);
     const liveTasks = await this.syncTasks(trx, def, row, activeLeaves(current), leaves, live, usedTask, actor, now, command.type);
     for (const effect of emitted) await this.recordEffect(trx, def, row, eventId, effect, now);
-    // Just decided: the rating invitation and the 抽样回访 (commands/service.ts).
-    await service.afterTransition(this, trx, def, caseId, { leaves: activeLeaves(current), done: row.status === 'done' }, { leaves, done: caseStatus(next) === 'done' }, now);
+    // Just decided: the rating invitation (commands/service.ts).
+    await service.afterTransition(trx, caseId, row.region_code, { leaves: activeLeaves(current), done: row.status === 'done' }, { leaves, done: caseStatus(next) === 'done' }, now);
     const notices = transitionNotices(def, {
       reference: row.reference,
       eventType: command.type,
@@ -404,7 +404,7 @@ export class Engine {
     const now = this.clock();
     const def = this.registry.pinned(row.procedure_id, row.definition_version);
     const current = resolve(def, row.snapshot);
-    if (timer.kind === 'invite') return service.fireInvitation(trx, def, row, timer, now);
+    if (timer.kind === 'invite') return service.fireInvitation(this, trx, def, row, timer, now);
     let payload: Record<string, unknown> = { timerId: timer.id, kind: timer.kind, dueAt: timer.due_at.toISOString() };
     if (timer.task_id) {
       const task = await tasks.getTask(trx, timer.task_id);

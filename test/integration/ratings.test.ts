@@ -179,23 +179,33 @@ describe('评价邀请', () => {
 });
 
 describe('抽样回访', () => {
-  it('gives the configured share of decided cases a 回访 task, chosen by the case id', async () => {
-    expect(sampled('00000000-0000-4000-8000-000000000000', 0)).toBe(false);
-    expect(sampled('00000000-0000-4000-8000-000000000000', 1)).toBe(true);
-    const ids = Array.from({ length: 2000 }, (_, i) => `case-${i}`);
-    const share = ids.filter((id) => sampled(id, 0.1)).length / ids.length;
-    expect(share).toBeGreaterThan(0.08);
-    expect(share).toBeLessThan(0.12);
-    expect(ids.filter((id) => sampled(id, 0.1))).toEqual(ids.filter((id) => sampled(id, 0.1))); // deterministic
+  it('gives the configured share of decided, unrated cases a 回访 task with the invitation, chosen by the reference', async () => {
+    expect(sampled('DB-330106001-260302-0001-2', 0)).toBe(false);
+    expect(sampled('DB-330106001-260302-0001-2', 1)).toBe(true);
+    const refs = Array.from({ length: 2000 }, (_, i) => `DB-330106001-260302-${String(i).padStart(4, '0')}-1`);
+    const chosen = refs.filter((r) => sampled(r, 0.1));
+    expect(chosen.length / refs.length).toBeGreaterThan(0.08);
+    expect(chosen.length / refs.length).toBeLessThan(0.12);
+    expect(refs.filter((r) => sampled(r, 0.1))).toEqual(chosen); // deterministic
 
     at('2026-04-01T10:00:00');
     await setTownship({ followUpSampleShare: 1 });
     const all = await decidedCase();
+    const ratedOne = await decidedCase();
+    expect((await rate(ratedOne, {})).statusCode).toBe(201);
+    expect((await supervisorView(all.id)).openTasks).toEqual([]); // not at the decision itself
+    at('2026-04-04T10:01:00');
+    await runWorker();
     const task = (await supervisorView(all.id)).openTasks.find((t: any) => t.stateId === 'service.sample');
     expect(task).toMatchObject({ title: '抽样回访', role: 'supervisor', timeLimit: { days: 5, unit: 'WD' } });
+    expect((await supervisorView(ratedOne.id)).openTasks).toEqual([]); // rated: no invitation, no sample
     expect((await complete(task.id, 'FOLLOW_UP_DONE', { reached: false, note: '电话无人接听' })).statusCode).toBe(200);
+
     await setTownship({ followUpSampleShare: 0 });
     const none = await decidedCase();
+    at('2026-04-08T10:01:00');
+    await runWorker();
+    expect((await supervisorView(none.id)).history.map((h: any) => h.type)).toContain('RATING_INVITED');
     expect((await supervisorView(none.id)).openTasks).toEqual([]);
   });
 });

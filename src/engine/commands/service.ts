@@ -30,7 +30,7 @@ export const SERVICE_STATES = {
   rectification: 'service.rectification',
   /** 整改回访: opened when the 整改 is recorded. */
   followUp: 'service.followUp',
-  /** 抽样回访: a share of decided cases, whether rated or not. */
+  /** 抽样回访: a share of the decided cases not rated when the invitation goes out. */
   sample: 'service.sample',
   /** The invitation timer (3 days after the decision). */
   invite: 'service.invite',
@@ -59,9 +59,13 @@ export function isDecided(leaves: ActiveLeaf[], done: boolean): boolean {
   return working.length > 0 && working.every((l) => l.meta.task!.actions.every((a) => PAYMENT_ONLY_EVENTS.includes(a)));
 }
 
-/** Deterministic sample: the case id's SHA-256 read as a fraction of 2^32, below the share. */
-export function sampled(caseId: string, share: number): boolean {
-  return createHash('sha256').update(caseId).digest().readUInt32BE(0) / 2 ** 32 < share;
+/**
+ * Deterministic sample: the reference's SHA-256 read as a fraction of 2^32, below the share. The
+ * same case is always in or out (a reference never changes; unlike a random id, it also makes a
+ * test run repeat exactly).
+ */
+export function sampled(reference: string, share: number): boolean {
+  return createHash('sha256').update(reference).digest().readUInt32BE(0) / 2 ** 32 < share;
 }
 
 const numberSetting = (settings: Record<string, unknown>, key: keyof typeof DEFAULTS) => {
@@ -149,26 +153,25 @@ export async function ratedStages(db: Db, caseId: string): Promise<Set<string>> 
 
 /**
  * Called by the engine after a transition, under the case lock: when the case has just become
- * decided, schedules the rating invitation (3 days later) and, for the
- * sampled share of cases, opens a 抽样回访 task.
+ * decided, schedules the rating invitation (3 days later).
  */
-export async function afterTransition(engine: Engine, trx: Db, def: ProcedureDefinition, caseId: string, before: { leaves: ActiveLeaf[]; done: boolean }, after: { leaves: ActiveLeaf[]; done: boolean }, now: Date) {
+export async function afterTransition(trx: Db, caseId: string, regionCode: string, before: { leaves: ActiveLeaf[]; done: boolean }, after: { leaves: ActiveLeaf[]; done: boolean }, now: Date) {
   if (isDecided(before.leaves, before.done) || !isDecided(after.leaves, after.done)) return;
-  const row = (await cases.getCase(trx, caseId))!;
-  const settings = await effectiveSettings(trx, row.region_code);
+  const settings = await effectiveSettings(trx, regionCode);
   // A case decided a second time (a late 转办 reopened work) may get a second timer: firing sends
   // the invitation only if none was sent (fireInvitation), so the citizen gets one.
   if (!(await caseEvents.eventsOfType(trx, caseId, ['RATING_INVITED'])).length) {
     const due = new Date(now.getTime() + numberSetting(settings, 'invitationDelayDays') * 86_400_000);
     await timers.insertTimers(trx, [{ case_id: caseId, task_id: null, state_id: SERVICE_STATES.invite, kind: 'invite', event_type: 'RATING_INVITED', due_at: due, created_at: now }]);
   }
-  if (sampled(caseId, numberSetting(settings, 'followUpSampleShare')) && !(await tasks.tasksOfCase(trx, caseId)).some((t) => t.state_id === SERVICE_STATES.sample)) {
-    await openServiceTask(engine, trx, def, row, SERVICE_STATES.sample, '抽样回访', 'FOLLOW_UP_DONE', numberSetting(settings, 'followUpWorkingDays'), now);
-  }
 }
 
-/** Fires the invitation timer (the case is locked by the caller): once, and not for a case whose result is rated. */
-export async function fireInvitation(trx: Db, def: ProcedureDefinition, row: cases.CaseRow, timer: timers.TimerRow, now: Date): Promise<'fired' | 'moot'> {
+/**
+ * Fires the invitation timer (the case is locked by the caller): once, and not for a case whose
+ * result is rated. A sampled share of the cases invited also gets a 抽样回访 task: 回访 reaches
+ * citizens who did not rate.
+ */
+export async function fireInvitation(engine: Engine, trx: Db, def: ProcedureDefinition, row: cases.CaseRow, timer: timers.TimerRow, now: Date): Promise<'fired' | 'moot'> {
   const done = await caseEvents.eventsOfType(trx, row.id, ['RATING_INVITED']);
   if (done.length || (await ratedStages(trx, row.id)).has('decision')) {
     await timers.finishTimer(trx, timer.id, 'cancelled', now);
@@ -176,6 +179,10 @@ export async function fireInvitation(trx: Db, def: ProcedureDefinition, row: cas
   }
   await appendServiceEvent(trx, row, 'RATING_INVITED', { timerId: timer.id }, SYSTEM_ACTOR, now);
   await outbox.insertNotice(trx, row.id, ratingInvitationNotice(def, row.reference), now);
+  const settings = await effectiveSettings(trx, row.region_code);
+  if (sampled(row.reference, numberSetting(settings, 'followUpSampleShare'))) {
+    await openServiceTask(engine, trx, def, row, SERVICE_STATES.sample, '抽样回访', 'FOLLOW_UP_DONE', numberSetting(settings, 'followUpWorkingDays'), now);
+  }
   await timers.finishTimer(trx, timer.id, 'fired', now);
   return 'fired';
 }
