@@ -90,11 +90,13 @@ describe('好差评', () => {
     expect(task.actions.map((a: any) => a.type)).toEqual(['RECTIFICATION_DONE']);
     expect(task.actions[0].dataSchema).toBe('#/components/schemas/Service_RECTIFICATION_DONE');
 
-    // In the supervisor's 待办.
+    // In the supervisor's 待办, which holds supervisors' tasks only.
     const inbox = (await (await ctx.as('supervisor.xihu')).get('/api/tasks')).json();
     expect(inbox.items.some((t: any) => t.id === task.id && t.actions.length === 1)).toBe(true);
-    // A reviewer of the same department sees it but may not work it.
+    expect(inbox.items.every((t: any) => t.role === 'supervisor')).toBe(true);
+    // A reviewer of the same department has it neither in 待办 nor to work.
     const reviewer = await ctx.as('county.xihu');
+    expect((await reviewer.get('/api/tasks')).json().items.some((t: any) => t.id === task.id)).toBe(false);
     expect((await reviewer.post(`/api/tasks/${task.id}/complete`, { outcome: 'RECTIFICATION_DONE', data: { cause: '排队', measures: '增开窗口' } })).statusCode).toBe(403);
 
     // Overdue: the worker escalates it like any task.
