@@ -88,6 +88,21 @@ try {
   await phone.locator('.result').waitFor();
   await shot(phone, 'track-mobile');
 
+  // 好差评 (docs/ratings.md): a case decided at the window, its result rated on the phone.
+  const rated = await asClerk('POST', '/api/cases', {
+    procedureId: 'social-assistance',
+    applicant: { name: '李四', idNumber: '11010519491231002X', phone: '13800138001' },
+    application: { householdSize: 2, monthlyHouseholdIncomeFen: 300000, reason: '因病致贫', submittedMaterials: ['application-form', 'id-hukou'] },
+  });
+  await asClerk('POST', `/api/cases/${rated.id}/events`, { type: 'REJECT_APPLICATION', data: { reason: '家庭收入超过当地低保标准' }, expectedVersion: 1 });
+  await phone.goto(`${service.url}/track?ref=${encodeURIComponent(rated.reference)}`);
+  await phone.locator('#code').fill(rated.trackingCode);
+  await phone.getByRole('button', { name: '查询' }).click();
+  await phone.locator('#rating-title').waitFor();
+  await phone.getByRole('radiogroup', { name: '总体评价' }).getByText('满意', { exact: true }).click();
+  await phone.locator('#rating-title').scrollIntoViewIfNeeded();
+  await shot(phone, 'rating-mobile');
+
   // 待办 and the case page (after 受理: both investigation branches live in the diagram).
   await page.goto(`${service.url}/inbox`);
   await page.locator(`tr[data-reference="${reference}"]`).waitFor();

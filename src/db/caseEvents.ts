@@ -30,3 +30,8 @@ export async function appendEvent(db: Db, row: Omit<CaseEventRow, 'id'>): Promis
 export async function listEvents(db: Db, caseId: string): Promise<CaseEventRow[]> {
   return db<CaseEventRow>('case_events').where({ case_id: caseId }).orderBy('seq');
 }
+
+/** A case's events of some types, in order (ratings, invitations: the service duties' checks). */
+export async function eventsOfType(db: Db, caseId: string, types: string[]): Promise<CaseEventRow[]> {
+  return db<CaseEventRow>('case_events').where({ case_id: caseId }).whereIn('type', types).orderBy('seq');
+}

@@ -77,6 +77,8 @@ export interface TaskFilter {
   regionPrefix: string;
   statuses: TaskStatus[];
   department?: string;
+  /** Only tasks of these roles (a department's queue as its reviewers, or its supervisors, see it). */
+  roles?: string[];
   procedureId?: string;
   escalation?: EscalationLevel;
   /** due_at <= this (overdue at that instant). */
@@ -111,6 +113,7 @@ export interface InboxRow extends TaskRow {
 function applyFilter(q: Knex.QueryBuilder, f: TaskFilter): Knex.QueryBuilder {
   q.whereIn('tasks.status', f.statuses).andWhere('tasks.region_code', 'like', `${likePrefix(f.regionPrefix)}%`);
   if (f.department) q.andWhere('tasks.department', f.department);
+  if (f.roles) q.whereIn('tasks.role', f.roles);
   if (f.procedureId) q.andWhere('tasks.procedure_id', f.procedureId);
   if (f.escalation) q.andWhere('tasks.escalation', f.escalation);
   if (f.dueAtOrBefore) q.andWhere('tasks.due_at', '<=', f.dueAtOrBefore);

@@ -1,6 +1,7 @@
 import type { Db } from './connection.ts';
 
-export type TimerKind = 'warn' | 'overdue' | 'red' | 'state';
+/** `invite`: the rating invitation after a decision (commands/service.ts). */
+export type TimerKind = 'warn' | 'overdue' | 'red' | 'state' | 'invite';
 
 export interface TimerRow {
   id: string;

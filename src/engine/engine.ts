@@ -24,6 +24,8 @@ import { eventHash, verifyChain, type ChainedContent } from './audit.ts';
 import { CalendarYearMissingError } from './calendar.ts';
 import { CalendarService } from './calendars.ts';
 import { ESCALATION_LEVEL, dueOrNote, escalationTimers, isHigherLevel, planTaskDeadline } from './deadlines.ts';
+import * as service from './commands/service.ts';
+import { isServiceOutcome } from './serviceEvents.ts';
 import { SYSTEM_ACTOR, allowedEvents, coversRegion, decide, maySeeCase, mayWork, type Actor, type Refusal } from './authorization.ts';
 
 export { SYSTEM_ACTOR, coversRegion, type Actor } from './authorization.ts';
@@ -238,6 +240,8 @@ export class Engine {
     const eventId = await caseEvents.appendEvent(trx, logged);
     const liveTasks = await this.syncTasks(trx, def, row, activeLeaves(current), leaves, live, usedTask, actor, now, command.type);
     for (const effect of emitted) await this.recordEffect(trx, def, row, eventId, effect, now);
+    // Just decided: the rating invitation (commands/service.ts).
+    await service.afterTransition(trx, caseId, row.region_code, { leaves: activeLeaves(current), done: row.status === 'done' }, { leaves, done: caseStatus(next) === 'done' }, now);
     const notices = transitionNotices(def, {
       reference: row.reference,
       eventType: command.type,
@@ -313,7 +317,8 @@ export class Engine {
   ): Promise<tasks.TaskRow[]> {
     const taskLeaves = leaves.filter((l) => l.meta.task && !l.final);
     const activeIds = new Set(taskLeaves.map((l) => l.stateId));
-    const closing = live.filter((t) => !activeIds.has(t.state_id));
+    // Service tasks (好差评 整改 / 回访) come from no chart state: reconciliation leaves them alone.
+    const closing = live.filter((t) => !service.isServiceTask(t) && !activeIds.has(t.state_id));
     for (const t of closing) {
       const completed = usedTask?.id === t.id;
       await tasks.closeTask(trx, t.id, {
@@ -361,7 +366,7 @@ export class Engine {
     await timers.insertTimers(trx, newTimers);
     const activeLeafIds = new Set(leaves.map((l) => l.stateId));
     await timers.cancelStateTimers(trx, caseRow.id, previousLeaves.filter((l) => l.meta.timer && !activeLeafIds.has(l.stateId)).map((l) => l.stateId));
-    return [...live.filter((t) => activeIds.has(t.state_id)), ...opened];
+    return [...live.filter((t) => service.isServiceTask(t) || activeIds.has(t.state_id)), ...opened];
   }
 
   private async recordEffect(trx: Db, def: ProcedureDefinition, row: cases.CaseRow, eventId: string, effect: { type: string; [k: string]: unknown }, now: Date) {
@@ -399,6 +404,7 @@ export class Engine {
     const now = this.clock();
     const def = this.registry.pinned(row.procedure_id, row.definition_version);
     const current = resolve(def, row.snapshot);
+    if (timer.kind === 'invite') return service.fireInvitation(this, trx, def, row, timer, now);
     let payload: Record<string, unknown> = { timerId: timer.id, kind: timer.kind, dueAt: timer.due_at.toISOString() };
     if (timer.task_id) {
       const task = await tasks.getTask(trx, timer.task_id);
@@ -487,6 +493,9 @@ export class Engine {
         { path: 'outcome', message: `可选：${task.actions.join('、')}` },
       ]);
     }
+    if (service.isServiceTask(task) && isServiceOutcome(command.outcome)) {
+      return this.currentResult(trx, actor, await service.completeServiceTask(this, trx, actor, task, command));
+    }
     return this.sendEvent(
       trx,
       actor,
@@ -494,6 +503,26 @@ export class Engine {
       { type: command.outcome, data: command.data, expectedVersion: command.expectedVersion },
       taskId,
     );
+  }
+
+  /** What a command returns, read back after a command that did not step the chart (service tasks). */
+  private async currentResult(trx: Db, actor: Actor, caseId: string): Promise<TransitionResult> {
+    const row = (await cases.getCase(trx, caseId))!;
+    const def = this.registry.pinned(row.procedure_id, row.definition_version);
+    const snap = resolve(def, row.snapshot);
+    const leaves = activeLeaves(snap);
+    const liveTasks = await tasks.liveTasksOfCase(trx, caseId);
+    return {
+      caseId,
+      reference: row.reference,
+      version: row.version,
+      status: row.status,
+      stage: stageText(leaves),
+      activeStates: leaves.map((l) => ({ stateId: l.stateId, stage: l.meta.stage })),
+      facts: snap.context as Record<string, unknown>,
+      openTasks: liveTasks.map((t) => taskViewFor(actor, def, t)),
+      allowedEvents: actionsFor(def, [...new Set([...allowedEvents(actor, def, row.region_code, knownEvents(snap), liveTasks), ...service.serviceActions(actor, def, liveTasks)])]),
+    };
   }
 
   /** A task of a case the actor may not see does not exist for them (404). Also used by commands/assignment.ts. */

@@ -7,6 +7,7 @@ import { ESCALATION_LABELS } from './deadlines.ts';
 import { maskName } from './masking.ts';
 import { taskActions, type Actor } from './authorization.ts';
 import { ASSIGNMENT_EVENTS } from './commands/assignment.ts';
+import { SERVICE_EVENT_LABELS, isServiceOutcome, serviceSchemaId } from './serviceEvents.ts';
 
 // How cases and tasks are presented to staff and citizens: pure functions over stored rows.
 
@@ -20,12 +21,14 @@ export const eventSchemaId = (procedureId: string, type: string) => `${procedure
  * the OpenAPI document, so a UI can build the form and a generated client knows the type.
  */
 export function actionView(def: ProcedureDefinition, type: string) {
+  // 整改 / 回访 outcomes are shared by every procedure (serviceEvents.ts).
+  if (isServiceOutcome(type)) return { type, label: SERVICE_EVENT_LABELS[type], dataSchema: `#/components/schemas/${serviceSchemaId(type)}` };
   return { type, label: def.events[type]?.label ?? type, dataSchema: `#/components/schemas/${eventSchemaId(def.id, type)}` };
 }
 
 export function eventLabel(def: ProcedureDefinition, type: string): string {
   if (type === 'CASE_OPENED') return '申请已登记';
-  return def.events[type]?.label ?? ESCALATION_LABELS[type] ?? (ASSIGNMENT_EVENTS as Record<string, string>)[type] ?? type;
+  return def.events[type]?.label ?? ESCALATION_LABELS[type] ?? (ASSIGNMENT_EVENTS as Record<string, string>)[type] ?? (SERVICE_EVENT_LABELS as Record<string, string>)[type] ?? type;
 }
 
 export function citizenDecision(decision: any) {
@@ -82,7 +85,7 @@ export function taskViewFor(actor: Actor, def: ProcedureDefinition, t: tasks.Tas
 
 /** Event types with their labels, as views list them. */
 export function actionsFor(def: ProcedureDefinition, types: string[]) {
-  return types.map((type) => ({ type, label: def.events[type]?.label ?? type }));
+  return types.map((type) => ({ type, label: def.events[type]?.label ?? (SERVICE_EVENT_LABELS as Record<string, string>)[type] ?? type }));
 }
 
 /** 2026年3月16日: a China-time date as people write it. */

@@ -254,6 +254,13 @@ export const trackingViewSchema = z
     submittedAt: z.string(),
     updatedAt: z.string(),
     timeline: z.array(z.object({ at: z.string(), step: z.string() })),
+    rating: z
+      .object({
+        acceptance: z.string().nullable().describe('Level given to the acceptance stage; null: not rated'),
+        decision: z.string().nullable().describe('Level given to the decision; null: not rated'),
+        decided: z.boolean().describe('The case is decided: its result may be rated (once)'),
+      })
+      .describe('好差评: what is rated and what may still be (POST /api/track/{reference}/ratings)'),
   })
   .meta({ id: 'TrackingView', description: 'What the citizen sees' });
 

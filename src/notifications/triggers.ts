@@ -45,9 +45,8 @@ export function paymentNotice(def: ProcedureDefinition, reference: string, perio
 }
 
 /**
- * The hook for 好差评 (issue 9, rating — not built yet): the invitation to rate a decided case.
- * Write it with `outbox.insertNotice(trx, caseId, ratingInvitationNotice(def, reference), now)`
- * in the transaction that records the invitation (once, 3 days after the decision).
+ * 好差评 (issue 9): the invitation to rate a decided case, written by the invitation timer
+ * (commands/service.ts `fireInvitation`: once, 3 days after the decision; docs/ratings.md).
  */
 export function ratingInvitationNotice(def: ProcedureDefinition, reference: string): NoticeDraft<'rating_invitation'> {
   return { kind: 'rating_invitation', payload: common(def, reference) };

@@ -20,6 +20,7 @@ describe('query plans', () => {
     const listener = (q: { sql: string; bindings?: unknown[] }) => captured.push({ sql: q.sql, bindings: q.bindings ?? [] });
     db.on('query', listener);
     let track: { reference: string; trackingCode: string };
+    let invited = '';
     try {
       // Login, opening a case (with an Idempotency-Key), events, a claim, task completions, payment.
       const clerk = await ctx.as('clerk.xixi');
@@ -79,9 +80,30 @@ describe('query plans', () => {
       // The citizen's tracking request.
       const tracked = await ctx.app.inject({ method: 'GET', url: `/api/track/${track.reference}?code=${track.trackingCode}` });
       expect(tracked.statusCode, tracked.body).toBe(200);
+
+      // 好差评 (docs/ratings.md): the decided case is rated 不满意, its 整改 and 回访 completed by the supervisor;
+      // then the invitation timer of a decided, unrated case fires.
+      const rating = await ctx.app.inject({
+        method: 'POST',
+        url: `/api/track/${track.reference}/ratings`,
+        payload: { code: track.trackingCode, stage: 'decision', channel: 'offline', level: 'dissatisfied', indicators: { attitude: 'dissatisfied', efficiency: 'satisfied', guidance: 'satisfied', environment: 'satisfied' } },
+      });
+      expect(rating.statusCode, rating.body).toBe(201);
+      const serviceTask = async (stateId: string) => (await supervisor.get(`/api/cases/${id}`)).json().openTasks.find((t: any) => t.stateId === stateId);
+      const rectification = await serviceTask('service.rectification');
+      expect((await supervisor.post(`/api/tasks/${rectification.id}/complete`, { outcome: 'RECTIFICATION_DONE', data: { cause: '等待时间长', measures: '增开窗口' } })).statusCode).toBe(200);
+      const followUp = await serviceTask('service.followUp');
+      expect((await supervisor.post(`/api/tasks/${followUp.id}/complete`, { outcome: 'FOLLOW_UP_DONE', data: { reached: true, note: '认可整改' } })).statusCode).toBe(200);
+      const rejected = (await clerk.post('/api/cases', { procedureId: 'social-assistance', applicant, application })).json();
+      const window = (await clerk.get(`/api/cases/${rejected.id}`)).json().openTasks[0];
+      expect((await clerk.post(`/api/tasks/${window.id}/complete`, { outcome: 'REJECT_APPLICATION', data: { reason: '不符合条件' } })).statusCode).toBe(200);
+      ctx.clock.advance(4 * 86_400_000);
+      expect((await new TimerWorker({ db, engine: ctx.engine, workerId: 'plans' }).runOnce()).fired).toBeGreaterThan(0);
+      invited = rejected.id;
     } finally {
       db.off('query', listener);
     }
+    expect(await db('outbox').where({ case_id: invited, kind: 'notice.rating_invitation' })).toHaveLength(1);
 
     const statements = new Map<string, Captured>();
     for (const c of captured) if (!SKIP.test(c.sql) && !statements.has(c.sql)) statements.set(c.sql, c);

@@ -9,6 +9,7 @@ import { notFound } from '../errors.ts';
 import { maskDeep } from '../masking.ts';
 import { actionsFor, caseDeadline, eventLabel, remainingFn, taskView, taskViewFor } from '../views.ts';
 import type { ReadContext } from './context.ts';
+import { serviceActions } from '../commands/service.ts';
 
 /** The case page: state, tasks (with what this actor may do), history and payments; personal data masked. */
 export async function caseView(ctx: ReadContext, db: Db, actor: Actor, caseId: string) {
@@ -44,7 +45,7 @@ export async function caseView(ctx: ReadContext, db: Db, actor: Actor, caseId: s
     deadlineText: deadline.text,
     openTasks: liveTasks.map((t) => taskViewFor(actor, def, t, remaining)),
     closedTasks: allTasks.filter((t) => !tasks.LIVE_STATUSES.includes(t.status)).map((t) => taskView(def, t)),
-    allowedEvents: actionsFor(def, allowedEvents(actor, def, row.region_code, knownEvents(snap), liveTasks)),
+    allowedEvents: actionsFor(def, [...new Set([...allowedEvents(actor, def, row.region_code, knownEvents(snap), liveTasks), ...serviceActions(actor, def, liveTasks)])]),
     history: events.map((e) => ({
       seq: e.seq,
       type: e.type,

@@ -48,7 +48,8 @@ export async function inbox(ctx: ReadContext, db: Db, actor: Actor, q: InboxQuer
   const now = ctx.clock();
   const sort = q.sort ?? 'due';
   const after = q.cursor ? decodeCursor(q.cursor, sort) : undefined;
-  const base = { department: actor.department, regionPrefix: actor.regionCode };
+  // The roles too: a county bureau's reviewers and its supervisors (差评整改, 回访) share a department, not a queue.
+  const base = { department: actor.department, roles: actor.roles as string[], regionPrefix: actor.regionCode };
   const statuses = q.status ? [q.status] : tasks.LIVE_STATUSES;
   const overdueFilter = (overdue: boolean | undefined): Partial<tasks.TaskFilter> =>
     overdue === true ? { dueAtOrBefore: now } : overdue === false ? { notOverdueAt: now } : {};

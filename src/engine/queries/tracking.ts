@@ -10,6 +10,7 @@ import { trackingCodeMatches } from '../references.ts';
 import { caseDeadline, citizenDecision, eventLabel, remainingFn } from '../views.ts';
 import type { ReadContext } from './context.ts';
 import { ASSIGNMENT_EVENTS } from '../commands/assignment.ts';
+import { isDecided } from '../commands/service.ts';
 
 /**
  * The citizen's view. An unknown reference and a wrong code give the same answer, so the
@@ -29,8 +30,11 @@ export async function track(ctx: ReadContext, db: Db, reference: string, code: s
   const events = await caseEvents.listEvents(db, row.id);
   const c = snap.context as Record<string, any>;
   const deadline = caseDeadline(row, remainingFn(await ctx.calendars.forRegion(db, row.region_code), ctx.clock()));
+  const ratingOf = (stage: string) => (events.find((e) => e.type === 'CASE_RATED' && e.payload.stage === stage)?.payload.level as string | undefined) ?? null;
+  const rating = { acceptance: ratingOf('acceptance'), decision: ratingOf('decision'), decided: isDecided(leaves, row.status === 'done') };
   return {
     reference: row.reference,
+    rating,
     procedureName: def.name,
     applicantName: maskName(row.applicant_name),
     status: row.status,

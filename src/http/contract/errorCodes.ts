@@ -36,6 +36,8 @@ export const ERROR_CODES = {
   TASK_NOT_OPEN: [409, 'The task is already completed or cancelled'],
   TASK_CLAIMED_BY_OTHER: [409, 'Another user has claimed the task'],
   TASK_NOT_CLAIMED: [409, 'Releasing a task nobody has claimed'],
+  ALREADY_RATED: [409, 'That stage of the case is rated already (once per stage)'],
+  NOT_YET_DECIDED: [409, 'Rating the decision of a case not decided yet'],
   CLAIM_REQUIRED: [409, 'Delegating a task the caller has not claimed (claim it first)'],
   EVENT_NOT_ALLOWED: [409, 'The current state does not accept this event (details: allowedEvents)'],
   EVENT_REFUSED: [409, "The chart's rules refuse the event in this situation (details: allowedEvents)"],

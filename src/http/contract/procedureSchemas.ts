@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { applicantSchema, type ProcedureDefinition } from '../../../workflows/index.ts';
 import { eventSchemaId, procedureSchemaPrefix } from '../../engine/views.ts';
+import { SERVICE_OUTCOMES, serviceSchemaId, type ServiceOutcome } from '../../engine/serviceEvents.ts';
 
 /**
  * Request schemas derived from the procedure definitions, built from the very zod objects the
@@ -67,6 +68,11 @@ export function procedureSchemas(def: ProcedureDefinition): ProcedureSchemas {
   const completionBranches = outcomes.map((type) =>
     z.object({ outcome: z.literal(type).describe(def.events[type].label), data: dataField(def.events[type].schema), expectedVersion: optionalExpectedVersion }),
   );
+  // 好差评 整改 / 回访 tasks exist on every procedure's cases (serviceEvents.ts, docs/ratings.md).
+  for (const [type, spec] of Object.entries(SERVICE_OUTCOMES) as Array<[ServiceOutcome, (typeof SERVICE_OUTCOMES)[ServiceOutcome]]>) {
+    named(spec.schema, serviceSchemaId(type));
+    completionBranches.push(z.object({ outcome: z.literal(type).describe(spec.label), data: spec.schema, expectedVersion: optionalExpectedVersion }));
+  }
   const built: ProcedureSchemas = {
     openCase: z
       .object({ procedureId: z.literal(def.id).describe(def.name), applicant: applicantSchema, application: def.applicationSchema })

@@ -16,7 +16,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         tags: ['tasks'],
         summary: '我的部门待办（收件箱）',
         description:
-          "Tasks of the caller's department in the caller's region and below, each with its region, actions (and their data schemas) and deadline (`deadlineText` to show). " +
+          "Tasks of the caller's department and roles in the caller's region and below, each with its region, actions (and their data schemas) and deadline (`deadlineText` to show). " +
           'Filters: status, procedure, escalation level, overdue (due date passed). Sorted by due date, tasks without one last, then id (`sort=opened`: oldest first). ' +
           'Pages: follow `nextCursor` (keyset; cheap at any depth) or ask for `page` (offset; kept for compatibility). ' +
           '`counts` gives, for each filter, the tasks per value with the other filters applied; counts stop at 10,000 ("10,000+", `exact: false`). Who: any staff user.',
@@ -52,7 +52,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/:id/claim',
     {
-      config: { roles: ['clerk', 'reviewer'] },
+      config: { roles: ['clerk', 'reviewer', 'supervisor'] },
       schema: {
         operationId: 'claimTask',
         tags: ['tasks'],
@@ -94,14 +94,14 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/:id/complete',
     {
-      config: { roles: ['clerk', 'reviewer'] },
+      config: { roles: ['clerk', 'reviewer', 'supervisor'] },
       schema: {
         operationId: 'completeTask',
         tags: ['tasks'],
         summary: '办结任务（以某一办理结果推进办件）',
         description:
           "Completes a task with one of its actions as outcome, moving the case on. For typed bodies use the per-procedure operation (e.g. completeSocialAssistanceTask), which takes the same body. " +
-          "Who: a user of the task's department, role and region (the claimant, if claimed).",
+          "Who: a user of the task's department, role and region (the claimant, if claimed); supervisors complete their 差评整改 and 回访 tasks here (docs/ratings.md).",
         params: idParams,
         body: completionEnvelope,
         response: { 200: transitionResultSchema, ...refusals(...COMPLETION_REFUSALS) },

@@ -230,7 +230,7 @@ export interface paths {
         };
         /**
          * 我的部门待办（收件箱）
-         * @description Tasks of the caller's department in the caller's region and below, each with its region, actions (and their data schemas) and deadline (`deadlineText` to show). Filters: status, procedure, escalation level, overdue (due date passed). Sorted by due date, tasks without one last, then id (`sort=opened`: oldest first). Pages: follow `nextCursor` (keyset; cheap at any depth) or ask for `page` (offset; kept for compatibility). `counts` gives, for each filter, the tasks per value with the other filters applied; counts stop at 10,000 ("10,000+", `exact: false`). Who: any staff user.
+         * @description Tasks of the caller's department and roles in the caller's region and below, each with its region, actions (and their data schemas) and deadline (`deadlineText` to show). Filters: status, procedure, escalation level, overdue (due date passed). Sorted by due date, tasks without one last, then id (`sort=opened`: oldest first). Pages: follow `nextCursor` (keyset; cheap at any depth) or ask for `page` (offset; kept for compatibility). `counts` gives, for each filter, the tasks per value with the other filters applied; counts stop at 10,000 ("10,000+", `exact: false`). Who: any staff user.
          */
         get: operations["getInbox"];
         put?: never;
@@ -292,7 +292,7 @@ export interface paths {
         put?: never;
         /**
          * 办结任务（以某一办理结果推进办件）
-         * @description Completes a task with one of its actions as outcome, moving the case on. For typed bodies use the per-procedure operation (e.g. completeSocialAssistanceTask), which takes the same body. Who: a user of the task's department, role and region (the claimant, if claimed).
+         * @description Completes a task with one of its actions as outcome, moving the case on. For typed bodies use the per-procedure operation (e.g. completeSocialAssistanceTask), which takes the same body. Who: a user of the task's department, role and region (the claimant, if claimed); supervisors complete their 差评整改 and 回访 tasks here (docs/ratings.md).
          */
         post: operations["completeTask"];
         delete?: never;
@@ -375,6 +375,26 @@ export interface paths {
         get: operations["trackCase"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/track/{reference}/ratings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 群众评价办件（好差评）
+         * @description The citizen rates one stage of their case (好差评, 国办发〔2019〕51号; GB/T 39734-2020): stage acceptance (the window service) at any time, decision once the case is decided; once per stage (409 ALREADY_RATED). An overall level and one level per indicator of the channel, each of five levels. 不满意 and 非常不满意 open a 差评整改 task for the region's supervisors (docs/ratings.md). Authenticated like trackCase by the reference and the tracking code in the body: an unknown reference and a wrong code give the same 404, with the same throttling and lockout. Who: anyone holding the reference and the tracking code (public).
+         */
+        post: operations["rateCase"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1637,6 +1657,24 @@ export interface components {
             data: components["schemas"]["DestituteSupport_EMPLOYMENT_ASSISTANCE_REFUSED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
+        } | {
+            /**
+             * @description 差评整改完成
+             * @constant
+             */
+            outcome: "RECTIFICATION_DONE";
+            data: components["schemas"]["Service_RECTIFICATION_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 回访完成
+             * @constant
+             */
+            outcome: "FOLLOW_UP_DONE";
+            data: components["schemas"]["Service_FOLLOW_UP_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
         };
         DestituteSupport_ACCEPT: {
             /**
@@ -1850,7 +1888,7 @@ export interface components {
              * @description Stable machine-readable code; the table in docs/api.md and each operation's x-error-codes list them
              * @enum {string}
              */
-            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "NOTICE_NOT_ISSUED" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "CLAIM_REQUIRED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "NOTICE_NOT_DEAD" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "INVALID_ASSIGNEE" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "REPORT_MONTH_IN_FUTURE" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "NOTICE_NOT_ISSUED" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "ALREADY_RATED" | "NOT_YET_DECIDED" | "CLAIM_REQUIRED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "NOTICE_NOT_DEAD" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "INVALID_ASSIGNEE" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "REPORT_MONTH_IN_FUTURE" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
             /** @description Human-readable message (zh-CN), to show as it is */
             message: string;
             /** @description Field issues (422), retry hint (409 CASE_BUSY, 429, 503), allowed events (409), or version conflict (409) */
@@ -2233,6 +2271,24 @@ export interface components {
              */
             outcome: "SOCIAL_SECURITY_CARD_DONE";
             data?: components["schemas"]["Funeral_SOCIAL_SECURITY_CARD_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 差评整改完成
+             * @constant
+             */
+            outcome: "RECTIFICATION_DONE";
+            data: components["schemas"]["Service_RECTIFICATION_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 回访完成
+             * @constant
+             */
+            outcome: "FOLLOW_UP_DONE";
+            data: components["schemas"]["Service_FOLLOW_UP_DONE"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
         };
@@ -2681,6 +2737,24 @@ export interface components {
             data?: components["schemas"]["Marriage_SOCIAL_SECURITY_RECORD_DONE"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
+        } | {
+            /**
+             * @description 差评整改完成
+             * @constant
+             */
+            outcome: "RECTIFICATION_DONE";
+            data: components["schemas"]["Service_RECTIFICATION_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 回访完成
+             * @constant
+             */
+            outcome: "FOLLOW_UP_DONE";
+            data: components["schemas"]["Service_FOLLOW_UP_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
         };
         Marriage_ACCEPT: {
             /** 备注 */
@@ -3092,6 +3166,104 @@ export interface components {
             code: string;
             name: string;
         };
+        RatingReceipt: {
+            reference: string;
+            /** @enum {string} */
+            stage: "acceptance" | "decision";
+            level: string;
+            /** @description true: a 差评 — a 整改 task was opened for the supervisors */
+            rectification: boolean;
+        };
+        /** @description A citizen rating (好差评) of one stage of a case */
+        RatingRequest: {
+            /** @description 查询码 (8 characters, case-insensitive), as on the receipt */
+            code: string;
+            /**
+             * 评价环节
+             * @description acceptance: the window service at intake; decision: the result, only once the case is decided
+             * @enum {string}
+             */
+            stage: "acceptance" | "decision";
+            /**
+             * 总体评价
+             * @enum {string}
+             */
+            level: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+            /** 评价意见 */
+            comment?: string;
+            /**
+             * 办理渠道
+             * @constant
+             */
+            channel: "offline";
+            /** 分项评价 */
+            indicators: {
+                /**
+                 * 服务态度
+                 * @enum {string}
+                 */
+                attitude: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+                /**
+                 * 办理效率
+                 * @enum {string}
+                 */
+                efficiency: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+                /**
+                 * 告知指引
+                 * @enum {string}
+                 */
+                guidance: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+                /**
+                 * 窗口环境
+                 * @enum {string}
+                 */
+                environment: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+            };
+        } | {
+            /** @description 查询码 (8 characters, case-insensitive), as on the receipt */
+            code: string;
+            /**
+             * 评价环节
+             * @description acceptance: the window service at intake; decision: the result, only once the case is decided
+             * @enum {string}
+             */
+            stage: "acceptance" | "decision";
+            /**
+             * 总体评价
+             * @enum {string}
+             */
+            level: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+            /** 评价意见 */
+            comment?: string;
+            /**
+             * 办理渠道
+             * @constant
+             */
+            channel: "online";
+            /** 分项评价 */
+            indicators: {
+                /**
+                 * 操作便捷
+                 * @enum {string}
+                 */
+                usability: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+                /**
+                 * 办事指南清晰
+                 * @enum {string}
+                 */
+                guidance: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+                /**
+                 * 办理效率
+                 * @enum {string}
+                 */
+                efficiency: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+                /**
+                 * 咨询响应
+                 * @enum {string}
+                 */
+                response: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+            };
+        };
         /** @description 不予受理通知书, from the REJECT_APPLICATION of the case */
         RejectionNotice: {
             /** @constant */
@@ -3128,6 +3300,23 @@ export interface components {
         };
         RetryAfterDetails: {
             retryAfterSeconds: number;
+        };
+        Service_FOLLOW_UP_DONE: {
+            /** 是否联系到申请人 */
+            reached: boolean;
+            /**
+             * 回访评价
+             * @enum {string}
+             */
+            newLevel?: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+            /** 回访情况 */
+            note: string;
+        };
+        Service_RECTIFICATION_DONE: {
+            /** 差评原因核实 */
+            cause: string;
+            /** 整改措施 */
+            measures: string;
         };
         Session: {
             /** @description Send as Authorization: Bearer <token> */
@@ -3664,6 +3853,24 @@ export interface components {
             data: components["schemas"]["SocialAssistance_EMPLOYMENT_ASSISTANCE_REFUSED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
+        } | {
+            /**
+             * @description 差评整改完成
+             * @constant
+             */
+            outcome: "RECTIFICATION_DONE";
+            data: components["schemas"]["Service_RECTIFICATION_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 回访完成
+             * @constant
+             */
+            outcome: "FOLLOW_UP_DONE";
+            data: components["schemas"]["Service_FOLLOW_UP_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
         };
         SocialAssistance_ACCEPT: {
             /**
@@ -4170,6 +4377,24 @@ export interface components {
              */
             outcome: "ANNOUNCEMENT_DONE";
             data?: components["schemas"]["SocialOrganization_ANNOUNCEMENT_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 差评整改完成
+             * @constant
+             */
+            outcome: "RECTIFICATION_DONE";
+            data: components["schemas"]["Service_RECTIFICATION_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 回访完成
+             * @constant
+             */
+            outcome: "FOLLOW_UP_DONE";
+            data: components["schemas"]["Service_FOLLOW_UP_DONE"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
         };
@@ -4850,6 +5075,24 @@ export interface components {
             data: components["schemas"]["TemporaryAssistance_RECOVERY_WAIVED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
+        } | {
+            /**
+             * @description 差评整改完成
+             * @constant
+             */
+            outcome: "RECTIFICATION_DONE";
+            data: components["schemas"]["Service_RECTIFICATION_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 回访完成
+             * @constant
+             */
+            outcome: "FOLLOW_UP_DONE";
+            data: components["schemas"]["Service_FOLLOW_UP_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
         };
         TemporaryAssistance_ACCEPT: {
             /** 备注 */
@@ -4998,6 +5241,15 @@ export interface components {
                 at: string;
                 step: string;
             }[];
+            /** @description 好差评: what is rated and what may still be (POST /api/track/{reference}/ratings) */
+            rating: {
+                /** @description Level given to the acceptance stage; null: not rated */
+                acceptance: string | null;
+                /** @description Level given to the decision; null: not rated */
+                decision: string | null;
+                /** @description The case is decided: its result may be rated (once) */
+                decided: boolean;
+            };
         };
         /** @description The case after the command (GET the case for its history) */
         TransitionResult: {
@@ -6640,6 +6892,108 @@ export interface operations {
                 };
             };
             /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; retry after Retry-After seconds. Codes: `RATE_LIMITED`, `TEMPORARILY_LOCKED`. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    rateCase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 受理编号 */
+                reference: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RatingRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RatingReceipt"];
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`, `TRACKING_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `ALREADY_RATED`, `CASE_BUSY`, `NOT_YET_DECIDED`. */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
             422: {
                 headers: {
                     [name: string]: unknown;
