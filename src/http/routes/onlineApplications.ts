@@ -5,7 +5,7 @@ import { applicantSchema, type ProcedureDefinition } from '../../../workflows/in
 import { actorOf } from '../auth.ts';
 import { documentAs } from '../contract/documented.ts';
 import { openCaseUnion } from '../contract/procedureSchemas.ts';
-import { refusals } from '../schemas.ts';
+import { openMap, refusals } from '../schemas.ts';
 import { runTransaction } from '../../db/transaction.ts';
 import * as apps from '../../db/onlineApplications.ts';
 import * as outbox from '../../db/outbox.ts';
@@ -85,7 +85,7 @@ const queueItemSchema = z
     procedureName: z.string(),
     regionCode: z.string(),
     applicant: z.object({ name: z.string(), idNumber: z.string().describe('Masked'), phone: z.string().describe('Masked') }),
-    application: z.record(z.string(), z.unknown()).describe('As validated by the procedure, ID numbers, phones and bank cards masked'),
+    application: openMap("The application as validated by the procedure's <Procedure>_Application schema, ID numbers, phones and bank cards masked"),
     materials: z.array(materialView).describe("The procedure's whole checklist with the declared counts"),
     createdAt: z.string(),
     submittedAt: z.string(),

@@ -3310,7 +3310,7 @@ export interface components {
                 /** @description Masked */
                 phone: string;
             };
-            /** @description As validated by the procedure, ID numbers, phones and bank cards masked */
+            /** @description The application as validated by the procedure's <Procedure>_Application schema, ID numbers, phones and bank cards masked */
             application: {
                 [key: string]: unknown;
             };
