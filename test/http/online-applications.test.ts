@@ -85,7 +85,7 @@ describe('online application → 预审 → case', () => {
     expect(reference).toMatch(/^DB-330106001-\d{6}-\d{4}-\d$/);
     expect(trackingCode).toHaveLength(8);
     const view = (await clerk.get(`/api/cases/${caseId}`)).json();
-    expect(view).toMatchObject({ regionCode: '330106001', applicant: { name: applicant.name } });
+    expect(view).toMatchObject({ regionCode: '330106001', applicant: { name: applicant.name }, application: { submittedMaterials: ['application-form', 'id-hukou'] } });
     expect(view.history[0]).toMatchObject({ type: 'CASE_OPENED', payload: { channel: '网上申请', onlineApplicationId: a.id, materialsReceived: ['application-form', 'id-hukou'] } });
     // The citizen gets the 受理 notice (reference and code) like at the window.
     expect(await ctx.database.db('outbox').where({ case_id: caseId, kind: 'notice.accepted' }).count({ n: '*' }).then((r) => Number(r[0].n))).toBe(1);

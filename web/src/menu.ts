@@ -11,6 +11,7 @@ export interface MenuItem {
 
 export const MENU: MenuItem[] = [
   { path: '/window', label: '综合窗口', roles: ['clerk'] },
+  { path: '/window/prescreen', label: '网上申请预审', roles: ['clerk'] },
   { path: '/inbox', label: '待办', roles: ['reviewer', 'clerk'] },
   { path: '/supervision', label: '督办', roles: ['supervisor'] },
   { path: '/admin', label: '管理', roles: ['admin'] },

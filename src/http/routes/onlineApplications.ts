@@ -228,7 +228,7 @@ export const publicApplicationRoutes: FastifyPluginAsyncZod = async (app) => {
         region_code: body.regionCode,
         applicant_name: applicant.data.name,
         applicant: cipher.seal(applicant.data) as Record<string, unknown>,
-        application: cipher.seal(application.data as Record<string, unknown>),
+        application: cipher.seal(withReceived(application.data as Record<string, unknown>, [])),
         materials: body.materials,
         created_at: engine.clock(),
       };
@@ -357,6 +357,14 @@ export const publicApplicationRoutes: FastifyPluginAsyncZod = async (app) => {
   );
 };
 
+/**
+ * The window records what it received in `submittedMaterials` (已收取的申请材料): at 预审 that is
+ * what the clerk ticked, never what the citizen typed (a start keeps the citizen's list empty).
+ */
+function withReceived(application: Record<string, unknown>, received: string[]): Record<string, unknown> {
+  return 'submittedMaterials' in application ? { ...application, submittedMaterials: received } : application;
+}
+
 /** The 预审 queue for the township window's clerks, under /api/applications. */
 export const prescreenRoutes: FastifyPluginAsyncZod = async (app) => {
   const { db, engine } = app.deps;
@@ -481,7 +489,7 @@ export const prescreenRoutes: FastifyPluginAsyncZod = async (app) => {
         const opened = await engine.openCase(
           trx,
           { ...actor, regionCode: row.region_code },
-          { procedureId: row.procedure_id, applicant: cipher.open(row.applicant), application: cipher.open(row.application) },
+          { procedureId: row.procedure_id, applicant: cipher.open(row.applicant), application: withReceived(cipher.open(row.application), received) },
           { onlineApplicationId: row.id, materialsReceived: received },
         );
         await apps.updateApplication(trx, row.id, { status: 'accepted', decided_at: engine.clock(), decided_by: actor.id, case_id: opened.id });
