@@ -105,5 +105,32 @@ describe.skipIf(!hasChromium)('网上申请 in Chromium', () => {
 
     // The citizen's SMS carries the same reference and code.
     expect(await latestSms()).toContain(`受理编号${reference}，查询码${trackingCode}`);
+
+    // A second application, returned with a 一次性告知.
+    const started = await service.app.inject({
+      method: 'POST',
+      url: '/api/public/applications',
+      payload: { procedureId: 'social-assistance', regionCode: '330106001', applicant: { name: '周退回', idNumber: '11010519491231002X', phone: '13900139000' }, application: { householdSize: 1, monthlyHouseholdIncomeFen: 50000, reason: '独居老人，无固定收入' }, materials: [{ code: 'application-form', count: 1 }] },
+    });
+    const id = started.json().id as string;
+    await service.app.inject({ method: 'POST', url: `/api/public/applications/${id}/phone-code` });
+    const sms = /验证码为(\d{6})/.exec(await latestSms())![1];
+    expect((await service.app.inject({ method: 'POST', url: `/api/public/applications/${id}/confirm`, payload: { code: sms } })).statusCode).toBe(200);
+    await c.goto(`${service.url}/window/prescreen`);
+    await c.locator(`article[data-application="${id}"]`).waitFor();
+    await c.locator(`article[data-application="${id}"]`).getByRole('button', { name: '退回（一次性告知）' }).click();
+    const dialog = c.locator('.el-dialog');
+    await dialog.waitFor();
+    // The required materials not declared are ticked already.
+    expect(await dialog.locator('[data-missing="id-hukou"] input').isChecked()).toBe(true);
+    expect(await dialog.locator('[data-missing="application-form"] input').isChecked()).toBe(false);
+    await dialog.locator('#return-note').fill('请带齐材料原件到窗口');
+    expect(await seriousViolations(c), '退回 dialog').toEqual([]);
+    await dialog.getByRole('button', { name: '确认退回' }).click();
+    await c.locator('.empty', { hasText: '暂无待预审的网上申请' }).waitFor();
+    const text = await latestSms();
+    expect(text).toContain('您的低保网上申请未通过预审，需补齐：居民身份证、户口簿、家庭收入和财产状况申报、家庭经济状况核对授权书');
+    expect(text).toContain('请带齐材料原件到窗口');
+    expect(clerkErrors).toEqual([]);
   });
 });
