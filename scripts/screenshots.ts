@@ -232,6 +232,38 @@ try {
   await reportPage.goto(`${service.url}/supervision/report?month=2026-04`);
   await reportPage.locator('svg.chart').waitFor();
   await shot(reportPage, 'monthly-report');
+
+  // 网上申请 (docs/online-applications.md): the citizen's form on a phone, the code step, and the clerk's 预审.
+  const citizen = await browser.context.newPage();
+  await citizen.setViewportSize({ width: 375, height: 812 });
+  await citizen.goto(`${service.url}/apply`);
+  await citizen.locator('.el-select:has(#procedure)').click();
+  await citizen.locator('.el-select-dropdown__item', { hasText: '最低生活保障' }).click();
+  await citizen.locator('.el-select:has(#region)').click();
+  await citizen.locator('.el-select-dropdown__item:visible', { hasText: '北山街道' }).click();
+  await citizen.locator('#f-applicant-name').fill('陈网申');
+  await citizen.locator('#f-applicant-idNumber').fill('11010519491231002X');
+  await citizen.locator('#f-applicant-phone').fill('13800138000');
+  await citizen.locator('#f-application-householdSize').fill('2');
+  await citizen.locator('#f-application-monthlyHouseholdIncomeFen').fill('800');
+  await citizen.locator('#f-application-reason').fill('因病致贫，家庭收入低于当地低保标准');
+  for (const m of ['application-form', 'id-hukou']) await citizen.locator(`[data-material="${m}"]`).click();
+  await shot(citizen, 'apply-mobile');
+  await citizen.getByRole('button', { name: '下一步：验证手机' }).click();
+  await citizen.getByRole('button', { name: '获取验证码' }).click();
+  await citizen.locator('[role=status]').waitFor();
+  await shot(citizen, 'apply-phone-code');
+  const sealed = await db('outbox').where({ kind: 'notice.phone_code' }).orderBy('id', 'desc').first();
+  const phoneCode = cipher.decrypt((typeof sealed.payload === 'string' ? JSON.parse(sealed.payload) : sealed.payload).code);
+  await citizen.locator('#code').fill(phoneCode);
+  await citizen.getByRole('button', { name: '验证并提交' }).click();
+  await citizen.locator('.done').waitFor();
+  const prescreen = await browser.context.newPage();
+  await logIn(prescreen, service.url, 'clerk.beishan');
+  await prescreen.waitForURL(/\/window$/);
+  await prescreen.goto(`${service.url}/window/prescreen`);
+  await prescreen.locator('article[data-application]').first().waitFor();
+  await shot(prescreen, 'prescreen');
 } finally {
   await browser.close();
   await service.close();

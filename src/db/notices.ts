@@ -6,7 +6,9 @@ export type NoticeStatus = 'pending' | 'sent' | 'dead' | 'discarded';
 export interface NoticeRow {
   id: string;
   outbox_id: string;
-  case_id: string;
+  /** The case, or null for a notice of an online application (application_id). */
+  case_id: string | null;
+  application_id: string | null;
   region_code: string;
   kind: string;
   idempotency_key: string;
@@ -37,8 +39,8 @@ const asRow = (r: any): NoticeRow => ({ ...r, id: String(r.id), outbox_id: Strin
  */
 export async function takeNoticeOutbox(trx: Db, now: Date, limit: number): Promise<number> {
   const { rows } = await trx.raw(
-    `select o.id, o.case_id, o.kind, o.payload, o.created_at, c.region_code
-     from outbox o join cases c on c.id = o.case_id
+    `select o.id, o.case_id, o.application_id, o.kind, o.payload, o.created_at, coalesce(c.region_code, a.region_code) as region_code
+     from outbox o left join cases c on c.id = o.case_id left join online_applications a on a.id = o.application_id
      where o.id in (
        select id from outbox where processed_at is null and kind like 'notice.%' and created_at <= ?
        order by created_at, id limit ? for update skip locked)
@@ -51,6 +53,7 @@ export async function takeNoticeOutbox(trx: Db, now: Date, limit: number): Promi
       rows.map((r: any) => ({
         outbox_id: r.id,
         case_id: r.case_id,
+        application_id: r.application_id,
         region_code: r.region_code,
         kind: String(r.kind).slice('notice.'.length),
         idempotency_key: `ow-${randomUUID()}`,
@@ -134,6 +137,13 @@ export async function applicantsOf(db: Db, caseIds: string[]): Promise<Map<strin
   return new Map(rows.map((r: any) => [r.id, r.applicant]));
 }
 
+/** The same for notices of online applications (the phone code, a return): their applicant records. */
+export async function applicationApplicantsOf(db: Db, applicationIds: string[]): Promise<Map<string, unknown>> {
+  if (!applicationIds.length) return new Map();
+  const rows = await db('online_applications').whereIn('id', [...new Set(applicationIds)]).select('id', 'applicant');
+  return new Map(rows.map((r: any) => [r.id, r.applicant]));
+}
+
 export interface NoticeFilter {
   regionPrefix: string;
   status?: NoticeStatus;
@@ -197,7 +207,7 @@ export interface SinkMessageRow {
   id: string;
   idempotency_key: string;
   notice_id: string;
-  case_id: string;
+  case_id: string | null;
   region_code: string;
   recipient_masked: string;
   body: string;

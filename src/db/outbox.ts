@@ -18,3 +18,8 @@ export async function countPending(db: Db, kindPrefix: string): Promise<number> 
 export async function insertNotice(db: Db, caseId: string, notice: { kind: string; payload: unknown }, createdAt: Date): Promise<void> {
   await insertOutbox(db, caseId, `notice.${notice.kind}`, notice.payload, createdAt);
 }
+
+/** A notice of an online application (the phone code, a return at 预审): no case exists yet. */
+export async function insertApplicationNotice(db: Db, applicationId: string, notice: { kind: string; payload: unknown }, createdAt: Date): Promise<void> {
+  await db('outbox').insert({ case_id: null, application_id: applicationId, kind: `notice.${notice.kind}`, payload: JSON.stringify(notice.payload), created_at: createdAt });
+}

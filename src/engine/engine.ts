@@ -88,6 +88,8 @@ export class Engine {
     trx: Db,
     actor: Actor,
     input: { procedureId: string; applicant: unknown; application: unknown },
+    /** A case accepted from an online application (网上申请 预审): noted in CASE_OPENED's payload. */
+    origin?: { onlineApplicationId: string; materialsReceived: string[] },
   ): Promise<{ id: string; reference: string; trackingCode: string; version: number }> {
     if (!actor.roles.includes('clerk')) {
       throw new DomainError('forbidden', 'ROLE_REQUIRED', '只有窗口受理人员可以受理申请');
@@ -130,7 +132,11 @@ export class Engine {
         case_id: id,
         seq: 1,
         type: 'CASE_OPENED',
-        payload: { procedureId: def.id, definitionVersion: def.version },
+        payload: {
+          procedureId: def.id,
+          definitionVersion: def.version,
+          ...(origin ? { channel: '网上申请', onlineApplicationId: origin.onlineApplicationId, materialsReceived: origin.materialsReceived } : {}),
+        },
         actor_id: actor.id,
         actor_name: actor.name,
         from_state: null,

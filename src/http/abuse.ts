@@ -25,6 +25,10 @@ export interface Limits {
   loginFailuresPerAddressPerDay: number;
   failureWindowMs: number;
   lockMs: number;
+  /** Requests per address per minute to the public online-application endpoints (/api/public). */
+  applyPerAddressPerMinute: number;
+  /** Phone codes (SMS) one address may have sent per hour, over all its applications. */
+  applyCodesPerAddressPerHour: number;
 }
 
 export const LIMITS: Limits = {
@@ -36,22 +40,24 @@ export const LIMITS: Limits = {
   loginFailuresPerAddressPerDay: 50,
   failureWindowMs: 15 * 60_000,
   lockMs: 15 * 60_000,
+  applyPerAddressPerMinute: 10,
+  applyCodesPerAddressPerHour: 10,
 };
 
 const DAY_MS = 24 * 3_600_000;
 
-export type Scope = 'track' | 'login';
+export type Scope = 'track' | 'login' | 'apply';
 
 const tooMany = (code: string, message: string, until?: Date, now?: Date) =>
   new DomainError('too_many', code, message, until && now ? { retryAfterSeconds: Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000)) } : undefined);
 
 /** Anonymous routes and their per-address request budget; any other public route gets login's (the strictest). */
 function scopeOf(url: string): Scope {
-  return url.startsWith('/api/track') ? 'track' : 'login';
+  return url.startsWith('/api/track') ? 'track' : url.startsWith('/api/public/') ? 'apply' : 'login';
 }
 
 export async function limitAddress(db: Knex, ip: string, scope: Scope, now: Date, limits: Limits): Promise<void> {
-  const max = scope === 'track' ? limits.trackPerAddressPerMinute : limits.loginPerAddressPerMinute;
+  const max = scope === 'track' ? limits.trackPerAddressPerMinute : scope === 'apply' ? limits.applyPerAddressPerMinute : limits.loginPerAddressPerMinute;
   const { hits } = await counters.hit(db, `${scope}-ip:${ip}`, now, 60_000);
   if (hits > max) throw tooMany('RATE_LIMITED', '请求过于频繁，请稍后再试', new Date(now.getTime() + 60_000), now);
 }

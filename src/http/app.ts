@@ -21,6 +21,7 @@ import taskAssignmentRoutes from './routes/taskAssignment.ts';
 import userRoutes from './routes/users.ts';
 import noticeRoutes from './routes/notices.ts';
 import trackRoutes from './routes/track.ts';
+import { prescreenRoutes, publicApplicationRoutes } from './routes/onlineApplications.ts';
 import { workbench } from './static.ts';
 
 export interface AppDeps {
@@ -68,6 +69,8 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   await api.register(adminRoutes, { prefix: '/api/admin' });
   await api.register(userRoutes, { prefix: '/api/admin/users' });
   await api.register(noticeRoutes, { prefix: '/api/admin/notices' });
+  await api.register(publicApplicationRoutes, { prefix: '/api/public/applications' });
+  await api.register(prescreenRoutes, { prefix: '/api/applications' });
 };
 
 export async function buildApp(

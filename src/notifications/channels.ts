@@ -8,7 +8,8 @@ import { redactText } from '../http/logging.ts';
 export interface OutgoingSms {
   idempotencyKey: string;
   noticeId: string;
-  caseId: string;
+  /** Null for a notice of an online application. */
+  caseId: string | null;
   regionCode: string;
   to: string;
   text: string;

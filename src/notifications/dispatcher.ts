@@ -79,13 +79,15 @@ export class NoticeDispatcher {
     const claimed = await notices.claimDueNotices(db, this.workerId, now, new Date(now.getTime() + leaseMs), batch);
     result.claimed = claimed.length;
     if (!claimed.length) return result;
-    const applicants = await notices.applicantsOf(db, claimed.map((n) => n.case_id));
+    const applicants = await notices.applicantsOf(db, claimed.flatMap((n) => (n.case_id ? [n.case_id] : [])));
+    const applicationApplicants = await notices.applicationApplicantsOf(db, claimed.flatMap((n) => (n.case_id || !n.application_id ? [] : [n.application_id])));
+    const applicantOf = (n: notices.NoticeRow) => (n.case_id ? applicants.get(n.case_id) : applicationApplicants.get(n.application_id ?? ''));
     for (let i = 0; i < claimed.length; i++) {
       if (this.stopped) {
         await notices.releaseNotices(db, claimed.slice(i).map((n) => n.id), this.workerId);
         break;
       }
-      result[await this.deliver(claimed[i], applicants.get(claimed[i].case_id), leaseMs)]++;
+      result[await this.deliver(claimed[i], applicantOf(claimed[i]), leaseMs)]++;
     }
     return result;
   }
@@ -138,6 +140,7 @@ export class NoticeDispatcher {
     const kind = n.kind as NoticeKind;
     const payload = { ...n.payload } as Record<string, unknown>;
     if (kind === 'accepted') payload.trackingCode = this.o.cipher.decrypt(String(payload.trackingCode));
+    if (kind === 'phone_code') payload.code = this.o.cipher.decrypt(String(payload.code));
     return renderNotice(kind, payload as unknown as NoticePayloads[typeof kind], this.o.publicBaseUrl);
   }
 

@@ -8,7 +8,7 @@ import { chineseDate } from '../engine/views.ts';
  */
 export const SIGNATURE = '【一窗通办】';
 
-export const NOTICE_KINDS = ['accepted', 'supplement', 'decision', 'payment', 'rating_invitation'] as const;
+export const NOTICE_KINDS = ['accepted', 'supplement', 'decision', 'payment', 'rating_invitation', 'phone_code', 'application_returned'] as const;
 export type NoticeKind = (typeof NOTICE_KINDS)[number];
 
 export const NOTICE_KIND_LABELS: Record<NoticeKind, string> = {
@@ -17,6 +17,8 @@ export const NOTICE_KIND_LABELS: Record<NoticeKind, string> = {
   decision: '办理结果',
   payment: '发放通知',
   rating_invitation: '评价邀请',
+  phone_code: '网上申请验证码',
+  application_returned: '网上申请退回',
 };
 
 interface Common {
@@ -44,6 +46,10 @@ export interface NoticePayloads {
   payment: Common & { period: string; amountFen: number };
   /** Hook for 好差评 (issue 9, rating): nothing writes it yet. */
   rating_invitation: Common;
+  /** 网上申请: the one-time phone code, sealed in storage (PersonalDataCipher) and opened only to render. No case yet, no reference. */
+  phone_code: { code: string; minutes: number };
+  /** 网上申请 returned at 预审 with a 一次性告知: the missing materials by name and the clerk's note. */
+  application_returned: { procedure: string; items: string[]; note?: string };
 }
 
 export type AnyNoticePayload = NoticePayloads[NoticeKind];
@@ -72,7 +78,17 @@ export function trackingLink(baseUrl: string, reference: string): string {
 const clip = (text: string, max: number) => ([...text].length > max ? `${[...text].slice(0, max - 1).join('')}…` : text);
 
 export function renderNotice<K extends NoticeKind>(kind: K, payload: NoticePayloads[K], baseUrl: string): string {
-  const p = payload as AnyNoticePayload;
+  if (kind === 'phone_code') {
+    const c = payload as NoticePayloads['phone_code'];
+    return `${SIGNATURE}您的网上申请验证码为${c.code}，${c.minutes}分钟内有效。如非本人操作，请忽略本短信。`;
+  }
+  if (kind === 'application_returned') {
+    const r = payload as NoticePayloads['application_returned'];
+    const missing = r.items.length ? `，需补齐：${clip(r.items.join('、'), 40)}` : '';
+    const note = r.note ? `。说明：${clip(r.note, 30)}` : '';
+    return `${SIGNATURE}您的${r.procedure}网上申请未通过预审${missing}${note}。请补齐后重新申请，或到窗口办理。`;
+  }
+  const p = payload as Common;
   const link = trackingLink(baseUrl, p.reference);
   const head = `${SIGNATURE}您的${p.procedure}申请（${p.reference}）`;
   switch (kind) {

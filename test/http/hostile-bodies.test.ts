@@ -48,6 +48,8 @@ describe('deep and huge JSON bodies', () => {
   it('are answered 422 BODY_TOO_DEEP, fast, on every body-taking operation of the OpenAPI document', async () => {
     // Roles are checked before the body is read: each operation is sent by someone it admits.
     const callers = await Promise.all(['admin.xihu', 'clerk.beishan', 'township.beishan', 'supervisor.xihu'].map(async (u) => (await ctx.as(u)).token));
+    // Public online-application routes read at most 16 KiB (1 KiB for the code): a big body is 413 before its depth matters.
+    const smallLimit = new Set(['POST /api/public/applications', 'POST /api/public/applications/{id}/phone-code', 'POST /api/public/applications/{id}/confirm']);
     const ops = await bodyTakingOperations();
     // Today: login, logout, opening a case, events, claim, complete and the calendar.
     expect(ops.length).toBeGreaterThanOrEqual(7);
@@ -67,6 +69,10 @@ describe('deep and huge JSON bodies', () => {
           sent = await send(op, token, body);
         }
         const { res, ms } = sent;
+        if (smallLimit.has(op.name) && res.statusCode === 413) {
+          expect(res.json().code).toBe('BODY_TOO_LARGE');
+          continue;
+        }
         expect(res.statusCode, `${op.name} ${shape}: ${res.body.slice(0, 200)}`).toBe(422);
         expect(res.json()).toMatchObject({ code: 'BODY_TOO_DEEP', message: '请求内容嵌套过深或元素过多' });
         // The recursive check took 400–1,400 ms on the 80,000-level body; the byte scan stops at level 33.

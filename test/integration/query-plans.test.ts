@@ -67,6 +67,26 @@ describe('query plans', () => {
       expect(fired.fired).toBeGreaterThan(0);
       expect(late.id).toBeDefined();
 
+      // 网上申请: start, phone code, confirm, the 预审 queue, accept and return (routes/onlineApplications.ts).
+      const startApp = async () => {
+        const res = await ctx.app.inject({ method: 'POST', url: '/api/public/applications', payload: { procedureId: 'social-assistance', regionCode: '330106002', applicant, application, materials: [{ code: 'id-hukou', count: 1 }] } });
+        expect(res.statusCode, res.body).toBe(201);
+        const appId = res.json().id as string;
+        expect((await ctx.app.inject({ method: 'POST', url: `/api/public/applications/${appId}/phone-code` })).statusCode).toBe(202);
+        const row = await db('outbox').where({ application_id: appId }).first();
+        const code = ctx.engine.cipher.decrypt((typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload).code);
+        expect((await ctx.app.inject({ method: 'POST', url: `/api/public/applications/${appId}/confirm`, payload: { code } })).statusCode).toBe(200);
+        expect((await ctx.app.inject({ method: 'GET', url: `/api/public/applications/${appId}` })).statusCode).toBe(200);
+        return appId;
+      };
+      const [toAccept, toReturn] = [await startApp(), await startApp()];
+      const queue = await clerk.get('/api/applications?pageSize=1');
+      expect(queue.statusCode, queue.body).toBe(200);
+      expect((await clerk.get(`/api/applications?pageSize=1&cursor=${queue.json().nextCursor}`)).statusCode).toBe(200);
+      expect((await clerk.post(`/api/applications/${toAccept}/accept`, { materialsReceived: ['id-hukou'] })).statusCode).toBe(201);
+      expect((await clerk.post(`/api/applications/${toReturn}/return`, { missingMaterials: ['income-declaration'] })).statusCode).toBe(200);
+      expect((await ctx.app.inject({ method: 'GET', url: '/api/public/applications/regions' })).statusCode).toBe(200);
+
       // The notice dispatcher: outbox rows taken, notices claimed, sent to the dev sink and recorded;
       // then the admin's queue and dead-letter views.
       const channel = new DevSinkChannel({ db, cipher: ctx.engine.cipher, clock: ctx.clock.now });

@@ -34,7 +34,7 @@ export interface Client {
 
 /** Per test file: fresh database, demo region and users, the app behind inject(). */
 /** Generous limits, so tests that query a lot are not throttled; the abuse tests use the real ones. */
-const RELAXED = { trackPerAddressPerMinute: 1e9, loginPerAddressPerMinute: 1e9, trackFailuresPerReference: 1e9, loginFailuresPerUsername: 1e9, trackFailuresPerAddressPerDay: 1e9, loginFailuresPerAddressPerDay: 1e9 };
+const RELAXED = { trackPerAddressPerMinute: 1e9, loginPerAddressPerMinute: 1e9, trackFailuresPerReference: 1e9, loginFailuresPerUsername: 1e9, trackFailuresPerAddressPerDay: 1e9, loginFailuresPerAddressPerDay: 1e9, applyPerAddressPerMinute: 1e9, applyCodesPerAddressPerHour: 1e9 };
 
 export function useTestApp(options: { limits?: Partial<Limits> } = {}): TestContext {
   const ctx = { clock: new TestClock() } as TestContext;

@@ -17,11 +17,16 @@ const samples: { [K in keyof NoticePayloads]: NoticePayloads[K][] } = {
   ],
   payment: [{ ...c, period: '2026-04', amountFen: 60000 }, { ...c, period: 'ONCE', amountFen: 150000 }],
   rating_invitation: [c],
+  phone_code: [{ code: '042137', minutes: 10 }],
+  application_returned: [{ procedure: '低保', items: ['家庭收入和财产状况申报'], note: '请全体家庭成员签字' }, { procedure: '低保', items: [] }],
 };
+/** Notices of an online application: no case yet, so neither reference nor tracking link. */
+const APPLICATION_KINDS = new Set(['phone_code', 'application_returned']);
 
 describe('SMS texts', () => {
   it('carry the signature, the reference and (but for payment) the tracking link, in at most three segments', () => {
     for (const kind of NOTICE_KINDS) {
+      if (APPLICATION_KINDS.has(kind)) continue;
       for (const p of samples[kind]) {
         const text = renderNotice(kind, p as never, 'https://ywt.example.gov.cn/');
         expect(text.startsWith('【一窗通办】'), text).toBe(true);
@@ -30,6 +35,16 @@ describe('SMS texts', () => {
         expect(smsSegments(text), text).toBeLessThanOrEqual(3);
       }
     }
+  });
+
+  it('of an online application: the phone code with its validity in one segment, a return with what is missing', () => {
+    const code = renderNotice('phone_code', samples.phone_code[0], 'http://x');
+    expect(code).toBe('【一窗通办】您的网上申请验证码为042137，10分钟内有效。如非本人操作，请忽略本短信。');
+    expect(smsSegments(code)).toBe(1);
+    const returned = renderNotice('application_returned', samples.application_returned[0], 'http://x');
+    expect(returned).toBe('【一窗通办】您的低保网上申请未通过预审，需补齐：家庭收入和财产状况申报。说明：请全体家庭成员签字。请补齐后重新申请，或到窗口办理。');
+    expect(smsSegments(returned)).toBeLessThanOrEqual(2);
+    expect(renderNotice('application_returned', samples.application_returned[1], 'http://x')).not.toContain('需补齐');
   });
 
   it('write dates in China time and amounts in 元', () => {

@@ -11,6 +11,7 @@ export interface MenuItem {
 
 export const MENU: MenuItem[] = [
   { path: '/window', label: '综合窗口', roles: ['clerk'] },
+  { path: '/window/prescreen', label: '网上申请预审', roles: ['clerk'] },
   // 督办 first: a supervisor lands on the board; their 待办 holds the 差评整改 and 回访 tasks.
   { path: '/supervision', label: '督办', roles: ['supervisor'] },
   { path: '/inbox', label: '待办', roles: ['reviewer', 'clerk', 'supervisor'] },

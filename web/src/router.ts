@@ -15,12 +15,14 @@ declare module 'vue-router' {
 const routes: RouteRecordRaw[] = [
   { path: '/login', component: () => import('./views/LoginView.vue'), meta: { public: true, title: '登录' } },
   { path: '/track', component: () => import('./views/TrackView.vue'), meta: { public: true, title: '办件进度查询' } },
+  { path: '/apply', component: () => import('./views/ApplyView.vue'), meta: { public: true, title: '网上申请' } },
   {
     path: '/',
     component: () => import('./views/LayoutView.vue'),
     children: [
       { path: '', component: () => import('./views/PlaceholderView.vue') },
       { path: 'window', component: () => import('./views/WindowView.vue'), meta: { roles: ['clerk'], title: '综合窗口' } },
+      { path: 'window/prescreen', component: () => import('./views/PrescreenView.vue'), meta: { roles: ['clerk'], title: '网上申请预审' } },
       { path: 'window/receipt/:caseId', component: () => import('./views/ReceiptView.vue'), meta: { roles: ['clerk'], title: '受理回执' } },
       { path: 'cases/:id/notice/supplement', component: () => import('./views/NoticeView.vue'), props: { kind: 'supplement' }, meta: { roles: ['clerk'], title: '一次性告知书' } },
       { path: 'cases/:id/notice/rejection', component: () => import('./views/NoticeView.vue'), props: { kind: 'rejection' }, meta: { roles: ['clerk'], title: '不予受理通知书' } },

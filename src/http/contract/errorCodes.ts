@@ -48,8 +48,10 @@ export const ERROR_CODES = {
   USERNAME_TAKEN: [409, 'Creating a user: the username exists already'],
   CASE_BUSY: [409, 'Another command holds the case; retry after Retry-After seconds (agreed)'],
   NOTICE_NOT_DEAD: [409, 'Retrying or discarding a citizen notice that is not dead-lettered'],
+  APPLICATION_NOT_PENDING: [409, 'The online application is not in the state this needs (a draft at 预审, or already submitted, accepted or returned)'],
+  PHONE_CODE_EXPIRED: [409, 'No valid phone code: none sent, expired (10 minutes) or its 5 attempts used; ask for a new one'],
   // 413, 415
-  BODY_TOO_LARGE: [413, 'The body exceeds 256 KiB'],
+  BODY_TOO_LARGE: [413, "The body exceeds 256 KiB (the endpoint's smaller limit where it has one: 16 KiB to start an online application)"],
   INVALID_MEDIA_TYPE: [415, 'The body is not application/json'],
   // 422
   VALIDATION_FAILED: [422, 'Body, query or header fails its schema (details: field issues)'],
@@ -64,6 +66,7 @@ export const ERROR_CODES = {
   WRONG_PASSWORD: [422, 'Changing the password: the current password is wrong (this session ends too)'],
   INVALID_CALENDAR: [422, 'The calendar year has wrong or duplicate dates (details: field issues)'],
   REPORT_MONTH_IN_FUTURE: [422, 'The report month has not begun yet'],
+  WRONG_PHONE_CODE: [422, 'The phone code is wrong (details: field issue with the attempts left)'],
   // 429
   RATE_LIMITED: [429, 'Too many requests from this client address (Retry-After)'],
   TEMPORARILY_LOCKED: [429, 'Too many failures on this username or reference (Retry-After)'],

@@ -19,7 +19,7 @@ const STATUS_LABELS: Record<(typeof STATUSES)[number], string> = { pending: '待
 const noticeSchema = z
   .object({
     id: z.string(),
-    caseId: z.string(),
+    caseId: z.string().nullable().describe('Null for a notice of an online application (网上申请: phone code, return)'),
     reference: z.string().describe('受理编号 of the case'),
     kind: z.enum(NOTICE_KINDS),
     kindLabel: z.string().describe('zh-CN'),
@@ -58,7 +58,7 @@ const sinkMessageSchema = z
   .object({
     id: z.string(),
     noticeId: z.string(),
-    caseId: z.string(),
+    caseId: z.string().nullable().describe('Null for a notice of an online application (网上申请: phone code, return)'),
     recipient: z.string().describe('Masked, e.g. 138****8000'),
     text: z.string().describe('The SMS text as the citizen would read it'),
     segments: z.number().int(),

@@ -230,7 +230,7 @@ export interface paths {
         };
         /**
          * 我的部门待办（收件箱）
-         * @description Tasks of the caller's department and roles in the caller's region and below, each with its region, actions (and their data schemas) and deadline (`deadlineText` to show). Filters: status, procedure, escalation level, overdue (due date passed). Sorted by due date, tasks without one last, then id (`sort=opened`: oldest first). Pages: follow `nextCursor` (keyset; cheap at any depth) or ask for `page` (offset; kept for compatibility). `counts` gives, for each filter, the tasks per value with the other filters applied; counts stop at 10,000 ("10,000+", `exact: false`). Who: any staff user.
+         * @description Tasks of the caller's department in the caller's region and below, each with its region, actions (and their data schemas) and deadline (`deadlineText` to show). Filters: status, procedure, escalation level, overdue (due date passed). Sorted by due date, tasks without one last, then id (`sort=opened`: oldest first). Pages: follow `nextCursor` (keyset; cheap at any depth) or ask for `page` (offset; kept for compatibility). `counts` gives, for each filter, the tasks per value with the other filters applied; counts stop at 10,000 ("10,000+", `exact: false`). Who: any staff user.
          */
         get: operations["getInbox"];
         put?: never;
@@ -292,7 +292,7 @@ export interface paths {
         put?: never;
         /**
          * 办结任务（以某一办理结果推进办件）
-         * @description Completes a task with one of its actions as outcome, moving the case on. For typed bodies use the per-procedure operation (e.g. completeSocialAssistanceTask), which takes the same body. Who: a user of the task's department, role and region (the claimant, if claimed); supervisors complete their 差评整改 and 回访 tasks here (docs/ratings.md).
+         * @description Completes a task with one of its actions as outcome, moving the case on. For typed bodies use the per-procedure operation (e.g. completeSocialAssistanceTask), which takes the same body. Who: a user of the task's department, role and region (the claimant, if claimed).
          */
         post: operations["completeTask"];
         delete?: never;
@@ -375,26 +375,6 @@ export interface paths {
         get: operations["trackCase"];
         put?: never;
         post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/track/{reference}/ratings": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * 群众评价办件（好差评）
-         * @description The citizen rates one stage of their case (好差评, 国办发〔2019〕51号; GB/T 39734-2020): stage acceptance (the window service) at any time, decision once the case is decided; once per stage (409 ALREADY_RATED). An overall level and one level per indicator of the channel, each of five levels. 不满意 and 非常不满意 open a 差评整改 task for the region's supervisors (docs/ratings.md). Authenticated like trackCase by the reference and the tracking code in the body: an unknown reference and a wrong code give the same 404, with the same throttling and lockout. Who: anyone holding the reference and the tracking code (public).
-         */
-        post: operations["rateCase"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1029,10 +1009,198 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/public/applications/regions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 可网上申请的乡镇（街道）及可申请的事项
+         * @description The townships whose window receives online applications, and the procedures that can be applied for online. Who: anyone (public), limited per client address.
+         */
+        get: operations["listOnlineApplicationRegions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/public/applications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 群众网上申请：填写申请（须再验证手机号码才会提交）
+         * @description Starts an online application: the same applicant and application schemas as openCase (one branch per procedure, shown as OpenCaseRequest), plus the township whose window receives it and the materials the applicant declares to hold (no file is uploaded). The application is a draft until the phone is confirmed (requestOnlineApplicationCode, confirmOnlineApplication); a draft never reaches the window. The returned id is 128 random bits and the only handle on it. Who: anyone (public), limited per client address; bodies over 16 KiB are refused.
+         */
+        post: operations["startOnlineApplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/public/applications/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 群众查看网上申请的状态
+         * @description Status of an online application (draft, submitted, accepted, returned with the 一次性告知); personal data masked. Who: anyone holding its id (public), limited per client address.
+         */
+        get: operations["getOnlineApplication"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/public/applications/{id}/phone-code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 发送手机验证码（6位，10分钟内有效）
+         * @description Sends a 6-digit one-time code by SMS (through the notice dispatcher) to the applicant's phone; a new code replaces the previous one. Only its hash is stored; it expires in 10 minutes and allows 5 attempts. At most one code a minute and 5 per application; each client address has an hourly SMS budget. Who: anyone holding the id of a draft application (public), limited per client address.
+         */
+        post: operations["requestOnlineApplicationCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/public/applications/{id}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 验证手机号码并提交申请（进入窗口预审）
+         * @description Checks the phone code; when it matches, the application is submitted to its township window's 预审 queue. A wrong code uses one of 5 attempts; an expired or used-up code needs a new one. Who: anyone holding the id of a draft application (public), limited per client address.
+         */
+        post: operations["confirmOnlineApplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/applications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 网上申请预审队列（本乡镇窗口）
+         * @description Submitted (phone-confirmed) online applications to the caller's window, in the caller's region and below, oldest first; personal data masked. Drafts never appear. Who: clerks of the township window (role `clerk`); other clerks see an empty queue.
+         */
+        get: operations["listPrescreenApplications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/applications/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 预审：查看一件网上申请
+         * @description One submitted online application, as in the queue. Who: clerks of the township window whose region covers it.
+         */
+        get: operations["getPrescreenApplication"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/applications/{id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 预审通过：受理为办件（与窗口受理相同）
+         * @description Opens a case from the application through the same engine path as openCase (same reference rules, the 受理 notice with the tracking code goes to the applicant); CASE_OPENED notes the application id and the materials the clerk ticked as received (a subset of the declared ones). Who: a clerk of the township window whose region covers the application; the case belongs to the application's township.
+         */
+        post: operations["acceptOnlineApplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/applications/{id}/return": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 预审退回：一次性告知所缺材料
+         * @description Returns the application with a 一次性告知: every missing material at once and a note; the applicant is told by SMS (through the notice dispatcher) and may apply again. No case is opened. Who: a clerk of the township window whose region covers the application.
+         */
+        post: operations["returnOnlineApplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AcceptedOnlineApplication: {
+            applicationId: string;
+            caseId: string;
+            /** @description 受理编号 */
+            reference: string;
+            /** @description 查询码: shown once */
+            trackingCode: string;
+        };
         /** @description Something the caller may do now */
         Action: {
             /** @description Event type to send (outcome of a task) */
@@ -1657,24 +1825,6 @@ export interface components {
             data: components["schemas"]["DestituteSupport_EMPLOYMENT_ASSISTANCE_REFUSED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
-        } | {
-            /**
-             * @description 差评整改完成
-             * @constant
-             */
-            outcome: "RECTIFICATION_DONE";
-            data: components["schemas"]["Service_RECTIFICATION_DONE"];
-            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
-            expectedVersion?: number;
-        } | {
-            /**
-             * @description 回访完成
-             * @constant
-             */
-            outcome: "FOLLOW_UP_DONE";
-            data: components["schemas"]["Service_FOLLOW_UP_DONE"];
-            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
-            expectedVersion?: number;
         };
         DestituteSupport_ACCEPT: {
             /**
@@ -1888,7 +2038,7 @@ export interface components {
              * @description Stable machine-readable code; the table in docs/api.md and each operation's x-error-codes list them
              * @enum {string}
              */
-            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "NOTICE_NOT_ISSUED" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "ALREADY_RATED" | "NOT_YET_DECIDED" | "CLAIM_REQUIRED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "NOTICE_NOT_DEAD" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "INVALID_ASSIGNEE" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "REPORT_MONTH_IN_FUTURE" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "NOTICE_NOT_ISSUED" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "CLAIM_REQUIRED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "NOTICE_NOT_DEAD" | "APPLICATION_NOT_PENDING" | "PHONE_CODE_EXPIRED" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "INVALID_ASSIGNEE" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "REPORT_MONTH_IN_FUTURE" | "WRONG_PHONE_CODE" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
             /** @description Human-readable message (zh-CN), to show as it is */
             message: string;
             /** @description Field issues (422), retry hint (409 CASE_BUSY, 429, 503), allowed events (409), or version conflict (409) */
@@ -2271,24 +2421,6 @@ export interface components {
              */
             outcome: "SOCIAL_SECURITY_CARD_DONE";
             data?: components["schemas"]["Funeral_SOCIAL_SECURITY_CARD_DONE"];
-            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
-            expectedVersion?: number;
-        } | {
-            /**
-             * @description 差评整改完成
-             * @constant
-             */
-            outcome: "RECTIFICATION_DONE";
-            data: components["schemas"]["Service_RECTIFICATION_DONE"];
-            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
-            expectedVersion?: number;
-        } | {
-            /**
-             * @description 回访完成
-             * @constant
-             */
-            outcome: "FOLLOW_UP_DONE";
-            data: components["schemas"]["Service_FOLLOW_UP_DONE"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
         };
@@ -2737,24 +2869,6 @@ export interface components {
             data?: components["schemas"]["Marriage_SOCIAL_SECURITY_RECORD_DONE"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
-        } | {
-            /**
-             * @description 差评整改完成
-             * @constant
-             */
-            outcome: "RECTIFICATION_DONE";
-            data: components["schemas"]["Service_RECTIFICATION_DONE"];
-            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
-            expectedVersion?: number;
-        } | {
-            /**
-             * @description 回访完成
-             * @constant
-             */
-            outcome: "FOLLOW_UP_DONE";
-            data: components["schemas"]["Service_FOLLOW_UP_DONE"];
-            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
-            expectedVersion?: number;
         };
         Marriage_ACCEPT: {
             /** 备注 */
@@ -3053,6 +3167,44 @@ export interface components {
             name: string;
             required: boolean;
         };
+        OnlineApplicationChoices: {
+            regions: {
+                code: string;
+                name: string;
+                parentName: string | null;
+            }[];
+            procedures: {
+                id: string;
+                name: string;
+                materials: {
+                    code: string;
+                    name: string;
+                    required: boolean;
+                }[];
+            }[];
+        };
+        OnlineApplicationStatus: {
+            /** @description 申请编号: the only handle on the application, keep it */
+            id: string;
+            /** @enum {string} */
+            status: "draft" | "submitted" | "accepted" | "returned";
+            statusLabel: string;
+            procedureId: string;
+            procedureName: string;
+            regionCode: string;
+            regionName: string;
+            /** @description Masked, e.g. 138****8000 */
+            phone: string;
+            createdAt: string;
+            submittedAt: string | null;
+            returned: {
+                missingMaterials: {
+                    code: string;
+                    name: string;
+                }[];
+                note: string | null;
+            } | null;
+        };
         OpenCaseRequest: components["schemas"]["OpenSocialAssistanceCase"] | components["schemas"]["OpenDestituteSupportCase"] | components["schemas"]["OpenTemporaryAssistanceCase"] | components["schemas"]["OpenFuneralCase"] | components["schemas"]["OpenMarriageCase"] | components["schemas"]["OpenSocialOrganizationCase"];
         /** @description Opening a 特困人员救助供养申请 case */
         OpenDestituteSupportCase: {
@@ -3140,6 +3292,46 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        PhoneCodeSent: {
+            /** @description Masked phone */
+            sentTo: string;
+            expiresAt: string;
+            resendAfterSeconds: number;
+        };
+        PrescreenItem: {
+            id: string;
+            procedureId: string;
+            procedureName: string;
+            regionCode: string;
+            applicant: {
+                name: string;
+                /** @description Masked */
+                idNumber: string;
+                /** @description Masked */
+                phone: string;
+            };
+            /** @description The application as validated by the procedure's <Procedure>_Application schema, ID numbers, phones and bank cards masked */
+            application: {
+                [key: string]: unknown;
+            };
+            /** @description The procedure's whole checklist with the declared counts */
+            materials: {
+                code: string;
+                name: string;
+                required: boolean;
+                /** @description Copies declared; 0 when not declared */
+                count: number;
+            }[];
+            createdAt: string;
+            submittedAt: string;
+        };
+        PrescreenPage: {
+            items: components["schemas"]["PrescreenItem"][];
+            total: number;
+            pageSize: number;
+            /** @description Send as `cursor` for the next page; null on the last page */
+            nextCursor: string | null;
+        };
         Procedure: {
             id: string;
             version: number;
@@ -3165,104 +3357,6 @@ export interface components {
             /** @description Prefix of reference numbers */
             code: string;
             name: string;
-        };
-        RatingReceipt: {
-            reference: string;
-            /** @enum {string} */
-            stage: "acceptance" | "decision";
-            level: string;
-            /** @description true: a 差评 — a 整改 task was opened for the supervisors */
-            rectification: boolean;
-        };
-        /** @description A citizen rating (好差评) of one stage of a case */
-        RatingRequest: {
-            /** @description 查询码 (8 characters, case-insensitive), as on the receipt */
-            code: string;
-            /**
-             * 评价环节
-             * @description acceptance: the window service at intake; decision: the result, only once the case is decided
-             * @enum {string}
-             */
-            stage: "acceptance" | "decision";
-            /**
-             * 总体评价
-             * @enum {string}
-             */
-            level: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
-            /** 评价意见 */
-            comment?: string;
-            /**
-             * 办理渠道
-             * @constant
-             */
-            channel: "offline";
-            /** 分项评价 */
-            indicators: {
-                /**
-                 * 服务态度
-                 * @enum {string}
-                 */
-                attitude: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
-                /**
-                 * 办理效率
-                 * @enum {string}
-                 */
-                efficiency: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
-                /**
-                 * 告知指引
-                 * @enum {string}
-                 */
-                guidance: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
-                /**
-                 * 窗口环境
-                 * @enum {string}
-                 */
-                environment: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
-            };
-        } | {
-            /** @description 查询码 (8 characters, case-insensitive), as on the receipt */
-            code: string;
-            /**
-             * 评价环节
-             * @description acceptance: the window service at intake; decision: the result, only once the case is decided
-             * @enum {string}
-             */
-            stage: "acceptance" | "decision";
-            /**
-             * 总体评价
-             * @enum {string}
-             */
-            level: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
-            /** 评价意见 */
-            comment?: string;
-            /**
-             * 办理渠道
-             * @constant
-             */
-            channel: "online";
-            /** 分项评价 */
-            indicators: {
-                /**
-                 * 操作便捷
-                 * @enum {string}
-                 */
-                usability: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
-                /**
-                 * 办事指南清晰
-                 * @enum {string}
-                 */
-                guidance: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
-                /**
-                 * 办理效率
-                 * @enum {string}
-                 */
-                efficiency: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
-                /**
-                 * 咨询响应
-                 * @enum {string}
-                 */
-                response: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
-            };
         };
         /** @description 不予受理通知书, from the REJECT_APPLICATION of the case */
         RejectionNotice: {
@@ -3301,22 +3395,10 @@ export interface components {
         RetryAfterDetails: {
             retryAfterSeconds: number;
         };
-        Service_FOLLOW_UP_DONE: {
-            /** 是否联系到申请人 */
-            reached: boolean;
-            /**
-             * 回访评价
-             * @enum {string}
-             */
-            newLevel?: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
-            /** 回访情况 */
-            note: string;
-        };
-        Service_RECTIFICATION_DONE: {
-            /** 差评原因核实 */
-            cause: string;
-            /** 整改措施 */
-            measures: string;
+        ReturnedOnlineApplication: {
+            applicationId: string;
+            /** @constant */
+            status: "returned";
         };
         Session: {
             /** @description Send as Authorization: Bearer <token> */
@@ -3327,7 +3409,8 @@ export interface components {
         SinkMessage: {
             id: string;
             noticeId: string;
-            caseId: string;
+            /** @description Null for a notice of an online application (网上申请: phone code, return) */
+            caseId: string | null;
             /** @description Masked, e.g. 138****8000 */
             recipient: string;
             /** @description The SMS text as the citizen would read it */
@@ -3342,11 +3425,12 @@ export interface components {
         };
         SmsNotice: {
             id: string;
-            caseId: string;
+            /** @description Null for a notice of an online application (网上申请: phone code, return) */
+            caseId: string | null;
             /** @description 受理编号 of the case */
             reference: string;
             /** @enum {string} */
-            kind: "accepted" | "supplement" | "decision" | "payment" | "rating_invitation";
+            kind: "accepted" | "supplement" | "decision" | "payment" | "rating_invitation" | "phone_code" | "application_returned";
             /** @description zh-CN */
             kindLabel: string;
             /**
@@ -3851,24 +3935,6 @@ export interface components {
              */
             outcome: "EMPLOYMENT_ASSISTANCE_REFUSED";
             data: components["schemas"]["SocialAssistance_EMPLOYMENT_ASSISTANCE_REFUSED"];
-            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
-            expectedVersion?: number;
-        } | {
-            /**
-             * @description 差评整改完成
-             * @constant
-             */
-            outcome: "RECTIFICATION_DONE";
-            data: components["schemas"]["Service_RECTIFICATION_DONE"];
-            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
-            expectedVersion?: number;
-        } | {
-            /**
-             * @description 回访完成
-             * @constant
-             */
-            outcome: "FOLLOW_UP_DONE";
-            data: components["schemas"]["Service_FOLLOW_UP_DONE"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
         };
@@ -4377,24 +4443,6 @@ export interface components {
              */
             outcome: "ANNOUNCEMENT_DONE";
             data?: components["schemas"]["SocialOrganization_ANNOUNCEMENT_DONE"];
-            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
-            expectedVersion?: number;
-        } | {
-            /**
-             * @description 差评整改完成
-             * @constant
-             */
-            outcome: "RECTIFICATION_DONE";
-            data: components["schemas"]["Service_RECTIFICATION_DONE"];
-            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
-            expectedVersion?: number;
-        } | {
-            /**
-             * @description 回访完成
-             * @constant
-             */
-            outcome: "FOLLOW_UP_DONE";
-            data: components["schemas"]["Service_FOLLOW_UP_DONE"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
         };
@@ -5075,24 +5123,6 @@ export interface components {
             data: components["schemas"]["TemporaryAssistance_RECOVERY_WAIVED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
-        } | {
-            /**
-             * @description 差评整改完成
-             * @constant
-             */
-            outcome: "RECTIFICATION_DONE";
-            data: components["schemas"]["Service_RECTIFICATION_DONE"];
-            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
-            expectedVersion?: number;
-        } | {
-            /**
-             * @description 回访完成
-             * @constant
-             */
-            outcome: "FOLLOW_UP_DONE";
-            data: components["schemas"]["Service_FOLLOW_UP_DONE"];
-            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
-            expectedVersion?: number;
         };
         TemporaryAssistance_ACCEPT: {
             /** 备注 */
@@ -5241,15 +5271,6 @@ export interface components {
                 at: string;
                 step: string;
             }[];
-            /** @description 好差评: what is rated and what may still be (POST /api/track/{reference}/ratings) */
-            rating: {
-                /** @description Level given to the acceptance stage; null: not rated */
-                acceptance: string | null;
-                /** @description Level given to the decision; null: not rated */
-                decision: string | null;
-                /** @description The case is decided: its result may be rated (once) */
-                decided: boolean;
-            };
         };
         /** @description The case after the command (GET the case for its history) */
         TransitionResult: {
@@ -6892,108 +6913,6 @@ export interface operations {
                 };
             };
             /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Too many requests; retry after Retry-After seconds. Codes: `RATE_LIMITED`, `TEMPORARILY_LOCKED`. */
-            429: {
-                headers: {
-                    "Retry-After": components["headers"]["RetryAfter"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
-            503: {
-                headers: {
-                    "Retry-After": components["headers"]["RetryAfter"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    rateCase: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description 受理编号 */
-                reference: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["RatingRequest"];
-            };
-        };
-        responses: {
-            /** @description OK */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RatingReceipt"];
-                };
-            };
-            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_JSON_BODY`. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found. Codes: `NOT_FOUND`, `TRACKING_NOT_FOUND`. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Conflict with the current state of the case. Codes: `ALREADY_RATED`, `CASE_BUSY`, `NOT_YET_DECIDED`. */
-            409: {
-                headers: {
-                    "Retry-After": components["headers"]["RetryAfter"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9701,7 +9620,7 @@ export interface operations {
         parameters: {
             query?: {
                 status?: "pending" | "sent" | "dead" | "discarded";
-                kind?: "accepted" | "supplement" | "decision" | "payment" | "rating_invitation";
+                kind?: "accepted" | "supplement" | "decision" | "payment" | "rating_invitation" | "phone_code" | "application_returned";
                 caseId?: string;
                 /** @description nextCursor of the previous page */
                 cursor?: string;
@@ -10027,6 +9946,732 @@ export interface operations {
                 };
             };
             /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listOnlineApplicationRegions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnlineApplicationChoices"];
+                };
+            };
+            /** @description Too many requests; retry after Retry-After seconds. Codes: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    startOnlineApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenCaseRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnlineApplicationStatus"];
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `INVALID_APPLICATION`, `INVALID_CHARACTERS`, `UNKNOWN_PROCEDURE`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; retry after Retry-After seconds. Codes: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getOnlineApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnlineApplicationStatus"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; retry after Retry-After seconds. Codes: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    requestOnlineApplicationCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PhoneCodeSent"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `APPLICATION_NOT_PENDING`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; retry after Retry-After seconds. Codes: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    confirmOnlineApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    code: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnlineApplicationStatus"];
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `APPLICATION_NOT_PENDING`, `PHONE_CODE_EXPIRED`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`, `WRONG_PHONE_CODE`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; retry after Retry-After seconds. Codes: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listPrescreenApplications: {
+        parameters: {
+            query?: {
+                status?: "submitted";
+                cursor?: string;
+                pageSize?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PrescreenPage"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getPrescreenApplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PrescreenItem"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `APPLICATION_NOT_PENDING`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    acceptOnlineApplication: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–200 visible ASCII characters, kept 24 hours per user. A retry with the same key and body returns the stored response without running the command again; the same key with another body → 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description Codes of the declared materials the clerk received
+                     * @default []
+                     */
+                    materialsReceived?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcceptedOnlineApplication"];
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `APPLICATION_NOT_PENDING`, `CALENDAR_YEAR_MISSING`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_APPLICATION`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    returnOnlineApplication: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–200 visible ASCII characters, kept 24 hours per user. A retry with the same key and body returns the stored response without running the command again; the same key with another body → 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description Material codes of the procedure's checklist
+                     * @default []
+                     */
+                    missingMaterials?: string[];
+                    note?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReturnedOnlineApplication"];
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `APPLICATION_NOT_PENDING`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
             422: {
                 headers: {
                     [name: string]: unknown;
