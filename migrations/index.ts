@@ -7,6 +7,7 @@ import * as indexes from './20261201_005_indexes.ts';
 import * as workbench from './20261201_006_workbench.ts';
 import * as notices from './20261202_007_notices.ts';
 import * as serviceEvents from './20261202_008_service_events.ts';
+import * as leads from './20261202_011_leads.ts';
 
 // Migrations are listed here (not discovered on disk) so they load the same way under
 // tsx, vitest and any bundler. Append only; never edit a migration that has shipped.
@@ -19,6 +20,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down?(k: Knex): P
   '20261201_006_workbench': workbench,
   '20261202_007_notices': notices,
   '20261202_008_service_events': serviceEvents,
+  '20261202_011_leads': leads,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -86,6 +86,8 @@ export class Engine {
     trx: Db,
     actor: Actor,
     input: { procedureId: string; applicant: unknown; application: unknown },
+    /** Set when a township opens the case from a 主动发现 lead (commands/leads.ts): noted in CASE_OPENED. */
+    origin?: { leadId: string },
   ): Promise<{ id: string; reference: string; trackingCode: string; version: number }> {
     if (!actor.roles.includes('clerk')) {
       throw new DomainError('forbidden', 'ROLE_REQUIRED', '只有窗口受理人员可以受理申请');
@@ -128,7 +130,7 @@ export class Engine {
         case_id: id,
         seq: 1,
         type: 'CASE_OPENED',
-        payload: { procedureId: def.id, definitionVersion: def.version },
+        payload: { procedureId: def.id, definitionVersion: def.version, ...(origin ? { leadId: origin.leadId } : {}) },
         actor_id: actor.id,
         actor_name: actor.name,
         from_state: null,

@@ -20,6 +20,7 @@ import taskRoutes from './routes/tasks.ts';
 import taskAssignmentRoutes from './routes/taskAssignment.ts';
 import userRoutes from './routes/users.ts';
 import noticeRoutes from './routes/notices.ts';
+import leadRoutes from './routes/leads.ts';
 import trackRoutes from './routes/track.ts';
 import { workbench } from './static.ts';
 
@@ -68,6 +69,7 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   await api.register(adminRoutes, { prefix: '/api/admin' });
   await api.register(userRoutes, { prefix: '/api/admin/users' });
   await api.register(noticeRoutes, { prefix: '/api/admin/notices' });
+  await api.register(leadRoutes, { prefix: '/api/leads' });
 };
 
 export async function buildApp(

@@ -28,6 +28,7 @@ export const TAGS = [
   { name: 'supervision', description: '时限督办：预警、黄牌、红牌任务（督办人员、管理员）。' },
   { name: 'audit', description: '办件日志哈希链（SM3）核验（督办人员、管理员）。' },
   { name: 'admin', description: '管理：工作日历、用户（管理员，限本辖区）。' },
+  { name: 'leads', description: '主动发现：网格员登记线索，乡镇（街道）社会救助经办机构审核、关闭或转为救助申请。' },
 ];
 
 const MUTATING = new Set(['post', 'put', 'patch', 'delete']);

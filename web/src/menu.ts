@@ -14,6 +14,7 @@ export const MENU: MenuItem[] = [
   { path: '/inbox', label: '待办', roles: ['reviewer', 'clerk'] },
   { path: '/supervision', label: '督办', roles: ['supervisor'] },
   { path: '/admin', label: '管理', roles: ['admin'] },
+  { path: '/leads', label: '线索', roles: ['gridWorker', 'reviewer'] },
 ];
 
 export const menuFor = (user: User | null): MenuItem[] => (user ? MENU.filter((m) => m.roles.some((r) => user.roles.includes(r))) : []);
@@ -23,4 +24,4 @@ export const mayOpen = (user: User | null, roles: Role[] | undefined) => !roles 
 /** Where a user lands after login: their first screen. */
 export const homeOf = (user: User | null) => menuFor(user)[0]?.path ?? '/no-role';
 
-export const ROLE_NAMES: Record<string, string> = { clerk: '窗口人员', reviewer: '审核人员', supervisor: '督办人员', admin: '管理员' };
+export const ROLE_NAMES: Record<string, string> = { clerk: '窗口人员', reviewer: '审核人员', supervisor: '督办人员', admin: '管理员', gridWorker: '网格员' };

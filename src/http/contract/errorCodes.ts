@@ -46,6 +46,7 @@ export const ERROR_CODES = {
   USERNAME_TAKEN: [409, 'Creating a user: the username exists already'],
   CASE_BUSY: [409, 'Another command holds the case; retry after Retry-After seconds (agreed)'],
   NOTICE_NOT_DEAD: [409, 'Retrying or discarding a citizen notice that is not dead-lettered'],
+  LEAD_NOT_OPEN: [409, 'Closing or converting a 主动发现 lead that is already closed or converted'],
   // 413, 415
   BODY_TOO_LARGE: [413, 'The body exceeds 256 KiB'],
   INVALID_MEDIA_TYPE: [415, 'The body is not application/json'],
