@@ -115,20 +115,24 @@ export interface LeadMonthCounts {
   overdue: number;
 }
 
-/** The 月报告's block: [from, to) is the month in China time. */
-export async function leadMonthCounts(db: Db, regionPrefix: string, from: Date, to: Date, now: Date): Promise<LeadMonthCounts> {
+/**
+ * The 月报告's block over [from, asOf] (the month in China time, up to now while it runs):
+ * leads registered; converted and closed (reviewed in the month); overdue — reviews that fell due
+ * in the month and were not done by their due date.
+ */
+export async function leadMonthCounts(db: Db, regionPrefix: string, from: Date, asOf: Date): Promise<LeadMonthCounts> {
   const region = `${likePrefix(regionPrefix)}%`;
   const one = async (sql: string, bindings: Array<Date | string>) => Number((await db.raw(sql, bindings)).rows[0].n);
-  const registered = await one(`select count(*) as n from leads where registered_at >= ? and registered_at < ? and region_code like ?`, [from, to, region]);
+  const registered = await one(`select count(*) as n from leads where registered_at >= ? and registered_at <= ? and region_code like ?`, [from, asOf, region]);
   const { rows } = await db.raw(
     `select count(*) filter (where status = 'converted') as converted, count(*) filter (where status = 'closed') as closed
-     from leads where reviewed_at >= ? and reviewed_at < ? and region_code like ?`,
-    [from, to, region],
+     from leads where reviewed_at >= ? and reviewed_at <= ? and region_code like ?`,
+    [from, asOf, region],
   );
   const overdue = await one(
-    `select count(*) as n from leads where review_due_at >= ? and review_due_at < ? and review_due_at <= ? and region_code like ?
+    `select count(*) as n from leads where review_due_at >= ? and review_due_at < ? and region_code like ?
        and (reviewed_at is null or reviewed_at > review_due_at)`,
-    [from, to, now, region],
+    [from, asOf, region],
   );
   return { registered, converted: Number(rows[0].converted), closed: Number(rows[0].closed), overdue };
 }
