@@ -55,10 +55,6 @@ export async function reviewLead(
   });
 }
 
-export async function leadOfCase(db: Db, caseId: string): Promise<LeadRow | undefined> {
-  return db<LeadRow>('leads').where({ case_id: caseId }).first();
-}
-
 export interface LeadFilter {
   regionPrefix: string;
   status?: LeadStatus;
