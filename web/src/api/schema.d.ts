@@ -1009,6 +1009,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/leads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 主动发现线索列表
+         * @description Leads newest first, filtered by status, urgency and overdue (open and past its review due date); page/pageSize. Personal data masked. Who: the grid worker who registered it (role `gridWorker`, own leads only), reviewers of township-civil-affairs, supervisors and admins — each in their region and below. Other reviewers: 403 NOT_PERMITTED.
+         */
+        get: operations["listLeads"];
+        put?: never;
+        /**
+         * 网格员登记主动发现线索
+         * @description Registers a household that may need assistance, in the grid worker's region: the head of household (ID number encrypted at rest), address, size, situation, suggested procedure and urgency. The township must review it within 1 working day (urgent) or 5 (normal) — local limits. Who: grid workers (role `gridWorker`).
+         */
+        post: operations["registerLead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 线索详情
+         * @description One lead, personal data masked, with the reference of the case opened from it. Who: the grid worker who registered it (role `gridWorker`, own leads only), reviewers of township-civil-affairs, supervisors and admins — each in their region and below. A lead the caller may not see: 404.
+         */
+        get: operations["getLead"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/{id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 线索审核：不予转办，关闭
+         * @description Closes an open lead with the reason (zh-CN). A lead already closed or converted: 409 LEAD_NOT_OPEN. Who: reviewers of township-civil-affairs whose region covers the lead (another department: 403 NOT_YOUR_DEPARTMENT; another region: 404).
+         */
+        post: operations["closeLead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/{id}/convert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 线索审核：转为临时救助申请（紧急线索走急难型先行救助）
+         * @description Opens a 临时救助 case on the household's behalf in the lead's region, through the same engine path as createCase (the household head is the applicant; the situation is the reason), and links it: the lead gets caseId, the CASE_OPENED payload notes leadId. An urgent lead is accepted at once on the urgent path (ACCEPT_URGENT: 先行救助 by the township within 1 working day); a normal one waits at the window's 受理 task. The steps are recorded under the reviewer's name with "（主动发现）". A lead already closed or converted: 409 LEAD_NOT_OPEN. Who: reviewers of township-civil-affairs whose region covers the lead (another department: 403 NOT_YOUR_DEPARTMENT; another region: 404).
+         */
+        post: operations["convertLead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1850,7 +1934,7 @@ export interface components {
              * @description Stable machine-readable code; the table in docs/api.md and each operation's x-error-codes list them
              * @enum {string}
              */
-            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "NOTICE_NOT_ISSUED" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "CLAIM_REQUIRED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "NOTICE_NOT_DEAD" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "INVALID_ASSIGNEE" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "REPORT_MONTH_IN_FUTURE" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "NOTICE_NOT_ISSUED" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "CLAIM_REQUIRED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "NOTICE_NOT_DEAD" | "LEAD_NOT_OPEN" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "INVALID_ASSIGNEE" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "REPORT_MONTH_IN_FUTURE" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
             /** @description Human-readable message (zh-CN), to show as it is */
             message: string;
             /** @description Field issues (422), retry hint (409 CASE_BUSY, 429, 503), allowed events (409), or version conflict (409) */
@@ -1862,7 +1946,7 @@ export interface components {
             /** @description Who may send it when no open task carries it (always within the sender's region); system: only the deadline engine */
             sentBy: ({
                 /** @enum {string} */
-                role: "clerk" | "reviewer" | "supervisor" | "admin";
+                role: "clerk" | "reviewer" | "supervisor" | "admin" | "gridWorker";
                 /** @description A department id, or 'accepting': the procedure's accepting window */
                 department: string;
             } | {
@@ -2414,7 +2498,7 @@ export interface components {
             /** @description 行政区划代码 of the case: the task is worked by its department in this region (or a covering one) */
             regionCode: string;
             /** @enum {string} */
-            role: "clerk" | "reviewer" | "supervisor" | "admin";
+            role: "clerk" | "reviewer" | "supervisor" | "admin" | "gridWorker";
             /** @enum {string} */
             status: "open" | "claimed" | "completed" | "cancelled";
             actions: components["schemas"]["Action"][];
@@ -2466,6 +2550,57 @@ export interface components {
                 overdue: components["schemas"]["FilterCount"];
             };
             countCap: number;
+        };
+        Lead: {
+            id: string;
+            regionCode: string;
+            /**
+             * @description urgent: reviewed within 1 working day and converted on the 临时救助 urgent path (先行救助); normal: 5 working days
+             * @enum {string}
+             */
+            urgency: "normal" | "urgent";
+            /**
+             * @description open: awaiting the township review; converted: a case was opened (caseId); closed: with closeReason
+             * @enum {string}
+             */
+            status: "open" | "converted" | "closed";
+            /** @description Personal data masked for every caller; the conversion reads the encrypted originals server-side */
+            household: {
+                /** @description Masked, e.g. 张*三 */
+                headName: string;
+                /** @description Masked */
+                headIdNumber: string;
+                /** @description Masked, e.g. 138****8000 */
+                phone: string;
+                address: string;
+                size: number;
+            };
+            situation: string;
+            /** @description What the grid worker suggests (temporary-assistance, social-assistance, destitute-support); conversion opens 临时救助 */
+            suggestedProcedure: string;
+            /** @description The grid worker's display name */
+            registeredBy: string;
+            registeredAt: string;
+            /** @description Review due date (end of the working day); null when the calendar year is not loaded (reviewDueNote) */
+            reviewDueAt: string | null;
+            reviewDueNote: string | null;
+            /** @description Open and past reviewDueAt, at the moment of the request */
+            overdue: boolean;
+            reviewedBy: string | null;
+            reviewedAt: string | null;
+            closeReason: string | null;
+            /** @description The case opened from it */
+            caseId: string | null;
+            /** @description 受理编号 of that case (one lead, and on conversion) */
+            caseReference?: string | null;
+        };
+        LeadPage: {
+            items: components["schemas"]["Lead"][];
+            /** @description Leads matching the filters (stops at 10,000; totalCapped) */
+            total: number;
+            totalCapped: boolean;
+            page: number;
+            pageSize: number;
         };
         LoginRequest: {
             username: string;
@@ -2890,6 +3025,17 @@ export interface components {
             }[];
             /** @description All procedures: figures over cases */
             totals: components["schemas"]["MonthlyReportRow"];
+            /** @description 主动发现 (docs/leads.md); also the last rows of the CSV/XLSX (category 主动发现线索) */
+            leads: {
+                /** @description 主动发现 leads registered in the month */
+                registered: number;
+                /** @description Converted into a case in the month */
+                converted: number;
+                /** @description Closed with a reason in the month */
+                closed: number;
+                /** @description Reviews due in the month not done by their due date */
+                overdue: number;
+            };
         };
         MonthlyReportRow: {
             /** @description 收件: cases opened in the month (procedures, totals); tasks opened (departments) */
@@ -2945,8 +3091,8 @@ export interface components {
             /** @description 行政区划代码: the admin's region or one below it */
             regionCode: string;
             /** @enum {string} */
-            department: "administration" | "township-window" | "township-civil-affairs" | "county-verification" | "county-civil-affairs" | "medical-insurance" | "education" | "housing" | "public-security" | "funeral-home" | "human-resources" | "housing-fund" | "marriage-registry" | "social-org-registry" | "sponsor-unit" | "tax";
-            roles: ("clerk" | "reviewer" | "supervisor" | "admin")[];
+            department: "administration" | "township-window" | "township-civil-affairs" | "county-verification" | "county-civil-affairs" | "medical-insurance" | "education" | "housing" | "public-security" | "funeral-home" | "human-resources" | "housing-fund" | "marriage-registry" | "social-org-registry" | "sponsor-unit" | "tax" | "community-grid";
+            roles: ("clerk" | "reviewer" | "supervisor" | "admin" | "gridWorker")[];
             /** @description Initial password (the policy applies); tell the user, who should change it */
             password: string;
         };
@@ -4356,6 +4502,24 @@ export interface components {
                 opened: number;
                 closed: number;
             }[];
+            /** @description 主动发现 leads of the region and below (docs/leads.md) */
+            leads: {
+                /** @description Leads awaiting the township review */
+                open: number;
+                /** @description Of those, past their review due date */
+                overdue: number;
+                /** @description Converted into a case */
+                converted: number;
+                /** @description Closed with a reason */
+                closed: number;
+                /** @description For each number, the listLeads URL (GET) behind it */
+                list: {
+                    open: string;
+                    overdue: string;
+                    converted: string;
+                    closed: string;
+                };
+            };
             /** @description Earlier board: live tasks by recorded escalation level */
             totals: {
                 warned: number;
@@ -4382,7 +4546,7 @@ export interface components {
                 /** @description 行政区划代码 of the case: the task is worked by its department in this region (or a covering one) */
                 regionCode: string;
                 /** @enum {string} */
-                role: "clerk" | "reviewer" | "supervisor" | "admin";
+                role: "clerk" | "reviewer" | "supervisor" | "admin" | "gridWorker";
                 /** @enum {string} */
                 status: "open" | "claimed" | "completed" | "cancelled";
                 actions: components["schemas"]["Action"][];
@@ -4493,7 +4657,7 @@ export interface components {
             /** @description 行政区划代码 of the case: the task is worked by its department in this region (or a covering one) */
             regionCode: string;
             /** @enum {string} */
-            role: "clerk" | "reviewer" | "supervisor" | "admin";
+            role: "clerk" | "reviewer" | "supervisor" | "admin" | "gridWorker";
             /** @enum {string} */
             status: "open" | "claimed" | "completed" | "cancelled";
             actions: components["schemas"]["Action"][];
@@ -4523,7 +4687,7 @@ export interface components {
             title: string;
             department: string;
             /** @enum {string} */
-            role: "clerk" | "reviewer" | "supervisor" | "admin";
+            role: "clerk" | "reviewer" | "supervisor" | "admin" | "gridWorker";
             actions: string[];
             timeLimit: components["schemas"]["TimeLimit"];
             overdueEvent?: string;
@@ -5022,7 +5186,7 @@ export interface components {
             /** @description 行政区划代码: the user sees cases of this region and below */
             regionCode: string;
             department: string;
-            roles: ("clerk" | "reviewer" | "supervisor" | "admin")[];
+            roles: ("clerk" | "reviewer" | "supervisor" | "admin" | "gridWorker")[];
         };
         VersionConflictDetails: {
             expectedVersion: number;
@@ -9673,6 +9837,499 @@ export interface operations {
                 };
             };
             /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listLeads: {
+        parameters: {
+            query?: {
+                status?: "open" | "converted" | "closed";
+                urgency?: "normal" | "urgent";
+                /** @description true: only open leads past their review due date */
+                overdue?: "true" | "false";
+                page?: number;
+                pageSize?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeadPage"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_PERMITTED`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    registerLead: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–200 visible ASCII characters, kept 24 hours per user. A retry with the same key and body returns the stored response without running the command again; the same key with another body → 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    household: {
+                        /** 户主姓名 */
+                        headName: string;
+                        /**
+                         * 户主身份证号码
+                         * @description 18位公民身份号码，末位校验码可为X
+                         */
+                        headIdNumber: string;
+                        /** 联系电话 */
+                        phone: string;
+                        /** 住址 */
+                        address: string;
+                        /** 家庭人口 */
+                        size: number;
+                    };
+                    /** 困难情况 */
+                    situation: string;
+                    /**
+                     * 建议救助事项
+                     * @default temporary-assistance
+                     * @enum {string}
+                     */
+                    suggestedProcedure?: "temporary-assistance" | "social-assistance" | "destitute-support";
+                    /**
+                     * 紧急程度
+                     * @enum {string}
+                     */
+                    urgency: "normal" | "urgent";
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lead"];
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getLead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lead"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_PERMITTED`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    closeLead: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–200 visible ASCII characters, kept 24 hours per user. A retry with the same key and body returns the stored response without running the command again; the same key with another body → 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** 关闭理由 */
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lead"];
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_YOUR_DEPARTMENT`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `LEAD_NOT_OPEN`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    convertLead: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–200 visible ASCII characters, kept 24 hours per user. A retry with the same key and body returns the stored response without running the command again; the same key with another body → 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * 急难类型
+                     * @enum {string}
+                     */
+                    hardship: "illness" | "accident" | "disaster" | "other";
+                    /**
+                     * 申请救助金额
+                     * @description 单位：分（界面以元输入和显示）
+                     */
+                    requestedAmountFen: number;
+                    /** 备注 */
+                    note?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lead"];
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_YOUR_DEPARTMENT`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `CALENDAR_YEAR_MISSING`, `LEAD_NOT_OPEN`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_APPLICATION`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
             422: {
                 headers: {
                     [name: string]: unknown;
