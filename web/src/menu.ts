@@ -7,6 +7,8 @@ export interface MenuItem {
   path: string;
   label: string;
   roles: Role[];
+  /** When set, only users of these departments (线索: grid workers and the township's social-assistance office). */
+  departments?: string[];
 }
 
 export const MENU: MenuItem[] = [
@@ -14,10 +16,11 @@ export const MENU: MenuItem[] = [
   { path: '/inbox', label: '待办', roles: ['reviewer', 'clerk'] },
   { path: '/supervision', label: '督办', roles: ['supervisor'] },
   { path: '/admin', label: '管理', roles: ['admin'] },
-  { path: '/leads', label: '线索', roles: ['gridWorker', 'reviewer'] },
+  { path: '/leads', label: '线索', roles: ['gridWorker', 'reviewer'], departments: ['community-grid', 'township-civil-affairs'] },
 ];
 
-export const menuFor = (user: User | null): MenuItem[] => (user ? MENU.filter((m) => m.roles.some((r) => user.roles.includes(r))) : []);
+export const menuFor = (user: User | null): MenuItem[] =>
+  user ? MENU.filter((m) => m.roles.some((r) => user.roles.includes(r)) && (!m.departments || m.departments.includes(user.department))) : [];
 
 export const mayOpen = (user: User | null, roles: Role[] | undefined) => !roles || (user !== null && roles.some((r) => user.roles.includes(r)));
 
