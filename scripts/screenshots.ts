@@ -224,7 +224,8 @@ try {
   await logIn(gridPage, service.url, 'grid.beishan');
   await gridPage.waitForURL(/\/leads$/);
   await gridPage.goto(`${service.url}/leads/new`);
-  await gridPage.getByText('紧急（1个工作日内审核').click();
+  await gridPage.locator('.el-radio-button', { hasText: '紧急' }).click();
+  await gridPage.getByText('1个工作日内审核，可按急难型先行救助').waitFor();
   await gridPage.locator('#lead-name').fill('李四海');
   await gridPage.locator('#lead-id').fill('11010519491231002X');
   await gridPage.locator('#lead-phone').fill('13900139000');

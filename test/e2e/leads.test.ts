@@ -7,6 +7,9 @@ import { CHROMIUM, hasChromium, launchBrowser, logIn, seriousViolations, startSe
 // 主动发现 in the workbench: a grid worker registers a lead on /leads/new (phone-sized screen),
 // the township converts it on /leads, and the urgent 临时救助 case page opens.
 
+// Page-side global inside waitForFunction (the root tsconfig has no DOM library).
+declare const document: any;
+
 if (!hasChromium) console.warn(`[e2e] browser tests skipped: no Chromium at ${CHROMIUM}`);
 
 describe.skipIf(!hasChromium)('主动发现 leads in Chromium', () => {
@@ -49,8 +52,9 @@ describe.skipIf(!hasChromium)('主动发现 leads in Chromium', () => {
     await grid.page.locator('.el-form-item__error', { hasText: '请填写户主姓名' }).waitFor();
     expect(await seriousViolations(grid.page), 'register form with errors').toEqual([]);
 
-    await grid.page.getByText('紧急（1个工作日内审核').click();
+    await grid.page.locator('.el-radio-button', { hasText: '紧急' }).click();
     await grid.page.locator('.el-radio-button.is-active', { hasText: '紧急' }).waitFor();
+    await grid.page.getByText('1个工作日内审核，可按急难型先行救助').waitFor();
     await grid.page.locator('#lead-name').fill('李四海');
     await grid.page.locator('#lead-id').fill('11010519491231002X');
     await grid.page.locator('#lead-phone').fill('13900139000');
@@ -76,6 +80,9 @@ describe.skipIf(!hasChromium)('主动发现 leads in Chromium', () => {
     await card.getByRole('button', { name: '转为临时救助申请' }).click();
     await town.page.locator('.el-dialog', { hasText: '急难型先行救助直接受理' }).waitFor();
     await town.page.locator('#convert-amount').fill('3000');
+    // axe reads colours mid-fade as too light: wait for the dialog's opening transition to end.
+    await town.page.waitForFunction(() => document.getAnimations().every((a: any) => a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity));
+    await town.page.waitForFunction(() => !document.querySelector('.dialog-fade-enter-active'));
     expect(await seriousViolations(town.page), 'convert dialog').toEqual([]);
     await town.page.getByRole('button', { name: '确认转办' }).click();
 

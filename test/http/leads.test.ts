@@ -106,4 +106,18 @@ describe('leads API', () => {
     // The grid worker follows the lead to its case reference.
     expect((await grid.get(`/api/leads/${created.id}`)).json()).toMatchObject({ status: 'converted', caseReference: body.caseReference });
   });
+
+  it('puts the month\'s leads in the 月报告 CSV, after the department lines', async () => {
+    const supervisor = await ctx.as('supervisor.xihu');
+    const json = (await supervisor.get('/api/reports/monthly?month=2026-03')).json();
+    expect(json.leads.registered).toBeGreaterThanOrEqual(3);
+    const csv = (await supervisor.get('/api/reports/monthly.csv?month=2026-03')).rawPayload.toString('utf8').trim().split('\r\n');
+    expect(csv.slice(-4)).toEqual([
+      `主动发现线索,登记线索数,${json.leads.registered}`,
+      `主动发现线索,转为救助申请数,${json.leads.converted}`,
+      `主动发现线索,审核关闭数,${json.leads.closed}`,
+      `主动发现线索,审核超期数,${json.leads.overdue}`,
+    ]);
+    expect(json.leads.converted).toBe(1);
+  });
 });
