@@ -51,7 +51,7 @@ describe('一次性告知书 (supplement notice)', () => {
     expect(notice.deadline.text).toBe('2026年4月1日前');
     expect(notice.legalBasis.join('')).toContain('行政许可法》第三十二条');
     expect(notice.legalBasis.join('')).toContain('一次告知申请人需要补正的全部内容');
-    expect(notice.procedureBasis).toContain('社会救助暂行办法');
+    expect(notice.procedureBasis.join('、')).toContain('社会救助暂行办法');
     expect(notice.clockStopped).toContain('补正期间不计入办理时限');
     expect(notice.onExpiry).toContain('逾期未补正');
   });

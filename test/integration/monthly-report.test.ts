@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { procedureDefinitions } from '../../workflows/index.ts';
 import { leavesOf, monthBounds, monthlyReport, p90 } from '../../src/engine/queries/monthlyReport.ts';
 import { applicant, application, useTestApp } from '../support/app.ts';
+import { wholeScanOffenders } from '../support/plans.ts';
 
 // The 月报告 read model below the HTTP layer: a 低保 case counts as decided (办结) at 审核确认 and
 // not when its monthly payments stop; 公示 (clock stopped) does not count; ratings, 整改 and 回访 —
@@ -61,32 +62,6 @@ beforeAll(async () => {
   await send('clerk.xixi', refused, 'REJECT_APPLICATION', { reason: '不符合条件' });
 });
 
-// As in query-plans.test.ts: scans of growing tables that read the whole table or a whole index.
-const GROWING = new Set(['cases', 'tasks', 'timers', 'case_events']);
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  'Index Cond'?: string;
-  Plans?: PlanNode[];
-}
-function wholeScans(node: PlanNode, relation?: string): string[] {
-  const rel = node['Relation Name'] ?? relation;
-  const found: string[] = [];
-  const type = node['Node Type'];
-  if (rel && GROWING.has(rel)) {
-    if (type === 'Seq Scan') found.push(`Seq Scan on ${rel}`);
-    if (/^(Index Scan|Index Only Scan|Bitmap Index Scan)$/.test(type) && !node['Index Cond']) found.push(`${type} of all of ${node['Index Name']} (${rel})`);
-  }
-  for (const child of node.Plans ?? []) found.push(...wholeScans(child, type === 'Bitmap Heap Scan' ? rel : undefined));
-  return found;
-}
-function asKnexRaw(sql: string, bindings: unknown[]): [string, any[]] {
-  if (!/\$\d+/.test(sql)) return [sql, bindings as any[]];
-  const ordered: unknown[] = [];
-  const text = sql.replace(/\?/g, '\\?').replace(/\$(\d+)/g, (_, n) => (ordered.push(bindings[Number(n) - 1]), '?'));
-  return [text, ordered as any[]];
-}
 
 describe('the 月报告 read model', () => {
   it('a periodic benefit is decided at 审核确认, with 公示 excluded, and is no longer open while it is paid', async () => {
@@ -161,17 +136,11 @@ describe('the 月报告 read model', () => {
     } finally {
       db.off('query', listener);
     }
-    const offenders: string[] = [];
-    await db.transaction(async (trx) => {
-      await trx.raw('set local enable_seqscan = off');
-      for (const { sql, bindings } of captured) {
-        if (/calendar_/.test(sql) || /from "regions"/.test(sql)) continue;
-        const { rows } = await trx.raw(...asKnexRaw(`explain (format json) ${sql}`, bindings));
-        const raw = rows[0]['QUERY PLAN'];
-        const plan = (typeof raw === 'string' ? JSON.parse(raw) : raw)[0].Plan as PlanNode;
-        for (const scan of wholeScans(plan)) offenders.push(`${scan}: ${sql}`);
-      }
-    });
+    const offenders = await wholeScanOffenders(
+      db,
+      captured.filter(({ sql }) => !/calendar_/.test(sql) && !/from "regions"/.test(sql)),
+      ['cases', 'tasks', 'timers', 'case_events'],
+    );
     expect(captured.filter((c) => /from "(cases|case_events|tasks)"/.test(c.sql))).toHaveLength(4);
     // Every statement, the month's service events (ratings, 整改, 回访) included, uses an index.
     expect(offenders).toEqual([]);

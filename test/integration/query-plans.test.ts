@@ -3,6 +3,7 @@ import { TimerWorker } from '../../src/worker/timerWorker.ts';
 import { DevSinkChannel } from '../../src/notifications/channels.ts';
 import { NoticeDispatcher } from '../../src/notifications/dispatcher.ts';
 import { applicant, application, useTestApp } from '../support/app.ts';
+import { wholeScanOffenders, type Captured } from '../support/plans.ts';
 import { leadCounts } from '../../src/db/leads.ts';
 
 // B10: a command's cost must not grow with the database. Every statement that real commands, a
@@ -11,42 +12,6 @@ import { leadCounts } from '../../src/db/leads.ts';
 // growing table — or an index read end to end because nothing in the predicate matches its
 // key (how `task_id in (…) and status = 'pending'` used timers_pending_by_case) — fails.
 const ctx = useTestApp();
-const GROWING = new Set(['cases', 'tasks', 'timers', 'case_events', 'sessions', 'idempotency_keys', 'outbox', 'notices', 'notice_sink_messages', 'leads']);
-
-interface Captured {
-  sql: string;
-  bindings: unknown[];
-}
-
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  'Index Cond'?: string;
-  Plans?: PlanNode[];
-}
-
-/** Scans of growing tables that read the whole table or a whole index. */
-function wholeScans(node: PlanNode, relation?: string): string[] {
-  const rel = node['Relation Name'] ?? relation;
-  const found: string[] = [];
-  const type = node['Node Type'];
-  if (rel && GROWING.has(rel)) {
-    if (type === 'Seq Scan') found.push(`Seq Scan on ${rel}`);
-    if (/^(Index Scan|Index Only Scan|Bitmap Index Scan)$/.test(type) && !node['Index Cond']) found.push(`${type} of all of ${node['Index Name']} (${rel})`);
-  }
-  for (const child of node.Plans ?? []) found.push(...wholeScans(child, type === 'Bitmap Heap Scan' ? rel : undefined));
-  return found;
-}
-
-/** Raw statements arrive numbered ($1…) by the driver's dialect; knex.raw wants `?`. */
-function asKnexRaw(sql: string, bindings: unknown[]): [string, any[]] {
-  if (!/\$\d+/.test(sql)) return [sql, bindings as any[]];
-  const ordered: unknown[] = [];
-  const text = sql.replace(/\?/g, '\\?').replace(/\$(\d+)/g, (_, n) => (ordered.push(bindings[Number(n) - 1]), '?'));
-  return [text, ordered as any[]];
-}
-
 const SKIP = /^\s*(begin|commit|rollback|savepoint|release|set |select set_config|reset )/i;
 
 describe('query plans', () => {
@@ -140,15 +105,7 @@ describe('query plans', () => {
     for (const c of captured) if (!SKIP.test(c.sql) && !statements.has(c.sql)) statements.set(c.sql, c);
     expect(statements.size).toBeGreaterThan(20);
 
-    const offenders: string[] = [];
-    await db.transaction(async (trx) => {
-      await trx.raw('set local enable_seqscan = off');
-      for (const { sql, bindings } of statements.values()) {
-        const { rows } = await trx.raw(...asKnexRaw(`explain (format json) ${sql}`, bindings));
-        const plan = (typeof rows[0]['QUERY PLAN'] === 'string' ? JSON.parse(rows[0]['QUERY PLAN']) : rows[0]['QUERY PLAN'])[0].Plan as PlanNode;
-        for (const scan of wholeScans(plan)) offenders.push(`${scan}: ${sql}`);
-      }
-    });
+    const offenders = await wholeScanOffenders(db, statements.values());
     expect(offenders).toEqual([]);
   });
 });
