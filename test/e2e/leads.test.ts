@@ -95,5 +95,20 @@ describe.skipIf(!hasChromium)('主动发现 leads in Chromium', () => {
     expect(row.procedure_id).toBe('temporary-assistance');
     expect(await seriousViolations(town.page), 'case page').toEqual([]);
     expect(town.errors).toEqual([]);
+
+    // The supervisor's board counts it and lists it behind the number.
+    const sup = await pageAs('supervisor.xihu');
+    await sup.page.waitForURL(/\/supervision$/);
+    const converted = sup.page.getByRole('link', { name: '已转救助申请线索 1 条' });
+    await converted.waitFor();
+    expect(await seriousViolations(sup.page), 'board with leads').toEqual([]);
+    await converted.click();
+    await sup.page.waitForURL(/\/leads\?status=converted$/);
+    const done = sup.page.locator('.card', { hasText: '李*海' });
+    await done.waitFor();
+    expect(await done.textContent()).toContain('已转救助申请');
+    expect(await done.getByRole('button').count()).toBe(0);
+    expect(await seriousViolations(sup.page), 'supervisor leads list').toEqual([]);
+    expect(sup.errors).toEqual([]);
   });
 });
