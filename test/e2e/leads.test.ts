@@ -5,7 +5,8 @@ import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { CHROMIUM, hasChromium, launchBrowser, logIn, seriousViolations, startService, watchErrors, type Browser, type Service } from './support.ts';
 
 // 主动发现 in the workbench: a grid worker registers a lead on /leads/new (phone-sized screen),
-// the township converts it on /leads, and the urgent 临时救助 case page opens.
+// the township converts it on /leads, the urgent 临时救助 case page opens, and the supervisor's
+// board counts it with the list behind the number.
 
 // Page-side global inside waitForFunction (the root tsconfig has no DOM library).
 declare const document: any;
