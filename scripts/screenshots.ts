@@ -264,6 +264,28 @@ try {
   await prescreen.goto(`${service.url}/window/prescreen`);
   await prescreen.locator('article[data-application]').first().waitFor();
   await shot(prescreen, 'prescreen');
+  // 主动发现 (docs/leads.md): the grid worker's form on a phone-sized screen, the township's list.
+  const gridPage = await browser.context.newPage();
+  await gridPage.setViewportSize({ width: 414, height: 896 });
+  await logIn(gridPage, service.url, 'grid.beishan');
+  await gridPage.waitForURL(/\/leads$/);
+  await gridPage.goto(`${service.url}/leads/new`);
+  await gridPage.locator('.el-radio-button', { hasText: '紧急' }).click();
+  await gridPage.getByText('1个工作日内审核，可按急难型先行救助').waitFor();
+  await gridPage.locator('#lead-name').fill('李四海');
+  await gridPage.locator('#lead-id').fill('11010519491231002X');
+  await gridPage.locator('#lead-phone').fill('13900139000');
+  await gridPage.locator('#lead-address').fill('北山街道曙光路8号');
+  await gridPage.locator('#lead-situation').fill('户主因车祸住院，配偶无业，两名子女在读');
+  await shot(gridPage, 'lead-register');
+  await gridPage.getByRole('button', { name: '提交线索' }).click();
+  await gridPage.locator('[role=status]', { hasText: '线索已登记' }).waitFor();
+  const townPage = await browser.context.newPage();
+  await logIn(townPage, service.url, 'township.beishan');
+  await townPage.waitForURL(/\/inbox$/);
+  await townPage.goto(`${service.url}/leads`);
+  await townPage.locator('.card', { hasText: '李*海' }).waitFor();
+  await shot(townPage, 'leads');
 } finally {
   await browser.close();
   await service.close();

@@ -33,6 +33,8 @@ export const DEMO_USERS = [
   { username: 'socialorg.xihu', display_name: '区社会组织登记审查 韩磊', region_code: '330106', department: 'social-org-registry', roles: ['reviewer'] },
   { username: 'sponsor.xihu', display_name: '业务主管单位（区科协） 杨帆', region_code: '330106', department: 'sponsor-unit', roles: ['reviewer'] },
   { username: 'tax.xihu', display_name: '区税务局 朱琦', region_code: '330106', department: 'tax', roles: ['reviewer'] },
+  { username: 'grid.beishan', display_name: '北山街道网格员 何平', region_code: '330106001', department: 'community-grid', roles: ['gridWorker'] },
+  { username: 'grid.xixi', display_name: '西溪街道网格员 邵静', region_code: '330106002', department: 'community-grid', roles: ['gridWorker'] },
   { username: 'supervisor.xihu', display_name: '区民政局督办 赵芳', region_code: '330106', department: 'county-civil-affairs', roles: ['supervisor'] },
   { username: 'admin.xihu', display_name: '系统管理员', region_code: '330106', department: 'administration', roles: ['admin'] },
 ];

@@ -88,8 +88,11 @@ export class Engine {
     trx: Db,
     actor: Actor,
     input: { procedureId: string; applicant: unknown; application: unknown },
-    /** A case accepted from an online application (网上申请 预审): noted in CASE_OPENED's payload. */
-    origin?: { onlineApplicationId: string; materialsReceived: string[] },
+    /**
+     * Where the case came from, noted in CASE_OPENED's payload: an online application accepted at
+     * 预审 (网上申请), or a 主动发现 lead a township opens on the household's behalf (commands/leads.ts).
+     */
+    origin?: { onlineApplicationId: string; materialsReceived: string[] } | { leadId: string },
   ): Promise<{ id: string; reference: string; trackingCode: string; version: number }> {
     if (!actor.roles.includes('clerk')) {
       throw new DomainError('forbidden', 'ROLE_REQUIRED', '只有窗口受理人员可以受理申请');
@@ -135,7 +138,8 @@ export class Engine {
         payload: {
           procedureId: def.id,
           definitionVersion: def.version,
-          ...(origin ? { channel: '网上申请', onlineApplicationId: origin.onlineApplicationId, materialsReceived: origin.materialsReceived } : {}),
+          ...(origin && 'onlineApplicationId' in origin ? { channel: '网上申请', onlineApplicationId: origin.onlineApplicationId, materialsReceived: origin.materialsReceived } : {}),
+          ...(origin && 'leadId' in origin ? { leadId: origin.leadId } : {}),
         },
         actor_id: actor.id,
         actor_name: actor.name,

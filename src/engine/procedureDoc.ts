@@ -4,7 +4,7 @@ import { describeSender } from './authorization.ts';
 import { toMermaid } from './diagram.ts';
 import { exploreProcedure, generatePaths } from './model.ts';
 
-const ROLE_NAMES: Record<string, string> = { clerk: '窗口受理人员 clerk', reviewer: '审核人员 reviewer', supervisor: '督办 supervisor', admin: '管理员 admin' };
+const ROLE_NAMES: Record<string, string> = { clerk: '窗口受理人员 clerk', reviewer: '审核人员 reviewer', supervisor: '督办 supervisor', admin: '管理员 admin', gridWorker: '网格员 gridWorker' };
 const unit = (u: string) => (u === 'WD' ? 'working days' : 'calendar days');
 const cell = (s: string) => s.replace(/\|/g, '\\|');
 

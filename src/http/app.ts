@@ -20,6 +20,7 @@ import taskRoutes from './routes/tasks.ts';
 import taskAssignmentRoutes from './routes/taskAssignment.ts';
 import userRoutes from './routes/users.ts';
 import noticeRoutes from './routes/notices.ts';
+import leadRoutes from './routes/leads.ts';
 import trackRoutes from './routes/track.ts';
 import { prescreenRoutes, publicApplicationRoutes } from './routes/onlineApplications.ts';
 import { workbench } from './static.ts';
@@ -71,6 +72,7 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   await api.register(noticeRoutes, { prefix: '/api/admin/notices' });
   await api.register(publicApplicationRoutes, { prefix: '/api/public/applications' });
   await api.register(prescreenRoutes, { prefix: '/api/applications' });
+  await api.register(leadRoutes, { prefix: '/api/leads' });
 };
 
 export async function buildApp(

@@ -29,6 +29,7 @@ export const TAGS = [
   { name: 'audit', description: '办件日志哈希链（SM3）核验（督办人员、管理员）。' },
   { name: 'admin', description: '管理：工作日历、用户（管理员，限本辖区）。' },
   { name: 'applications', description: '网上申请（受办分离）：群众公开填报并验证手机，乡镇窗口预审后受理为办件或一次性告知退回。' },
+  { name: 'leads', description: '主动发现：网格员登记线索，乡镇（街道）社会救助经办机构审核、关闭或转为救助申请。' },
 ];
 
 const MUTATING = new Set(['post', 'put', 'patch', 'delete']);

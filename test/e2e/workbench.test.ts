@@ -156,12 +156,12 @@ describe.skipIf(!hasChromium)('the workbench in Chromium', () => {
     await p.close();
   });
 
-  it("a reviewer's menu offers only 待办, and typing the 综合窗口 address leads back to it", async () => {
+  it("a township reviewer's menu offers 待办 and 线索, and typing the 综合窗口 address leads back to it", async () => {
     const { page: p, errors } = await page();
     await logIn(p, service.url, 'township.beishan');
     await p.waitForURL(/\/inbox$/);
     const items = await p.locator('nav [role=menuitem]').allTextContents();
-    expect(items.map((s) => s.trim())).toEqual(['待办']);
+    expect(items.map((s) => s.trim())).toEqual(['待办', '线索']);
     await p.goto(`${service.url}/window`);
     await p.waitForURL(/\/inbox$/);
     expect(await p.locator('nav').textContent()).not.toContain('综合窗口');

@@ -4,6 +4,7 @@ import { DevSinkChannel } from '../../src/notifications/channels.ts';
 import { NoticeDispatcher } from '../../src/notifications/dispatcher.ts';
 import { applicant, application, useTestApp } from '../support/app.ts';
 import { wholeScanOffenders, type Captured } from '../support/plans.ts';
+import { leadCounts } from '../../src/db/leads.ts';
 
 // B10: a command's cost must not grow with the database. Every statement that real commands, a
 // timer firing, a login and a tracking request send is captured (knex 'query' event) and planned
@@ -96,6 +97,23 @@ describe('query plans', () => {
       for (const url of ['/api/admin/notices', '/api/admin/notices?status=dead&kind=accepted', `/api/admin/notices?caseId=${id}`, '/api/admin/notices/sink-messages']) {
         expect((await admin.get(url)).statusCode).toBe(200);
       }
+
+      // 主动发现 (routes/leads.ts): a grid worker registers, the township lists, closes and converts;
+      // the board's and the 月报告's leads blocks.
+      const grid = await ctx.as('grid.xixi');
+      const leadBody = (urgency: string) => ({ household: { headName: '张三', headIdNumber: applicant.idNumber, phone: applicant.phone, address: '西溪路1号', size: 2 }, situation: '家中突发困难，急需救助', urgency });
+      const urgentLead = (await grid.post('/api/leads', leadBody('urgent'))).json();
+      const normalLead = (await grid.post('/api/leads', leadBody('normal'))).json();
+      for (const url of ['/api/leads', '/api/leads?status=open&urgency=urgent', '/api/leads?overdue=true&page=2', `/api/leads/${urgentLead.id}`]) {
+        expect((await township.get(url)).statusCode, url).toBe(200);
+        expect((await grid.get(url)).statusCode, url).toBe(200);
+      }
+      expect((await township.post(`/api/leads/${normalLead.id}/close`, { reason: '经核实家庭收入稳定' })).statusCode).toBe(200);
+      const converted = await township.post(`/api/leads/${urgentLead.id}/convert`, { hardship: 'illness', requestedAmountFen: 100000 });
+      expect(converted.statusCode, converted.body).toBe(200);
+      // The board's own task counts are planned elsewhere (board-admin); only its leads block here.
+      expect((await leadCounts(db, '330106', ctx.clock.now())).converted).toBe(1);
+      expect((await supervisor.get(`/api/reports/monthly?month=${new Date(ctx.clock.now().getTime() + 8 * 3_600_000).toISOString().slice(0, 7)}`)).statusCode).toBe(200);
 
       // The citizen's tracking request.
       const tracked = await ctx.app.inject({ method: 'GET', url: `/api/track/${track.reference}?code=${track.trackingCode}` });

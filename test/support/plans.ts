@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
  */
 
 /** Tables that grow with cases and time; a small table (regions, calendars) may be read whole. */
-export const GROWING_TABLES = ['cases', 'tasks', 'timers', 'case_events', 'sessions', 'idempotency_keys', 'outbox', 'notices', 'notice_sink_messages', 'online_applications'];
+export const GROWING_TABLES = ['cases', 'tasks', 'timers', 'case_events', 'sessions', 'idempotency_keys', 'outbox', 'notices', 'notice_sink_messages', 'online_applications', 'leads'];
 
 export interface Captured {
   sql: string;

@@ -29,6 +29,8 @@ const routes: RouteRecordRaw[] = [
       { path: 'cases/:id/tasks/:taskId/assignment', component: () => import('./views/TaskAssignmentView.vue'), meta: { roles: ['clerk', 'reviewer', 'supervisor'], title: '任务委派 / 改派' } },
       { path: 'inbox', component: () => import('./views/InboxView.vue'), meta: { roles: ['reviewer', 'clerk', 'supervisor'], title: '待办' } },
       { path: 'cases/:id', component: () => import('./views/CaseView.vue'), meta: { roles: ['reviewer', 'clerk', 'supervisor', 'admin'], title: '办件详情' } },
+      { path: 'leads', component: () => import('./views/LeadsView.vue'), meta: { roles: ['gridWorker', 'reviewer', 'supervisor'], title: '主动发现线索' } },
+      { path: 'leads/new', component: () => import('./views/LeadNewView.vue'), meta: { roles: ['gridWorker'], title: '登记线索' } },
       { path: 'supervision', component: () => import('./views/BoardView.vue'), meta: { roles: ['supervisor'], title: '督办看板' } },
       { path: 'supervision/report', component: () => import('./views/ReportView.vue'), meta: { roles: ['supervisor', 'admin'], title: '月报告' } },
       {

@@ -18,6 +18,8 @@ export const DEPARTMENTS = {
   'social-org-registry': { name: '社会组织登记管理机关（民政）', level: 'county' },
   'sponsor-unit': { name: '业务主管单位', level: 'county' },
   tax: { name: '县级税务局', level: 'county' },
+  // 主动发现 (docs/leads.md): the community's grid workers register leads; they take part in no chart.
+  'community-grid': { name: '社区网格服务站', level: 'township' },
 } as const satisfies Record<string, { name: string; level: 'township' | 'county' }>;
 
 export type DepartmentId = keyof typeof DEPARTMENTS;

@@ -2,7 +2,7 @@ import type { AnyStateMachine } from 'xstate';
 import type { z } from 'zod';
 
 /** Roles a user may hold. Tasks name the role that works them. */
-export const ROLES = ['clerk', 'reviewer', 'supervisor', 'admin'] as const;
+export const ROLES = ['clerk', 'reviewer', 'supervisor', 'admin', 'gridWorker'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** A statutory or local time limit, as data. Firing deadlines is the engine's job, not the chart's. */

@@ -1,6 +1,7 @@
 import { departmentName } from '../../../workflows/index.ts';
 import type { Db } from '../../db/connection.ts';
 import * as cases from '../../db/cases.ts';
+import { leadCounts } from '../../db/leads.ts';
 import * as tasks from '../../db/tasks.ts';
 import { taskActions, type Actor } from '../authorization.ts';
 import { CalendarYearMissingError, addDays, chinaDay, endOfChinaDay, type WorkCalendar } from '../calendar.ts';
@@ -110,6 +111,8 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
     legacy.set(r.department, [...(legacy.get(r.department) ?? []), view]);
   }
   const level = (l: string) => escalated.filter((r) => r.escalation === l).length;
+  // 主动发现 (docs/leads.md): the region's leads; overdue = open past its review due date, now.
+  const leadBlock = await leadCounts(db, actor.regionCode, now);
 
   return {
     regionCode: actor.regionCode,
@@ -126,6 +129,7 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
       })),
     },
     daily,
+    leads: { ...leadBlock, list: { open: '/api/leads?status=open', overdue: '/api/leads?overdue=true', converted: '/api/leads?status=converted', closed: '/api/leads?status=closed' } },
     totals: { warned: level('warned'), overdue: level('overdue'), red: level('red') },
     departments: [...legacy].map(([department, items]) => ({ department, departmentName: departmentName(department), tasks: items })),
   };

@@ -1,4 +1,5 @@
 import { DEPARTMENTS, departmentName, type ProcedureDefinition, type StateMeta } from '../../../workflows/index.ts';
+import { leadMonthCounts } from '../../db/leads.ts';
 import type { Db } from '../../db/connection.ts';
 import { getRegion } from '../../db/regions.ts';
 import { coversRegion, type Actor } from '../authorization.ts';
@@ -468,6 +469,8 @@ export async function monthlyReport(ctx: ReadContext, db: Db, actor: Actor, q: M
     procedures: [...byProcedure].map(([procedureId, a]) => ({ procedureId, procedureName: ctx.registry.latest(procedureId).name, ...a.row(service) })),
     departments: departments.map(([department, a]) => ({ department, departmentName: departmentName(department), ...a.row(service) })),
     totals: total.row(service),
+    // 主动发现 (docs/leads.md): additive block.
+    leads: await leadMonthCounts(db, regionCode, from, asOf),
   };
 }
 

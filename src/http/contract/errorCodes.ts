@@ -50,6 +50,7 @@ export const ERROR_CODES = {
   NOTICE_NOT_DEAD: [409, 'Retrying or discarding a citizen notice that is not dead-lettered'],
   APPLICATION_NOT_PENDING: [409, 'The online application is not in the state this needs (a draft at 预审, or already submitted, accepted or returned)'],
   PHONE_CODE_EXPIRED: [409, 'No valid phone code: none sent, expired (10 minutes) or its 5 attempts used; ask for a new one'],
+  LEAD_NOT_OPEN: [409, 'Closing or converting a 主动发现 lead that is already closed or converted'],
   // 413, 415
   BODY_TOO_LARGE: [413, "The body exceeds 256 KiB (the endpoint's smaller limit where it has one: 16 KiB to start an online application)"],
   INVALID_MEDIA_TYPE: [415, 'The body is not application/json'],

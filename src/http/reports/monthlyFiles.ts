@@ -50,6 +50,18 @@ function lines(report: MonthlyReport): Array<[string, string, ReportRow]> {
   ];
 }
 
+/** The 主动发现 section after the table (docs/leads.md): [category, name, count], in both files alike. */
+export const LEAD_CATEGORY = '主动发现线索';
+function leadLines(report: MonthlyReport): Array<[string, string, number]> {
+  const l = report.leads;
+  return [
+    [LEAD_CATEGORY, '登记线索数', l.registered],
+    [LEAD_CATEGORY, '转为救助申请数', l.converted],
+    [LEAD_CATEGORY, '审核关闭数', l.closed],
+    [LEAD_CATEGORY, '审核超期数', l.overdue],
+  ];
+}
+
 const csvCell = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
 function shown(kind: Kind, v: number | null): string {
@@ -66,6 +78,7 @@ export function toCsv(report: MonthlyReport): string {
   const out = [
     [...LEAD_HEADERS, ...COLUMNS.map((c) => c.header)],
     ...lines(report).map(([category, name, row]) => [category, name, ...COLUMNS.map((c) => shown(c.kind, c.value(row)))]),
+    ...leadLines(report).map(([category, name, n]) => [category, name, String(n)]),
   ];
   return '\uFEFF' + out.map((cells) => cells.map(csvCell).join(',')).join('\r\n') + '\r\n';
 }
@@ -85,6 +98,7 @@ export async function toXlsx(report: MonthlyReport): Promise<Buffer> {
       if (c.kind === 'rate' && c.value(row) !== null) r.getCell(i + 3).numFmt = '0.0%';
     });
   }
+  for (const line of leadLines(report)) sheet.addRow(line);
   sheet.getColumn(2).width = 36;
   for (let i = 3; i <= COLUMNS.length + 2; i++) sheet.getColumn(i).width = 12;
   return Buffer.from(await book.xlsx.writeBuffer());

@@ -49,6 +49,14 @@ const monthlyReportSchema = z
       .array(z.object({ department: z.string(), departmentName: z.string(), ...rowShape }))
       .describe('One row per department with work in the month: figures over its tasks (steps); ratings and 回访 over the cases it worked on'),
     totals: z.object(rowShape).meta({ id: 'MonthlyReportRow' }).describe('All procedures: figures over cases'),
+    leads: z
+      .object({
+        registered: z.number().int().describe('主动发现 leads registered in the month'),
+        converted: z.number().int().describe('Converted into a case in the month'),
+        closed: z.number().int().describe('Closed with a reason in the month'),
+        overdue: z.number().int().describe('Reviews due in the month not done by their due date'),
+      })
+      .describe('主动发现 (docs/leads.md); also the last rows of the CSV/XLSX (category 主动发现线索)'),
   })
   .meta({ id: 'MonthlyReport' });
 

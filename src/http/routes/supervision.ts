@@ -26,6 +26,15 @@ const boardSchema = z
     daily: z
       .array(z.object({ day: z.string().describe('YYYY-MM-DD, China time'), opened: z.number().int(), closed: z.number().int() }))
       .describe('Cases of the region and below opened and closed per day, the last 30 days, oldest first'),
+    leads: z
+      .object({
+        open: z.number().int().describe('Leads awaiting the township review'),
+        overdue: z.number().int().describe('Of those, past their review due date'),
+        converted: z.number().int().describe('Converted into a case'),
+        closed: z.number().int().describe('Closed with a reason'),
+        list: z.object({ open: z.string(), overdue: z.string(), converted: z.string(), closed: z.string() }).describe('For each number, the listLeads URL (GET) behind it'),
+      })
+      .describe('主动发现 leads of the region and below (docs/leads.md)'),
     totals: z
       .object({ warned: z.number().int(), overdue: z.number().int(), red: z.number().int() })
       .describe('Earlier board: live tasks by recorded escalation level'),

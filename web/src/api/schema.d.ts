@@ -230,7 +230,7 @@ export interface paths {
         };
         /**
          * 我的部门待办（收件箱）
-         * @description Tasks of the caller's department in the caller's region and below, each with its region, actions (and their data schemas) and deadline (`deadlineText` to show). Filters: status, procedure, escalation level, overdue (due date passed). Sorted by due date, tasks without one last, then id (`sort=opened`: oldest first). Pages: follow `nextCursor` (keyset; cheap at any depth) or ask for `page` (offset; kept for compatibility). `counts` gives, for each filter, the tasks per value with the other filters applied; counts stop at 10,000 ("10,000+", `exact: false`). Who: any staff user.
+         * @description Tasks of the caller's department and roles in the caller's region and below, each with its region, actions (and their data schemas) and deadline (`deadlineText` to show). Filters: status, procedure, escalation level, overdue (due date passed). Sorted by due date, tasks without one last, then id (`sort=opened`: oldest first). Pages: follow `nextCursor` (keyset; cheap at any depth) or ask for `page` (offset; kept for compatibility). `counts` gives, for each filter, the tasks per value with the other filters applied; counts stop at 10,000 ("10,000+", `exact: false`). Who: any staff user.
          */
         get: operations["getInbox"];
         put?: never;
@@ -292,7 +292,7 @@ export interface paths {
         put?: never;
         /**
          * 办结任务（以某一办理结果推进办件）
-         * @description Completes a task with one of its actions as outcome, moving the case on. For typed bodies use the per-procedure operation (e.g. completeSocialAssistanceTask), which takes the same body. Who: a user of the task's department, role and region (the claimant, if claimed).
+         * @description Completes a task with one of its actions as outcome, moving the case on. For typed bodies use the per-procedure operation (e.g. completeSocialAssistanceTask), which takes the same body. Who: a user of the task's department, role and region (the claimant, if claimed); supervisors complete their 差评整改 and 回访 tasks here (docs/ratings.md).
          */
         post: operations["completeTask"];
         delete?: never;
@@ -375,6 +375,26 @@ export interface paths {
         get: operations["trackCase"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/track/{reference}/ratings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 群众评价办件（好差评）
+         * @description The citizen rates one stage of their case (好差评, 国办发〔2019〕51号; GB/T 39734-2020): stage acceptance (the window service) at any time, decision once the case is decided; once per stage (409 ALREADY_RATED). An overall level and one level per indicator of the channel, each of five levels. 不满意 and 非常不满意 open a 差评整改 task for the region's supervisors (docs/ratings.md). Authenticated like trackCase by the reference and the tracking code in the body: an unknown reference and a wrong code give the same 404, with the same throttling and lockout. Who: anyone holding the reference and the tracking code (public).
+         */
+        post: operations["rateCase"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1189,6 +1209,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/leads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 主动发现线索列表
+         * @description Leads newest first, filtered by status, urgency and overdue (open and past its review due date); page/pageSize. Personal data masked. Who: the grid worker who registered it (role `gridWorker`, own leads only), reviewers of township-civil-affairs, supervisors and admins — each in their region and below. Other reviewers: 403 NOT_PERMITTED.
+         */
+        get: operations["listLeads"];
+        put?: never;
+        /**
+         * 网格员登记主动发现线索
+         * @description Registers a household that may need assistance, in the grid worker's region: the head of household (ID number encrypted at rest), address, size, situation, suggested procedure and urgency. The township must review it within 1 working day (urgent) or 5 (normal) — local limits. Who: grid workers (role `gridWorker`).
+         */
+        post: operations["registerLead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 线索详情
+         * @description One lead, personal data masked, with the reference of the case opened from it. Who: the grid worker who registered it (role `gridWorker`, own leads only), reviewers of township-civil-affairs, supervisors and admins — each in their region and below. A lead the caller may not see: 404.
+         */
+        get: operations["getLead"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/{id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 线索审核：不予转办，关闭
+         * @description Closes an open lead with the reason (zh-CN). A lead already closed or converted: 409 LEAD_NOT_OPEN. Who: reviewers of township-civil-affairs whose region covers the lead (another department: 403 NOT_YOUR_DEPARTMENT; another region: 404).
+         */
+        post: operations["closeLead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/{id}/convert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 线索审核：转为临时救助申请（紧急线索走急难型先行救助）
+         * @description Opens a 临时救助 case on the household's behalf in the lead's region, through the same engine path as createCase (the household head is the applicant; the situation is the reason), and links it: the lead gets caseId, the CASE_OPENED payload notes leadId. An urgent lead is accepted at once on the urgent path (ACCEPT_URGENT: 先行救助 by the township within 1 working day); a normal one waits at the window's 受理 task. The steps are recorded under the reviewer's name with "（主动发现）". A lead already closed or converted: 409 LEAD_NOT_OPEN. Who: reviewers of township-civil-affairs whose region covers the lead (another department: 403 NOT_YOUR_DEPARTMENT; another region: 404).
+         */
+        post: operations["convertLead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1825,6 +1929,24 @@ export interface components {
             data: components["schemas"]["DestituteSupport_EMPLOYMENT_ASSISTANCE_REFUSED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
+        } | {
+            /**
+             * @description 差评整改完成
+             * @constant
+             */
+            outcome: "RECTIFICATION_DONE";
+            data: components["schemas"]["Service_RECTIFICATION_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 回访完成
+             * @constant
+             */
+            outcome: "FOLLOW_UP_DONE";
+            data: components["schemas"]["Service_FOLLOW_UP_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
         };
         DestituteSupport_ACCEPT: {
             /**
@@ -2038,7 +2160,7 @@ export interface components {
              * @description Stable machine-readable code; the table in docs/api.md and each operation's x-error-codes list them
              * @enum {string}
              */
-            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "NOTICE_NOT_ISSUED" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "CLAIM_REQUIRED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "NOTICE_NOT_DEAD" | "APPLICATION_NOT_PENDING" | "PHONE_CODE_EXPIRED" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "INVALID_ASSIGNEE" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "REPORT_MONTH_IN_FUTURE" | "WRONG_PHONE_CODE" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "NOTICE_NOT_ISSUED" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "ALREADY_RATED" | "NOT_YET_DECIDED" | "CLAIM_REQUIRED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "NOTICE_NOT_DEAD" | "APPLICATION_NOT_PENDING" | "PHONE_CODE_EXPIRED" | "LEAD_NOT_OPEN" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "INVALID_ASSIGNEE" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "REPORT_MONTH_IN_FUTURE" | "WRONG_PHONE_CODE" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
             /** @description Human-readable message (zh-CN), to show as it is */
             message: string;
             /** @description Field issues (422), retry hint (409 CASE_BUSY, 429, 503), allowed events (409), or version conflict (409) */
@@ -2050,7 +2172,7 @@ export interface components {
             /** @description Who may send it when no open task carries it (always within the sender's region); system: only the deadline engine */
             sentBy: ({
                 /** @enum {string} */
-                role: "clerk" | "reviewer" | "supervisor" | "admin";
+                role: "clerk" | "reviewer" | "supervisor" | "admin" | "gridWorker";
                 /** @description A department id, or 'accepting': the procedure's accepting window */
                 department: string;
             } | {
@@ -2423,6 +2545,24 @@ export interface components {
             data?: components["schemas"]["Funeral_SOCIAL_SECURITY_CARD_DONE"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
+        } | {
+            /**
+             * @description 差评整改完成
+             * @constant
+             */
+            outcome: "RECTIFICATION_DONE";
+            data: components["schemas"]["Service_RECTIFICATION_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 回访完成
+             * @constant
+             */
+            outcome: "FOLLOW_UP_DONE";
+            data: components["schemas"]["Service_FOLLOW_UP_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
         };
         Funeral_ACCEPT: {
             /**
@@ -2602,7 +2742,7 @@ export interface components {
             /** @description 行政区划代码 of the case: the task is worked by its department in this region (or a covering one) */
             regionCode: string;
             /** @enum {string} */
-            role: "clerk" | "reviewer" | "supervisor" | "admin";
+            role: "clerk" | "reviewer" | "supervisor" | "admin" | "gridWorker";
             /** @enum {string} */
             status: "open" | "claimed" | "completed" | "cancelled";
             actions: components["schemas"]["Action"][];
@@ -2654,6 +2794,57 @@ export interface components {
                 overdue: components["schemas"]["FilterCount"];
             };
             countCap: number;
+        };
+        Lead: {
+            id: string;
+            regionCode: string;
+            /**
+             * @description urgent: reviewed within 1 working day and converted on the 临时救助 urgent path (先行救助); normal: 5 working days
+             * @enum {string}
+             */
+            urgency: "normal" | "urgent";
+            /**
+             * @description open: awaiting the township review; converted: a case was opened (caseId); closed: with closeReason
+             * @enum {string}
+             */
+            status: "open" | "converted" | "closed";
+            /** @description Personal data masked for every caller; the conversion reads the encrypted originals server-side */
+            household: {
+                /** @description Masked, e.g. 张*三 */
+                headName: string;
+                /** @description Masked */
+                headIdNumber: string;
+                /** @description Masked, e.g. 138****8000 */
+                phone: string;
+                address: string;
+                size: number;
+            };
+            situation: string;
+            /** @description What the grid worker suggests (temporary-assistance, social-assistance, destitute-support); conversion opens 临时救助 */
+            suggestedProcedure: string;
+            /** @description The grid worker's display name */
+            registeredBy: string;
+            registeredAt: string;
+            /** @description Review due date (end of the working day); null when the calendar year is not loaded (reviewDueNote) */
+            reviewDueAt: string | null;
+            reviewDueNote: string | null;
+            /** @description Open and past reviewDueAt, at the moment of the request */
+            overdue: boolean;
+            reviewedBy: string | null;
+            reviewedAt: string | null;
+            closeReason: string | null;
+            /** @description The case opened from it */
+            caseId: string | null;
+            /** @description 受理编号 of that case (one lead, and on conversion) */
+            caseReference?: string | null;
+        };
+        LeadPage: {
+            items: components["schemas"]["Lead"][];
+            /** @description Leads matching the filters (stops at 10,000; totalCapped) */
+            total: number;
+            totalCapped: boolean;
+            page: number;
+            pageSize: number;
         };
         LoginRequest: {
             username: string;
@@ -2869,6 +3060,24 @@ export interface components {
             data?: components["schemas"]["Marriage_SOCIAL_SECURITY_RECORD_DONE"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
+        } | {
+            /**
+             * @description 差评整改完成
+             * @constant
+             */
+            outcome: "RECTIFICATION_DONE";
+            data: components["schemas"]["Service_RECTIFICATION_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 回访完成
+             * @constant
+             */
+            outcome: "FOLLOW_UP_DONE";
+            data: components["schemas"]["Service_FOLLOW_UP_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
         };
         Marriage_ACCEPT: {
             /** 备注 */
@@ -3078,6 +3287,17 @@ export interface components {
             }[];
             /** @description All procedures: figures over cases */
             totals: components["schemas"]["MonthlyReportRow"];
+            /** @description 主动发现 (docs/leads.md); also the last rows of the CSV/XLSX (category 主动发现线索) */
+            leads: {
+                /** @description 主动发现 leads registered in the month */
+                registered: number;
+                /** @description Converted into a case in the month */
+                converted: number;
+                /** @description Closed with a reason in the month */
+                closed: number;
+                /** @description Reviews due in the month not done by their due date */
+                overdue: number;
+            };
         };
         MonthlyReportRow: {
             /** @description 收件: cases opened in the month (procedures, totals); tasks opened (departments) */
@@ -3133,8 +3353,8 @@ export interface components {
             /** @description 行政区划代码: the admin's region or one below it */
             regionCode: string;
             /** @enum {string} */
-            department: "administration" | "township-window" | "township-civil-affairs" | "county-verification" | "county-civil-affairs" | "medical-insurance" | "education" | "housing" | "public-security" | "funeral-home" | "human-resources" | "housing-fund" | "marriage-registry" | "social-org-registry" | "sponsor-unit" | "tax";
-            roles: ("clerk" | "reviewer" | "supervisor" | "admin")[];
+            department: "administration" | "township-window" | "township-civil-affairs" | "county-verification" | "county-civil-affairs" | "medical-insurance" | "education" | "housing" | "public-security" | "funeral-home" | "human-resources" | "housing-fund" | "marriage-registry" | "social-org-registry" | "sponsor-unit" | "tax" | "community-grid";
+            roles: ("clerk" | "reviewer" | "supervisor" | "admin" | "gridWorker")[];
             /** @description Initial password (the policy applies); tell the user, who should change it */
             password: string;
         };
@@ -3358,6 +3578,104 @@ export interface components {
             code: string;
             name: string;
         };
+        RatingReceipt: {
+            reference: string;
+            /** @enum {string} */
+            stage: "acceptance" | "decision";
+            level: string;
+            /** @description true: a 差评 — a 整改 task was opened for the supervisors */
+            rectification: boolean;
+        };
+        /** @description A citizen rating (好差评) of one stage of a case */
+        RatingRequest: {
+            /** @description 查询码 (8 characters, case-insensitive), as on the receipt */
+            code: string;
+            /**
+             * 评价环节
+             * @description acceptance: the window service at intake; decision: the result, only once the case is decided
+             * @enum {string}
+             */
+            stage: "acceptance" | "decision";
+            /**
+             * 总体评价
+             * @enum {string}
+             */
+            level: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+            /** 评价意见 */
+            comment?: string;
+            /**
+             * 办理渠道
+             * @constant
+             */
+            channel: "offline";
+            /** 分项评价 */
+            indicators: {
+                /**
+                 * 服务态度
+                 * @enum {string}
+                 */
+                attitude: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+                /**
+                 * 办理效率
+                 * @enum {string}
+                 */
+                efficiency: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+                /**
+                 * 告知指引
+                 * @enum {string}
+                 */
+                guidance: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+                /**
+                 * 窗口环境
+                 * @enum {string}
+                 */
+                environment: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+            };
+        } | {
+            /** @description 查询码 (8 characters, case-insensitive), as on the receipt */
+            code: string;
+            /**
+             * 评价环节
+             * @description acceptance: the window service at intake; decision: the result, only once the case is decided
+             * @enum {string}
+             */
+            stage: "acceptance" | "decision";
+            /**
+             * 总体评价
+             * @enum {string}
+             */
+            level: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+            /** 评价意见 */
+            comment?: string;
+            /**
+             * 办理渠道
+             * @constant
+             */
+            channel: "online";
+            /** 分项评价 */
+            indicators: {
+                /**
+                 * 操作便捷
+                 * @enum {string}
+                 */
+                usability: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+                /**
+                 * 办事指南清晰
+                 * @enum {string}
+                 */
+                guidance: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+                /**
+                 * 办理效率
+                 * @enum {string}
+                 */
+                efficiency: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+                /**
+                 * 咨询响应
+                 * @enum {string}
+                 */
+                response: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+            };
+        };
         /** @description 不予受理通知书, from the REJECT_APPLICATION of the case */
         RejectionNotice: {
             /** @constant */
@@ -3399,6 +3717,23 @@ export interface components {
             applicationId: string;
             /** @constant */
             status: "returned";
+        };
+        Service_FOLLOW_UP_DONE: {
+            /** 是否联系到申请人 */
+            reached: boolean;
+            /**
+             * 回访评价
+             * @enum {string}
+             */
+            newLevel?: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
+            /** 回访情况 */
+            note: string;
+        };
+        Service_RECTIFICATION_DONE: {
+            /** 差评原因核实 */
+            cause: string;
+            /** 整改措施 */
+            measures: string;
         };
         Session: {
             /** @description Send as Authorization: Bearer <token> */
@@ -3937,6 +4272,24 @@ export interface components {
             data: components["schemas"]["SocialAssistance_EMPLOYMENT_ASSISTANCE_REFUSED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
+        } | {
+            /**
+             * @description 差评整改完成
+             * @constant
+             */
+            outcome: "RECTIFICATION_DONE";
+            data: components["schemas"]["Service_RECTIFICATION_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 回访完成
+             * @constant
+             */
+            outcome: "FOLLOW_UP_DONE";
+            data: components["schemas"]["Service_FOLLOW_UP_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
         };
         SocialAssistance_ACCEPT: {
             /**
@@ -4445,6 +4798,24 @@ export interface components {
             data?: components["schemas"]["SocialOrganization_ANNOUNCEMENT_DONE"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
+        } | {
+            /**
+             * @description 差评整改完成
+             * @constant
+             */
+            outcome: "RECTIFICATION_DONE";
+            data: components["schemas"]["Service_RECTIFICATION_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 回访完成
+             * @constant
+             */
+            outcome: "FOLLOW_UP_DONE";
+            data: components["schemas"]["Service_FOLLOW_UP_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
         };
         SocialOrganization_ACCEPT: {
             /** 备注 */
@@ -4629,6 +5000,24 @@ export interface components {
                 opened: number;
                 closed: number;
             }[];
+            /** @description 主动发现 leads of the region and below (docs/leads.md) */
+            leads: {
+                /** @description Leads awaiting the township review */
+                open: number;
+                /** @description Of those, past their review due date */
+                overdue: number;
+                /** @description Converted into a case */
+                converted: number;
+                /** @description Closed with a reason */
+                closed: number;
+                /** @description For each number, the listLeads URL (GET) behind it */
+                list: {
+                    open: string;
+                    overdue: string;
+                    converted: string;
+                    closed: string;
+                };
+            };
             /** @description Earlier board: live tasks by recorded escalation level */
             totals: {
                 warned: number;
@@ -4655,7 +5044,7 @@ export interface components {
                 /** @description 行政区划代码 of the case: the task is worked by its department in this region (or a covering one) */
                 regionCode: string;
                 /** @enum {string} */
-                role: "clerk" | "reviewer" | "supervisor" | "admin";
+                role: "clerk" | "reviewer" | "supervisor" | "admin" | "gridWorker";
                 /** @enum {string} */
                 status: "open" | "claimed" | "completed" | "cancelled";
                 actions: components["schemas"]["Action"][];
@@ -4766,7 +5155,7 @@ export interface components {
             /** @description 行政区划代码 of the case: the task is worked by its department in this region (or a covering one) */
             regionCode: string;
             /** @enum {string} */
-            role: "clerk" | "reviewer" | "supervisor" | "admin";
+            role: "clerk" | "reviewer" | "supervisor" | "admin" | "gridWorker";
             /** @enum {string} */
             status: "open" | "claimed" | "completed" | "cancelled";
             actions: components["schemas"]["Action"][];
@@ -4796,7 +5185,7 @@ export interface components {
             title: string;
             department: string;
             /** @enum {string} */
-            role: "clerk" | "reviewer" | "supervisor" | "admin";
+            role: "clerk" | "reviewer" | "supervisor" | "admin" | "gridWorker";
             actions: string[];
             timeLimit: components["schemas"]["TimeLimit"];
             overdueEvent?: string;
@@ -5123,6 +5512,24 @@ export interface components {
             data: components["schemas"]["TemporaryAssistance_RECOVERY_WAIVED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
+        } | {
+            /**
+             * @description 差评整改完成
+             * @constant
+             */
+            outcome: "RECTIFICATION_DONE";
+            data: components["schemas"]["Service_RECTIFICATION_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 回访完成
+             * @constant
+             */
+            outcome: "FOLLOW_UP_DONE";
+            data: components["schemas"]["Service_FOLLOW_UP_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
         };
         TemporaryAssistance_ACCEPT: {
             /** 备注 */
@@ -5271,6 +5678,15 @@ export interface components {
                 at: string;
                 step: string;
             }[];
+            /** @description 好差评: what is rated and what may still be (POST /api/track/{reference}/ratings) */
+            rating: {
+                /** @description Level given to the acceptance stage; null: not rated */
+                acceptance: string | null;
+                /** @description Level given to the decision; null: not rated */
+                decision: string | null;
+                /** @description The case is decided: its result may be rated (once) */
+                decided: boolean;
+            };
         };
         /** @description The case after the command (GET the case for its history) */
         TransitionResult: {
@@ -5295,7 +5711,7 @@ export interface components {
             /** @description 行政区划代码: the user sees cases of this region and below */
             regionCode: string;
             department: string;
-            roles: ("clerk" | "reviewer" | "supervisor" | "admin")[];
+            roles: ("clerk" | "reviewer" | "supervisor" | "admin" | "gridWorker")[];
         };
         VersionConflictDetails: {
             expectedVersion: number;
@@ -6913,6 +7329,108 @@ export interface operations {
                 };
             };
             /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; retry after Retry-After seconds. Codes: `RATE_LIMITED`, `TEMPORARILY_LOCKED`. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    rateCase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 受理编号 */
+                reference: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RatingRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RatingReceipt"];
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`, `TRACKING_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `ALREADY_RATED`, `CASE_BUSY`, `NOT_YET_DECIDED`. */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10672,6 +11190,499 @@ export interface operations {
                 };
             };
             /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listLeads: {
+        parameters: {
+            query?: {
+                status?: "open" | "converted" | "closed";
+                urgency?: "normal" | "urgent";
+                /** @description true: only open leads past their review due date */
+                overdue?: "true" | "false";
+                page?: number;
+                pageSize?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeadPage"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_PERMITTED`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    registerLead: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–200 visible ASCII characters, kept 24 hours per user. A retry with the same key and body returns the stored response without running the command again; the same key with another body → 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    household: {
+                        /** 户主姓名 */
+                        headName: string;
+                        /**
+                         * 户主身份证号码
+                         * @description 18位公民身份号码，末位校验码可为X
+                         */
+                        headIdNumber: string;
+                        /** 联系电话 */
+                        phone: string;
+                        /** 住址 */
+                        address: string;
+                        /** 家庭人口 */
+                        size: number;
+                    };
+                    /** 困难情况 */
+                    situation: string;
+                    /**
+                     * 建议救助事项
+                     * @default temporary-assistance
+                     * @enum {string}
+                     */
+                    suggestedProcedure?: "temporary-assistance" | "social-assistance" | "destitute-support";
+                    /**
+                     * 紧急程度
+                     * @enum {string}
+                     */
+                    urgency: "normal" | "urgent";
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lead"];
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getLead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lead"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_PERMITTED`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    closeLead: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–200 visible ASCII characters, kept 24 hours per user. A retry with the same key and body returns the stored response without running the command again; the same key with another body → 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** 关闭理由 */
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lead"];
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_YOUR_DEPARTMENT`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `LEAD_NOT_OPEN`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    convertLead: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–200 visible ASCII characters, kept 24 hours per user. A retry with the same key and body returns the stored response without running the command again; the same key with another body → 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * 急难类型
+                     * @enum {string}
+                     */
+                    hardship: "illness" | "accident" | "disaster" | "other";
+                    /**
+                     * 申请救助金额
+                     * @description 单位：分（界面以元输入和显示）
+                     */
+                    requestedAmountFen: number;
+                    /** 备注 */
+                    note?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lead"];
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_YOUR_DEPARTMENT`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `CALENDAR_YEAR_MISSING`, `LEAD_NOT_OPEN`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_APPLICATION`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
             422: {
                 headers: {
                     [name: string]: unknown;
