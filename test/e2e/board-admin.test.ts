@@ -81,7 +81,7 @@ describe.skipIf(!hasChromium)('the supervision board and the administration in C
     await logIn(p, service.url, 'supervisor.xihu');
     await p.waitForURL(/\/supervision$/);
     await count(p, 'county-verification', 'overdue').waitFor();
-    expect(await text(p, 'nav')).toBe('督办');
+    expect(await text(p, 'nav')).toBe('督办待办');
     expect(await text(p, '.as-of')).toContain('截至 2026/03/19 10:00');
     expect(await count(p, 'county-verification', 'overdue').textContent()).toContain('1');
     expect((await count(p, 'county-verification', 'red').textContent())?.trim()).toBe('0');
@@ -271,8 +271,8 @@ describe.skipIf(!hasChromium)('the supervision board and the administration in C
       await clerk.page.goto(`${service.url}${path}`);
       await clerk.page.waitForURL(/\/window$/);
     }
-    // A clerk's menu: the window and their 待办 (受理 and 补正 tasks), never 督办 or 管理.
-    expect(await text(clerk.page, 'nav')).toBe('综合窗口待办');
+    // A township clerk's menu: the window, the 预审 of online applications and their 待办, never 督办 or 管理.
+    expect(await text(clerk.page, 'nav')).toBe('综合窗口网上申请预审待办');
     expect(clerk.errors).toEqual([]);
     await clerk.page.close();
     expect(errors).toEqual([]);

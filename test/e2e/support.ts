@@ -116,6 +116,9 @@ export function axe(): string | null {
 export async function seriousViolations(page: Page): Promise<string[]> {
   const source = axe();
   if (!source) return [];
+  // Element Plus fades dialogs and field errors in: a half-transparent text fails contrast for a
+  // moment. Check the settled page (spinners loop forever and are left out).
+  await page.waitForFunction(() => document.getAnimations().every((a: any) => a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity));
   if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(source);
   const violations = await page.evaluate(async () => {
     const result = await (window as { axe: { run(ctx: unknown, o: object): Promise<{ violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }> }> } }).axe.run(document, {

@@ -52,7 +52,7 @@ describe.skipIf(!hasChromium)('the workbench in Chromium', () => {
     await logIn(p, service.url, 'clerk.beishan');
     await p.waitForURL(/\/window$/);
     // A clerk works at the window and on the window's own tasks (受理审查, 接收补正材料).
-    expect((await p.locator('nav [role=menuitem]').allTextContents()).map((s) => s.trim())).toEqual(['综合窗口', '待办']);
+    expect((await p.locator('nav [role=menuitem]').allTextContents()).map((s) => s.trim())).toEqual(['综合窗口', '网上申请预审', '待办']);
 
     await p.locator('#procedure').click();
     await p.locator('.el-select-dropdown__item', { hasText: '最低生活保障' }).click();
