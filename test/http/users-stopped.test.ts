@@ -159,7 +159,9 @@ describe('authorization before validation', () => {
     const supervisor = await ctx.as('supervisor.xihu');
     const event = await supervisor.post('/api/cases/00000000-0000-4000-8000-000000000000/events', { type: 7 });
     expect(event.statusCode).toBe(403);
-    const complete = await supervisor.post('/api/tasks/00000000-0000-4000-8000-000000000000/complete', { outcome: [] });
+    // Supervisors complete tasks (差评整改, 回访); an admin works no task.
+    const admin = await ctx.as('admin.xihu');
+    const complete = await admin.post('/api/tasks/00000000-0000-4000-8000-000000000000/complete', { outcome: [] });
     expect(complete.statusCode).toBe(403);
     const calendar = await ctx.app.inject({ method: 'PUT', url: '/api/admin/calendars/2027', headers: { authorization: `Bearer ${supervisor.token}` }, payload: { holidays: 'x' } });
     expect(calendar.statusCode).toBe(403);
