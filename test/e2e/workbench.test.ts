@@ -208,6 +208,8 @@ describe.skipIf(!hasChromium)('the workbench in Chromium', () => {
 
     await tabTo(p, '#procedure');
     await p.keyboard.type('特困');
+    // Enter picks the highlighted option: wait until the filter has left 特困 highlighted (waiting is not input).
+    await p.locator('.el-select-dropdown__item.is-hovering', { hasText: '特困' }).waitFor();
     await p.keyboard.press('Enter');
     await p.locator('#f-applicant-name').waitFor();
     const typeInto = async (selector: string, value: string) => {
