@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { getHeapStatistics } from 'node:v8';
 import path from 'node:path';
 import { DEFAULT_CONNECTION_LIMITS, defaultMaxConnections, descriptorLimit, type ConnectionLimits } from './http/connections.ts';
 
@@ -26,6 +27,32 @@ export interface Config {
   connections: ConnectionLimits;
   /** Citizen notices (src/notifications, docs/notifications.md). */
   notices: NoticeConfig;
+  /** The PostgreSQL pool (src/db/connection.ts); PGlite ignores it. */
+  database: DatabaseConfig;
+  /** Health, metrics, load shedding and shutdown (docs/operations.md). */
+  operations: OperationsConfig;
+}
+
+export interface DatabaseConfig {
+  /** DB_POOL_MAX: connections per process. */
+  poolMax: number;
+  /** DB_STATEMENT_TIMEOUT_MS: longest single statement (PostgreSQL `statement_timeout`). */
+  statementTimeoutMs: number;
+  /** DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: a transaction idle this long is ended by the server. */
+  idleInTransactionTimeoutMs: number;
+}
+
+export interface OperationsConfig {
+  /** METRICS_TOKEN: bearer token for GET /metrics from outside loopback; unset → loopback only. */
+  metricsToken: string | undefined;
+  /** READY_WORKERS: worker kinds whose recent heartbeat /readyz requires (`none` → none). */
+  readyWorkers: string[];
+  /** WORKER_HEARTBEAT_STALE_MS: a heartbeat older than this does not count. */
+  heartbeatStaleMs: number;
+  /** OVERLOAD_*: shed load (503 OVERLOADED) past these; 0 turns a check off. */
+  overload: { maxEventLoopDelayMs: number; maxHeapUsedBytes: number; maxRssBytes: number; retryAfterSeconds: number };
+  /** SHUTDOWN_TIMEOUT_MS: longest wait for in-flight requests and loops on SIGTERM. */
+  shutdownTimeoutMs: number;
 }
 
 export interface NoticeConfig {
@@ -87,6 +114,28 @@ export function parseTrustProxy(value: string | undefined): false | string[] {
   return entries;
 }
 
+function nonNegativeInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  return raw === '0' ? 0 : positiveInt(env, name, fallback);
+}
+
+export function loadOperationsConfig(env: NodeJS.ProcessEnv, heapLimitBytes: number): OperationsConfig {
+  const workers = (env.READY_WORKERS ?? 'timers,notices').split(',').map((w) => w.trim()).filter(Boolean);
+  return {
+    metricsToken: env.METRICS_TOKEN || undefined,
+    readyWorkers: workers.includes('none') ? [] : workers,
+    heartbeatStaleMs: positiveInt(env, 'WORKER_HEARTBEAT_STALE_MS', 60_000),
+    overload: {
+      maxEventLoopDelayMs: nonNegativeInt(env, 'OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', 1_000),
+      // Shed before V8 runs out of heap, not after.
+      maxHeapUsedBytes: nonNegativeInt(env, 'OVERLOAD_MAX_HEAP_BYTES', Math.floor(heapLimitBytes * 0.9)),
+      maxRssBytes: nonNegativeInt(env, 'OVERLOAD_MAX_RSS_BYTES', 0),
+      retryAfterSeconds: positiveInt(env, 'OVERLOAD_RETRY_AFTER_S', 10),
+    },
+    shutdownTimeoutMs: positiveInt(env, 'SHUTDOWN_TIMEOUT_MS', 25_000),
+  };
+}
+
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -116,5 +165,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requestTimeoutMs: positiveInt(env, 'REQUEST_TIMEOUT_MS', DEFAULT_CONNECTION_LIMITS.requestTimeoutMs),
     },
     notices: loadNoticeConfig(env, port),
+    database: {
+      poolMax: positiveInt(env, 'DB_POOL_MAX', 10),
+      // Defaults as DB_TIMEOUTS in src/db/connection.ts.
+      statementTimeoutMs: positiveInt(env, 'DB_STATEMENT_TIMEOUT_MS', 10_000),
+      idleInTransactionTimeoutMs: positiveInt(env, 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 15_000),
+    },
+    operations: loadOperationsConfig(env, getHeapStatistics().heap_size_limit),
   };
 }

@@ -6,13 +6,17 @@ import { PersonalDataCipher } from './engine/personalData.ts';
 import { loadedDefinitions } from '../workflows/index.ts';
 import type { Config } from './config.ts';
 import { openAppDatabase } from './db/connection.ts';
-import { Engine } from './engine/engine.ts';
+import { Engine, type EngineOptions } from './engine/engine.ts';
 import { ProcedureRegistry } from './engine/registry.ts';
 import { validateAll } from './engine/model.ts';
 
 /** config → db (migrated) → engine; shared by the server, the worker and the CLI commands. */
 export async function openDatabase(config: Config): Promise<Knex> {
-  return openAppDatabase(config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'embedded', dataDir: config.dataDir });
+  return openAppDatabase(
+    config.databaseUrl
+      ? { kind: 'postgres', url: config.databaseUrl, poolMax: config.database.poolMax, timeouts: { statement: config.database.statementTimeoutMs, idleInTransaction: config.database.idleInTransactionTimeoutMs } }
+      : { kind: 'embedded', dataDir: config.dataDir },
+  );
 }
 
 /**
@@ -31,9 +35,9 @@ export function loadCipher(config: Config): PersonalDataCipher {
 }
 
 /** Model-checks every procedure first: the service refuses to start on a broken chart. */
-export function createEngine(options: { clock?: () => Date; cipher: PersonalDataCipher }): Engine {
+export function createEngine(options: { clock?: () => Date; cipher: PersonalDataCipher; onTransition?: EngineOptions['onTransition'] }): Engine {
   validateAll(loadedDefinitions);
-  return new Engine({ registry: new ProcedureRegistry(loadedDefinitions), clock: options.clock, cipher: options.cipher });
+  return new Engine({ registry: new ProcedureRegistry(loadedDefinitions), clock: options.clock, cipher: options.cipher, onTransition: options.onTransition });
 }
 
 /** The key of tests and benchmarks, which hold no real personal data (never use it elsewhere). */

@@ -42,7 +42,8 @@ export const DB_TIMEOUTS: DbTimeouts = { acquire: 3_000, lock: 1_000, statement:
  */
 export function connect(target: DatabaseTarget, options: { role?: string } = {}): Knex {
   if (target.kind === 'postgres') {
-    const t = { ...DB_TIMEOUTS, ...target.timeouts };
+    // Unset (undefined) timeouts keep their defaults.
+    const t = { ...DB_TIMEOUTS, ...Object.fromEntries(Object.entries(target.timeouts ?? {}).filter(([, v]) => v !== undefined)) } as DbTimeouts;
     const guarded = Boolean(options.role);
     return knexFactory({
       client: 'pg',

@@ -50,6 +50,33 @@ export interface EngineOptions {
   calendars?: CalendarService;
   /** Injectable clock: tests move time, never sleep. */
   clock?: () => Date;
+  /** Told of every transition once its transaction committed (metrics); never fails a command. */
+  onTransition?: (t: TransitionNote) => void;
+}
+
+/** What an onTransition observer learns: no personal data, only what labels a metric. */
+export interface TransitionNote {
+  procedureId: string;
+  event: string;
+  caseId: string;
+}
+
+/**
+ * Runs `fn` once `trx` and every transaction around it committed; nothing if any rolled back.
+ * Outside a transaction, at once.
+ */
+function afterCommit(trx: Db, fn: () => void): void {
+  const run = () => {
+    try {
+      fn();
+    } catch {
+      // an observer's failure is its own
+    }
+  };
+  const pending: Promise<unknown>[] = [];
+  for (let t = trx as any; t?.isTransaction; t = t.parentTransaction) if (t.executionPromise) pending.push(t.executionPromise);
+  if (pending.length === 0) return run();
+  Promise.all(pending).then(run, () => {});
 }
 
 export interface EventCommand {
@@ -76,9 +103,11 @@ export class Engine {
   readonly clock: () => Date;
   readonly calendars: CalendarService;
   readonly cipher: PersonalDataCipher;
+  readonly onTransition: EngineOptions['onTransition'];
 
   constructor(options: EngineOptions) {
     this.cipher = options.cipher;
+    this.onTransition = options.onTransition;
     this.registry = options.registry;
     this.calendars = options.calendars ?? new CalendarService();
     this.clock = options.clock ?? (() => new Date());
@@ -176,6 +205,7 @@ export class Engine {
     await this.syncTasks(trx, def, { id, region_code: actor.regionCode }, [], leaves, [], null, actor, now, null);
     // The tracking code exists in plaintext only now: it is sealed into the acceptance notice.
     await outbox.insertNotice(trx, id, acceptedNotice(def, reference, this.cipher.encrypt(trackingCode), caseDue.due), now);
+    if (this.onTransition) afterCommit(trx, () => this.onTransition!({ procedureId: def.id, event: 'CASE_OPENED', caseId: id }));
     return { id, reference, trackingCode, version: 1 };
   }
 
@@ -264,6 +294,7 @@ export class Engine {
       liveBefore: new Set(live.map((t) => t.id)),
     });
     for (const n of notices) await outbox.insertNotice(trx, caseId, n, now);
+    if (this.onTransition) afterCommit(trx, () => this.onTransition!({ procedureId: def.id, event: command.type, caseId }));
     // Built from what the transition already holds: no extra queries on the hot path.
     return {
       caseId,

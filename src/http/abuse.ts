@@ -68,7 +68,8 @@ export async function limitAddress(db: Knex, ip: string, scope: Scope, now: Date
  */
 export function installAnonymousThrottle(app: FastifyInstance): void {
   app.addHook('onRequest', async (request) => {
-    if (!request.routeOptions.config?.public || request.is404) return;
+    // Probes (/healthz, /readyz, /metrics) are polled by orchestrators: no budget, no database write.
+    if (!request.routeOptions.config?.public || request.routeOptions.config.probe || request.is404) return;
     await limitAddress(app.deps.db, request.ip, scopeOf(request.routeOptions.url ?? ''), app.deps.engine.clock(), app.deps.limits);
   });
 }

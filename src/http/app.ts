@@ -6,7 +6,10 @@ import type { Knex } from 'knex';
 import type { Engine } from '../engine/engine.ts';
 import { installAuth } from './auth.ts';
 import { installErrorHandling } from './errors.ts';
-import { installHardening } from './hardening.ts';
+import { installHardening, installOverload, type OverloadOptions } from './hardening.ts';
+import { installLogBindings } from './logging.ts';
+import { createMetrics, installHttpMetrics, type Metrics } from '../metrics/index.ts';
+import healthRoutes, { type Lifecycle, type ReadinessOptions } from './routes/health.ts';
 import { LIMITS, type Limits } from './abuse.ts';
 import { swaggerOptions } from './openapi.ts';
 import authRoutes from './routes/auth.ts';
@@ -33,11 +36,20 @@ export interface AppDeps {
   limits: Limits;
   /** The built workbench to serve at `/` (static.ts); unset: the API only. */
   webRoot?: string;
+  /** Operations (docs/operations.md): the metrics registry (also the engine's onTransition); one per app when unset. */
+  metrics?: Metrics;
+  /** What /readyz requires besides the database; who may scrape /metrics. */
+  readiness?: ReadinessOptions;
+  /** Set `draining` on shutdown: /readyz answers 503 from then on. */
+  lifecycle?: Lifecycle;
+  /** Load shedding (hardening.ts); unset: off. */
+  overload?: OverloadOptions;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     deps: AppDeps;
+    metrics: Metrics;
   }
   interface FastifyContextConfig {
     /** Reachable without a token (login, citizen tracking). */
@@ -51,12 +63,19 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
+  const metrics = deps.metrics ?? createMetrics();
+  metrics.bindDatabase(deps.db, deps.engine.clock);
+  app.decorate('metrics', metrics);
+  // First of all hooks: a shed request costs no authentication and no database work.
+  if (deps.overload) await installOverload(app, deps.overload, metrics.overloaded);
+  installHttpMetrics(app, metrics.http);
   installHardening(app);
 
   await app.register(swagger, swaggerOptions());
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   installAuth(app);
+  installLogBindings(app);
   const api = app.withTypeProvider<ZodTypeProvider>();
   await api.register(authRoutes, { prefix: '/api/auth' });
   await api.register(caseRoutes, { prefix: '/api/cases' });
@@ -73,6 +92,7 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   await api.register(publicApplicationRoutes, { prefix: '/api/public/applications' });
   await api.register(prescreenRoutes, { prefix: '/api/applications' });
   await api.register(leadRoutes, { prefix: '/api/leads' });
+  await api.register(healthRoutes);
 };
 
 export async function buildApp(

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { isUtf8 } from 'node:buffer';
 import { DomainError } from '../engine/errors.ts';
 import { installAnonymousThrottle } from './abuse.ts';
+import underPressure from '@fastify/under-pressure';
 
 /** Headers every response carries. The docs UI needs its own scripts and styles; the API needs nothing. */
 export const COMMON_HEADERS = {
@@ -109,5 +110,42 @@ export function installHardening(app: FastifyInstance): void {
       const at = findBadText(value);
       if (at) throw new DomainError('invalid', 'INVALID_CHARACTERS', '请求中含有无法保存的字符（如空字符）', [{ path: `${part}.${at}`, message: '含有无效字符' }]);
     }
+  });
+}
+
+/** Load shedding (docs/operations.md): past any of these the service answers 503 OVERLOADED. 0 or unset: that check is off. */
+export interface OverloadOptions {
+  maxEventLoopDelayMs?: number;
+  maxHeapUsedBytes?: number;
+  maxRssBytes?: number;
+  /** Retry-After of the refusal. */
+  retryAfterSeconds?: number;
+  /** An extra check (tests inject pressure with it): false → shed. Re-run every healthCheckIntervalMs. */
+  healthCheck?: () => Promise<boolean>;
+  healthCheckIntervalMs?: number;
+  /** How often event-loop delay, heap and RSS are sampled (under-pressure's default: 1 s). */
+  sampleIntervalMs?: number;
+}
+
+/**
+ * @fastify/under-pressure samples event-loop delay, heap and RSS; while one is past its limit,
+ * every request except the probes (/healthz, /readyz, /metrics — readiness reports the pressure
+ * itself) is refused in `onRequest`, before authentication or any database work, with the
+ * project's error body and Retry-After. Shedding early keeps the requests already admitted fast.
+ */
+export async function installOverload(app: FastifyInstance, o: OverloadOptions, onShed: (type: string) => void = () => {}): Promise<void> {
+  const retryAfterSeconds = o.retryAfterSeconds ?? 10;
+  await app.register(underPressure, {
+    maxEventLoopDelay: o.maxEventLoopDelayMs ?? 0,
+    maxHeapUsedBytes: o.maxHeapUsedBytes ?? 0,
+    maxRssBytes: o.maxRssBytes ?? 0,
+    retryAfter: retryAfterSeconds,
+    sampleInterval: o.sampleIntervalMs,
+    ...(o.healthCheck ? { healthCheck: async () => o.healthCheck!(), healthCheckInterval: o.healthCheckIntervalMs ?? 1_000 } : {}),
+    pressureHandler: (request, _reply, type) => {
+      if (request.routeOptions.config?.probe) return undefined; // carry on
+      onShed(type);
+      return Promise.reject(new DomainError('unavailable', 'OVERLOADED', '系统繁忙，请稍后重试', { retryAfterSeconds }));
+    },
   });
 }

@@ -1,4 +1,5 @@
-import type { FastifyRequest, FastifyServerOptions } from 'fastify';
+import { getTask } from '../db/tasks.ts';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 
 /**
  * The one logger configuration of the service (main.ts) and of the tests that read its output.
@@ -78,4 +79,44 @@ export function loggerOptions(level: string, stream?: { write(msg: string): void
       },
     },
   };
+}
+
+/**
+ * Adds `userId` (after authentication) and `caseId` (once the route names a case) to the
+ * request's logger, so that every later line of the request — its own logs, errors and Fastify's
+ * "request completed" — carries them beside `reqId`. Ids only: never a name or a number a person
+ * could be found by. Fastify's "incoming request" line precedes authentication and has `reqId`.
+ */
+export function installLogBindings(app: FastifyInstance): void {
+  const bind = (request: FastifyRequest, reply: FastifyReply, bindings: Record<string, string>) => {
+    request.log = request.log.child(bindings);
+    reply.log = request.log;
+  };
+  // Registered after installAuth: request.actor is set by then.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.actor?.id) bind(request, reply, { userId: request.actor.id });
+  });
+  app.addHook('preHandler', async (request, reply) => {
+    const url = request.routeOptions.url ?? '';
+    const id = (request.params as { id?: unknown } | undefined)?.id;
+    if (typeof id !== 'string') return;
+    if (url.startsWith('/api/cases/:id')) bind(request, reply, { caseId: id });
+    else if (url.startsWith('/api/tasks/:id')) {
+      // A task names its case: one primary-key read, so a task command's lines carry the case too.
+      const row = await getTask(app.deps.db, id).catch(() => undefined);
+      if (row?.case_id) bind(request, reply, { caseId: row.case_id });
+    }
+  });
+  // Opening a case: the id exists only in the answer.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.method === 'POST' && request.routeOptions.url === '/api/cases' && reply.statusCode === 201 && typeof payload === 'string' && payload.length < 4096) {
+      try {
+        const id = (JSON.parse(payload) as { id?: unknown }).id;
+        if (typeof id === 'string') bind(request, reply, { caseId: id });
+      } catch {
+        // not JSON: nothing to bind
+      }
+    }
+    return payload;
+  });
 }

@@ -30,6 +30,7 @@ export const TAGS = [
   { name: 'admin', description: '管理：工作日历、用户（管理员，限本辖区）。' },
   { name: 'applications', description: '网上申请（受办分离）：群众公开填报并验证手机，乡镇窗口预审后受理为办件或一次性告知退回。' },
   { name: 'leads', description: '主动发现：网格员登记线索，乡镇（街道）社会救助经办机构审核、关闭或转为救助申请。' },
+  { name: 'operations', description: '运维：存活与就绪检查、Prometheus 指标（公开或本机；docs/operations.md）。' },
 ];
 
 const MUTATING = new Set(['post', 'put', 'patch', 'delete']);
@@ -66,7 +67,8 @@ const BODY_CODES: ErrorCode[] = [
 function impliedCodes(method: string, op: any): ErrorCode[] {
   const isPublic = Array.isArray(op.security) && op.security.length === 0;
   const params: any[] = op.parameters ?? [];
-  const codes: ErrorCode[] = ['SERVICE_UNAVAILABLE'];
+  // OVERLOADED: load shedding (hardening.ts) may refuse any operation but the probes.
+  const codes: ErrorCode[] = ['SERVICE_UNAVAILABLE', 'OVERLOADED'];
   if (isPublic) codes.push('RATE_LIMITED');
   else codes.push('UNAUTHENTICATED', 'ROLE_REQUIRED');
   if (op.requestBody) codes.push(...BODY_CODES);

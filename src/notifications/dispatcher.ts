@@ -5,6 +5,7 @@ import type { PersonalDataCipher } from '../engine/personalData.ts';
 import { maskPhone } from '../engine/masking.ts';
 import { redactText } from '../http/logging.ts';
 import type { NoticeChannel } from './channels.ts';
+import { Heartbeat } from '../worker/heartbeat.ts';
 import { NOTICE_KINDS, renderNotice, smsSegments, type NoticeKind, type NoticePayloads } from './templates.ts';
 
 /** Delay before attempt n+1 after n failures: 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, then 4 h. */
@@ -58,10 +59,13 @@ export class NoticeDispatcher {
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private readonly clock: () => Date;
+  /** Read by /readyz of every service process (worker_heartbeats). */
+  readonly heartbeat: Heartbeat;
 
   constructor(private readonly o: DispatcherOptions) {
     this.workerId = o.workerId ?? `${hostname()}:${process.pid}:n${Math.random().toString(36).slice(2, 8)}`;
     this.clock = o.clock ?? (() => new Date());
+    this.heartbeat = new Heartbeat(o.db, this.workerId, 'notices', this.clock);
   }
 
   get channelName(): string {
@@ -152,6 +156,7 @@ export class NoticeDispatcher {
       while (!this.stopped) {
         let busy = false;
         try {
+          await this.heartbeat.tick();
           const r = await this.runOnce();
           busy = r.claimed >= (this.o.batchSize ?? 50) || r.taken >= (this.o.batchSize ?? 50) * 2;
         } catch (err) {
@@ -167,10 +172,13 @@ export class NoticeDispatcher {
     })();
   }
 
+  /** Ends the loop after the notice being sent; claimed notices not sent yet are released (runOnce). */
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake?.();
+    const running = this.loop !== null;
     await this.loop;
     this.loop = null;
+    if (running) await this.heartbeat.stop();
   }
 }

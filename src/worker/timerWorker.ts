@@ -4,6 +4,7 @@ import { claimDueTimers, recordTimerFailure, releaseTimers } from '../db/timers.
 import { DomainError } from '../engine/errors.ts';
 import { IDEMPOTENCY_TTL_MS, purgeKeysBefore } from '../db/idempotencyKeys.ts';
 import type { Engine } from '../engine/engine.ts';
+import { Heartbeat } from './heartbeat.ts';
 
 export interface TimerWorkerOptions {
   db: Knex;
@@ -41,9 +42,12 @@ export class TimerWorker {
   private stopped = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
+  /** Read by /readyz of every service process (worker_heartbeats). */
+  readonly heartbeat: Heartbeat;
 
   constructor(private readonly o: TimerWorkerOptions) {
     this.workerId = o.workerId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+    this.heartbeat = new Heartbeat(o.db, this.workerId, 'timers', o.engine.clock);
   }
 
   async runOnce(): Promise<BatchResult> {
@@ -66,7 +70,8 @@ export class TimerWorker {
       await db.transaction(async (trx) => {
         for (const { id, caseId } of claimed) {
           // Once a case was busy, its later timers wait too: within a case they fire in due order.
-          if (busyCases.has(caseId)) {
+          // Shutting down: what is not fired yet is handed back below, for another worker at once.
+          if (busyCases.has(caseId) || this.stopped) {
             deferred.push(id);
             continue;
           }
@@ -114,6 +119,7 @@ export class TimerWorker {
       while (!this.stopped) {
         let claimed = 0;
         try {
+          await this.heartbeat.tick();
           const r = await this.runOnce();
           // A busy case is retried after the idle pause, not in a tight loop.
           claimed = r.busy ? 0 : r.claimed;
@@ -130,10 +136,13 @@ export class TimerWorker {
     })();
   }
 
+  /** Ends the loop after the timer being fired; claimed timers not fired yet are released (runOnce). */
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake?.();
+    const running = this.loop !== null;
     await this.loop;
     this.loop = null;
+    if (running) await this.heartbeat.stop();
   }
 }

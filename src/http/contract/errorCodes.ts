@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   NOT_YOUR_DEPARTMENT: [403, 'The step belongs to another department, role or region'],
   NOT_ACCEPTING_DEPARTMENT: [403, "The clerk's department does not accept this procedure"],
   NOT_ENTITLED: [403, "The caller's post does not need the full personal data"],
+  METRICS_FORBIDDEN: [403, 'GET /metrics from outside loopback without METRICS_TOKEN'],
   // 404
   NOT_FOUND: [404, 'No such case, task or resource visible to the caller (a malformed id too)'],
   PROCEDURE_NOT_FOUND: [404, 'No such procedure'],
@@ -74,6 +75,8 @@ export const ERROR_CODES = {
   // 500, 503
   INTERNAL_ERROR: [500, 'Unexpected failure'],
   SERVICE_UNAVAILABLE: [503, 'Database unavailable, pool exhausted or request deadline passed (Retry-After, agreed)'],
+  OVERLOADED: [503, 'Load shedding: event-loop delay, heap or RSS past its limit (Retry-After; docs/operations.md)'],
+  NOT_READY: [503, 'GET /readyz: not ready (details: ReadinessReport with reasons)'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
