@@ -8,6 +8,8 @@ import { DEMO_PASSWORD, DEMO_USERS, seedDemo } from './seed.ts';
 import { createEngine, loadCipher, openDatabase } from './services.ts';
 import { TimerWorker } from './worker/timerWorker.ts';
 import { createDispatcher } from './notifications/index.ts';
+import { createMetrics } from './metrics/index.ts';
+import { gracefulShutdown } from './shutdown.ts';
 
 const config = loadConfig();
 const db = await openDatabase(config);
@@ -16,8 +18,21 @@ if (!config.databaseUrl && !(await db('users').first())) {
   await seedDemo(db);
   console.log(`demo users seeded (password ${DEMO_PASSWORD}): ${DEMO_USERS.map((u) => u.username).join(', ')}`);
 }
-const engine = createEngine({ clock: config.fixedNow ? () => new Date(config.fixedNow!) : undefined, cipher: loadCipher(config) });
-const app = await buildApp({ db, engine, sessionHours: config.sessionHours, webRoot: DEFAULT_WEB_ROOT }, {
+// One registry for the process: the engine counts transitions into it, GET /metrics shows it.
+const metrics = createMetrics();
+const engine = createEngine({ clock: config.fixedNow ? () => new Date(config.fixedNow!) : undefined, cipher: loadCipher(config), onTransition: metrics.onTransition });
+const ops = config.operations;
+const lifecycle = { draining: false };
+const app = await buildApp({
+  db,
+  engine,
+  sessionHours: config.sessionHours,
+  webRoot: DEFAULT_WEB_ROOT,
+  metrics,
+  lifecycle,
+  readiness: { workers: ops.readyWorkers, heartbeatStaleMs: ops.heartbeatStaleMs, metricsToken: ops.metricsToken },
+  overload: ops.overload,
+}, {
   // Tokens, passwords, tracking codes, ID and phone numbers never reach the log (logging.ts).
   logger: loggerOptions(config.logLevel),
   trustProxy: config.trustProxy,
@@ -48,11 +63,16 @@ async function shutdown(signal: string) {
   closing = true;
   app.log.info({ signal }, 'shutting down');
   clearInterval(purgeTimer);
-  await worker?.stop();
-  await dispatcher?.stop();
-  await app.close();
-  await db.destroy();
-  process.exit(0);
+  // In-flight requests finish, loops release what they leased, then the pool closes (src/shutdown.ts).
+  const outcome = await gracefulShutdown({
+    app,
+    lifecycle,
+    loops: [worker, dispatcher].filter((l) => l !== null),
+    db,
+    timeoutMs: ops.shutdownTimeoutMs,
+    log: (msg, extra) => app.log.info(extra ?? {}, msg),
+  });
+  process.exit(outcome === 'clean' ? 0 : 1);
 }
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

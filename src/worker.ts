@@ -3,6 +3,7 @@ import { loadConfig } from './config.ts';
 import { createEngine, loadCipher, openDatabase } from './services.ts';
 import { TimerWorker } from './worker/timerWorker.ts';
 import { createDispatcher } from './notifications/index.ts';
+import { gracefulShutdown } from './shutdown.ts';
 
 const config = loadConfig();
 const db = await openDatabase(config);
@@ -59,11 +60,18 @@ if (process.env.WORKER_EXIT_WHEN_IDLE === '1') {
 } else {
   worker.start();
   dispatcher.start();
+  let closing = false;
   const shutdown = async () => {
-    await worker.stop();
-    await dispatcher.stop();
-    await db.destroy();
-    process.exit(0);
+    if (closing) return;
+    closing = true;
+    // Each loop stops after its current item and releases what it leased (src/shutdown.ts).
+    const outcome = await gracefulShutdown({
+      loops: [worker, dispatcher],
+      db,
+      timeoutMs: config.operations.shutdownTimeoutMs,
+      log: (msg, extra) => console.error(JSON.stringify({ msg, ...extra })),
+    });
+    process.exit(outcome === 'clean' ? 0 : 1);
   };
   process.on('SIGINT', () => void shutdown());
   process.on('SIGTERM', () => void shutdown());

@@ -99,6 +99,8 @@ export function installHardening(app: FastifyInstance): void {
 
   app.addHook('onSend', async (request, reply, payload) => {
     reply.headers(COMMON_HEADERS);
+    // Shutting down (src/shutdown.ts): the client reconnects elsewhere instead of reusing this socket.
+    if (app.deps.lifecycle?.draining) reply.header('connection', 'close');
     const isDocs = request.url.startsWith('/docs');
     reply.header('content-security-policy', isDocs ? DOCS_CSP : API_CSP);
     if (!isDocs && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');

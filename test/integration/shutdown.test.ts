@@ -1,0 +1,120 @@
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { oneWindowApp } from '../../src/http/app.ts';
+import { LIMITS } from '../../src/http/abuse.ts';
+import type { Actor } from '../../src/engine/engine.ts';
+import { seedDemo } from '../../src/seed.ts';
+import { TEST_DATA_KEYS, createEngine } from '../../src/services.ts';
+import { PersonalDataCipher } from '../../src/engine/personalData.ts';
+import { gracefulShutdown } from '../../src/shutdown.ts';
+import { TimerWorker } from '../../src/worker/timerWorker.ts';
+import { applicant, application } from '../support/app.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+
+// Issue 10, shutdown: loops hand back what they leased but did not fire, in-flight requests
+// finish while the server closes, and the pool closes last (src/shutdown.ts).
+const NOW = new Date('2026-06-01T02:00:00Z');
+const engine = createEngine({ clock: () => NOW, cipher: PersonalDataCipher.fromSpec(TEST_DATA_KEYS) });
+let database: TestDatabase;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  await seedDemo(database.db);
+});
+afterAll(() => database?.destroy());
+
+/** A case whose acceptance task has `n` warning timers already due. */
+async function dueTimers(n: number): Promise<string[]> {
+  const db = database.db;
+  const u = await db('users').where({ username: 'clerk.beishan' }).first();
+  const clerk: Actor = { id: u.id, name: u.display_name, regionCode: u.region_code, department: u.department, roles: u.roles };
+  const { id } = await db.transaction((t) => engine.openCase(t, clerk, { procedureId: 'social-assistance', applicant, application }));
+  const task = await db('tasks').where({ case_id: id }).first();
+  const rows = Array.from({ length: n }, (_, k) => ({ case_id: id, task_id: task.id, state_id: task.state_id, kind: 'warn', event_type: 'DEADLINE_WARNING', due_at: new Date(NOW.getTime() - (k + 1) * 60_000), created_at: NOW }));
+  const inserted = await db('timers').insert(rows).returning('id');
+  return inserted.map((r: { id: string | number }) => String(r.id));
+}
+
+describe('stopping the timer worker', () => {
+  it('releases timers it claimed but did not fire, so another worker fires them at once', async () => {
+    const ids = await dueTimers(3);
+    let claimed: string[] = [];
+    let stopping: Promise<void> | undefined;
+    const worker = new TimerWorker({
+      db: database.db,
+      engine,
+      workerId: 'stopping-worker',
+      leaseMs: 10 * 60_000,
+      // SIGTERM arrives right after the claim, before anything fired.
+      afterClaim: (got) => {
+        claimed = got;
+        stopping ??= worker.stop();
+      },
+    });
+    worker.start();
+    await new Promise<void>((resolve) => {
+      const poll = () => (stopping ? resolve() : setImmediate(poll));
+      poll();
+    });
+    await stopping;
+    expect(claimed.sort()).toEqual(expect.arrayContaining(ids.sort()));
+
+    const rows = await database.db('timers').whereIn('id', ids);
+    // Pending, no lease, the attempt not counted: exactly as before the claim.
+    expect(rows.map((r) => [r.status, r.locked_until, r.attempts])).toEqual(ids.map(() => ['pending', null, 0]));
+    // A stopped loop leaves no heartbeat behind (readiness must not count it).
+    expect(await database.db('worker_heartbeats').where({ worker_id: 'stopping-worker' }).first()).toBeUndefined();
+
+    // Same instant, so no lease could have run out: the other worker takes them only because they were released.
+    const other = new TimerWorker({ db: database.db, engine, workerId: 'other-worker' });
+    const r = await other.runOnce();
+    expect(r.fired).toBeGreaterThanOrEqual(ids.length);
+    expect((await database.db('timers').whereIn('id', ids)).every((t) => t.status === 'fired')).toBe(true);
+  });
+});
+
+describe('graceful shutdown of the service', () => {
+  let app: FastifyInstance;
+  let entered: () => void;
+  const inHandler = new Promise<void>((r) => (entered = r));
+  let release: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+
+  beforeAll(async () => {
+    app = Fastify();
+    await app.register(oneWindowApp, { db: database.db, engine, sessionHours: 1, limits: LIMITS });
+    // A request that is in flight when SIGTERM comes: it waits for the test, then uses the database.
+    app.get('/slow', { config: { public: true, probe: true } }, async () => {
+      entered();
+      await gate;
+      const { rows } = await database.db.raw('select 1 as one');
+      return { one: rows[0].one };
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+  });
+
+  it('stops accepting, finishes the request in flight, stops the loops, then closes the pool', async () => {
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const slow = fetch(`${base}/slow`).then(async (r) => ({ status: r.status, body: await r.json() }));
+    await inHandler;
+
+    const stopped: string[] = [];
+    const lifecycle = { draining: false };
+    const loop = { stop: async () => void stopped.push('loop') };
+    const done = gracefulShutdown({ app, lifecycle, loops: [loop], db: database.db, timeoutMs: 30_000 });
+    expect(lifecycle.draining).toBe(true);
+    // The listening socket closes at once (bounded wait for Fastify's onClose to reach it).
+    for (let i = 0; i < 1000 && app.server.listening; i++) await new Promise((r) => setImmediate(r));
+    expect(app.server.listening).toBe(false);
+    await expect(fetch(`${base}/healthz`)).rejects.toThrow();
+    expect(stopped).toEqual(['loop']);
+
+    // The pool is still open for the request in flight, which completes normally.
+    release();
+    expect(await slow).toEqual({ status: 200, body: { one: 1 } });
+    expect(await done).toBe('clean');
+    // …and closed after it.
+    expect((database.db.client as { pool?: unknown }).pool).toBeFalsy();
+  });
+});
