@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -163,6 +164,15 @@ describe('GET /metrics', () => {
     const later = await scrape();
     expect(sample(later, 'onewindow_timer_backlog')).toBeGreaterThanOrEqual(1);
     expect(sample(later, 'onewindow_timer_lag_seconds')).toBeGreaterThanOrEqual(90);
+  });
+
+  it('has every metric the Grafana dashboard and docs/operations.md name', async () => {
+    const text = await scrape();
+    const names = (source: string) => [...new Set([...source.matchAll(/onewindow_[a-z0-9_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, '')))];
+    const dashboard = names(readFileSync('docs/operations/grafana-dashboard.json', 'utf8'));
+    const documented = names(readFileSync('docs/operations.md', 'utf8')).filter((n) => !n.endsWith('_'));
+    expect(dashboard.length).toBeGreaterThan(10);
+    for (const name of [...dashboard, ...documented]) expect(text, name).toContain(`# TYPE ${name} `);
   });
 
   it('counts rate-limit refusals by code and route', async () => {
