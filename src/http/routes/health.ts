@@ -137,10 +137,13 @@ function mayScrape(request: FastifyRequest, token: string | undefined): boolean 
 
 const routes: FastifyPluginAsyncZod = async (app) => {
   const probe = { public: true, probe: true };
+  // Polled every few seconds: only warnings (not ready, refused scrapes) reach the log.
+  const quiet = { logLevel: 'warn' as const };
 
   app.get(
     '/healthz',
     {
+      ...quiet,
       config: probe,
       schema: {
         operationId: 'getHealth',
@@ -157,6 +160,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/readyz',
     {
+      ...quiet,
       config: probe,
       schema: {
         operationId: 'getReadiness',
@@ -185,6 +189,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/metrics',
     {
+      ...quiet,
       config: probe,
       schema: {
         operationId: 'getMetrics',
