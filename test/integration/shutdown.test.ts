@@ -9,6 +9,8 @@ import { TEST_DATA_KEYS, createEngine } from '../../src/services.ts';
 import { PersonalDataCipher } from '../../src/engine/personalData.ts';
 import { gracefulShutdown } from '../../src/shutdown.ts';
 import { TimerWorker } from '../../src/worker/timerWorker.ts';
+import { NoticeDispatcher } from '../../src/notifications/dispatcher.ts';
+import type { NoticeChannel, OutgoingSms } from '../../src/notifications/channels.ts';
 import { applicant, application } from '../support/app.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
@@ -32,6 +34,7 @@ async function dueTimers(n: number): Promise<string[]> {
   const { id } = await db.transaction((t) => engine.openCase(t, clerk, { procedureId: 'social-assistance', applicant, application }));
   const task = await db('tasks').where({ case_id: id }).first();
   const rows = Array.from({ length: n }, (_, k) => ({ case_id: id, task_id: task.id, state_id: task.state_id, kind: 'warn', event_type: 'DEADLINE_WARNING', due_at: new Date(NOW.getTime() - (k + 1) * 60_000), created_at: NOW }));
+  if (!rows.length) return [];
   const inserted = await db('timers').insert(rows).returning('id');
   return inserted.map((r: { id: string | number }) => String(r.id));
 }
@@ -71,6 +74,44 @@ describe('stopping the timer worker', () => {
     const r = await other.runOnce();
     expect(r.fired).toBeGreaterThanOrEqual(ids.length);
     expect((await database.db('timers').whereIn('id', ids)).every((t) => t.status === 'fired')).toBe(true);
+  });
+});
+
+describe('stopping the notice dispatcher', () => {
+  it('sends the notice in hand, releases the rest of its batch, and another dispatcher sends them at once', async () => {
+    // Three new cases: three acceptance notices (notice.accepted) in the outbox.
+    for (let i = 0; i < 3; i++) await dueTimers(0);
+    const sent: OutgoingSms[] = [];
+    let stopping: Promise<void> | undefined;
+    let dispatcher: NoticeDispatcher;
+    const channel: NoticeChannel = {
+      name: 'test',
+      async send(sms) {
+        sent.push(sms);
+        // SIGTERM arrives while the first message of the batch is being sent.
+        stopping ??= dispatcher.stop();
+        return { ok: true, providerMessageId: `m${sent.length}` };
+      },
+    };
+    const common = { db: database.db, cipher: engine.cipher, publicBaseUrl: 'https://ywt.example.gov.cn', clock: () => NOW, leaseMs: 10 * 60_000 };
+    dispatcher = new NoticeDispatcher({ ...common, channel, workerId: 'stopping-dispatcher' });
+    dispatcher.start();
+    await new Promise<void>((resolve) => {
+      const poll = () => (stopping ? resolve() : setImmediate(poll));
+      poll();
+    });
+    await stopping;
+    expect(sent).toHaveLength(1);
+    const pending = await database.db('notices').where({ status: 'pending' });
+    expect(pending.length).toBeGreaterThanOrEqual(2);
+    expect(pending.every((n) => n.locked_until === null)).toBe(true);
+    expect(await database.db('worker_heartbeats').where({ worker_id: 'stopping-dispatcher' }).first()).toBeUndefined();
+
+    const others: OutgoingSms[] = [];
+    const other = new NoticeDispatcher({ ...common, workerId: 'other-dispatcher', channel: { name: 'test', send: async (sms) => (others.push(sms), { ok: true, providerMessageId: null }) } });
+    const r = await other.runOnce();
+    expect(r.sent).toBe(pending.length);
+    expect(others.map((m) => m.noticeId).sort()).toEqual(pending.map((n) => String(n.id)).sort());
   });
 });
 
