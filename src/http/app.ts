@@ -63,7 +63,8 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
-  const metrics = deps.metrics ?? createMetrics();
+  // Without one given (tests), a registry of this app's own, minus the process collectors main.ts adds.
+  const metrics = deps.metrics ?? createMetrics({ processMetrics: false });
   metrics.bindDatabase(deps.db, deps.engine.clock);
   app.decorate('metrics', metrics);
   // First of all hooks: a shed request costs no authentication and no database work.
