@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TimerWorker } from '../../src/worker/timerWorker.ts';
 import { CALENDAR_CACHE_MS } from '../../src/engine/calendars.ts';
+import { runRecomputeOnce } from '../../src/engine/calendarRecompute.ts';
 import { applicant, application, useTestApp } from '../support/app.ts';
 
 // Issue 10, provisional calendar: a case opened on 2026-12-20, before the 2027 notice, gets
@@ -123,5 +124,47 @@ describe('a case opened before the 2027 notice', () => {
     const overdue = view.history.filter((h: any) => h.type === 'DEADLINE_OVERDUE' && h.payload.taskId === check.id);
     expect(overdue).toHaveLength(1);
     expect(overdue[0].payload.dueAt).toBe('2027-02-15T15:59:59.999Z');
+  });
+
+  it('recomputes in batches, resuming where the last committed batch ended, each case logged once', async () => {
+    at('2027-12-15T10:00:00'); // 30 WD run into 2028, not loaded: provisional (due Wed 2 Feb)
+    const clerk = await ctx.as('clerk.beishan');
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await clerk.post('/api/cases', { procedureId: 'social-assistance', applicant, application });
+      expect(res.statusCode, res.body).toBe(201);
+      ids.push(res.json().id);
+    }
+    const before = await Promise.all(ids.map((id) => caseView('clerk.beishan', id)));
+    expect(before.every((v) => v.deadline.provisional === true && v.deadline.dueAt.startsWith('2028-02-'))).toBe(true);
+
+    const admin = await ctx.as('admin.xihu');
+    const load = await ctx.app.inject({
+      method: 'PUT',
+      url: '/api/admin/calendars/2028',
+      headers: { authorization: `Bearer ${admin.token}` },
+      payload: {
+        regionCode: 'CN',
+        source: '国务院办公厅关于2028年部分节假日安排的通知（测试用）',
+        holidays: ['2028-01-01', '2028-01-24', '2028-01-25', '2028-01-26', '2028-01-27', '2028-01-28', '2028-01-31'].map((date) => ({ date, name: date === '2028-01-01' ? '元旦' : '春节' })),
+        workdays: [{ date: '2028-02-05', name: '春节调休上班' }],
+      },
+    });
+    expect(load.statusCode, load.body).toBe(200);
+    ctx.clock.advance(CALENDAR_CACHE_MS + 1000);
+
+    const run = () => runRecomputeOnce({ db: db(), engine: ctx.engine, workerId: 'recompute-a', batchSize: 2, maxBatches: 1 });
+    expect(await run()).toMatchObject({ batches: 1, seen: 2, changed: 2, done: false });
+    expect(await run()).toMatchObject({ batches: 1, seen: 2, changed: 2, done: false });
+    expect(await run()).toMatchObject({ batches: 1, seen: 1, changed: 1, done: true });
+    expect(await run()).toMatchObject({ jobId: null }); // nothing left to claim
+
+    for (const [i, id] of ids.entries()) {
+      const v = await caseView('clerk.beishan', id);
+      // 30 WD on the notice: Mon 3 January is worked (no 元旦 补假 in it), 24–31 January are off.
+      expect(v.deadline).toMatchObject({ dueAt: '2028-02-03T15:59:59.999Z', provisional: false });
+      expect(v.deadline.dueAt).not.toBe(before[i].deadline.dueAt);
+      expect(v.history.filter((h: any) => h.type === 'DEADLINES_RECOMPUTED')).toHaveLength(1);
+    }
   });
 });
