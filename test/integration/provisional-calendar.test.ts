@@ -3,6 +3,7 @@ import { TimerWorker } from '../../src/worker/timerWorker.ts';
 import { CALENDAR_CACHE_MS } from '../../src/engine/calendars.ts';
 import { runRecomputeOnce } from '../../src/engine/calendarRecompute.ts';
 import { applicant, application, useTestApp } from '../support/app.ts';
+import { DEMO_PASSWORD } from '../../src/seed.ts';
 
 // Issue 10, provisional calendar: a case opened on 2026-12-20, before the 2027 notice, gets
 // provisional 2027 dates; loading the notice recomputes them in the background, moves the timers,
@@ -166,5 +167,37 @@ describe('a case opened before the 2027 notice', () => {
       expect(v.deadline.dueAt).not.toBe(before[i].deadline.dueAt);
       expect(v.history.filter((h: any) => h.type === 'DEADLINES_RECOMPUTED')).toHaveLength(1);
     }
+  });
+
+  // PGlite has one connection: a lock held from outside needs PostgreSQL.
+  it.skipIf(!process.env.DATABASE_URL)('hands the job back when a case is locked by someone else, and finishes it later', async () => {
+    at('2028-12-15T10:00:00');
+    // Sessions of the earlier tests have run out by now (a year): log in afresh.
+    const login = async (username: string) => (await ctx.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username, password: DEMO_PASSWORD } })).json().token as string;
+    const admin = { token: await login('admin.xihu') };
+    const token = await login('clerk.beishan');
+    const opened = await ctx.app.inject({ method: 'POST', url: '/api/cases', headers: { authorization: `Bearer ${token}` }, payload: { procedureId: 'social-assistance', applicant, application } });
+    expect(opened.statusCode, opened.body).toBe(201);
+    const id = opened.json().id;
+    const load = await ctx.app.inject({
+      method: 'PUT',
+      url: '/api/admin/calendars/2029',
+      headers: { authorization: `Bearer ${admin.token}` },
+      payload: { regionCode: 'CN', source: '测试用2029年安排', holidays: [{ date: '2029-01-01', name: '元旦' }, { date: '2029-01-02', name: '元旦' }], workdays: [] },
+    });
+    expect(load.statusCode, load.body).toBe(200);
+    ctx.clock.advance(CALENDAR_CACHE_MS + 1000);
+
+    const outside = await db().transaction();
+    try {
+      await outside('cases').where({ id }).forUpdate().first();
+      expect(await runRecomputeOnce({ db: db(), engine: ctx.engine, workerId: 'recompute-b' })).toMatchObject({ busy: true, done: false, changed: 0 });
+    } finally {
+      await outside.rollback();
+    }
+    expect(await runRecomputeOnce({ db: db(), engine: ctx.engine, workerId: 'recompute-b' })).toMatchObject({ jobId: null }); // handed back for a second later
+    ctx.clock.advance(1500);
+    expect(await runRecomputeOnce({ db: db(), engine: ctx.engine, workerId: 'recompute-c' })).toMatchObject({ done: true, changed: 1 });
+    expect((await db()('cases').where({ id }).first()).deadline_provisional).toBe(false);
   });
 });
