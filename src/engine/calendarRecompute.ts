@@ -94,7 +94,8 @@ export async function recomputeCase(engine: Engine, trx: Db, caseId: string, cal
       const at: Record<string, Date> = { warn: plan.warn_at!, overdue: plan.due_at, red: plan.red_at! };
       // A leased timer loses its lease: the worker holding it re-checks and skips it (engine.fireTimer).
       for (const p of pending) await trx('timers').where({ id: p.id }).update({ due_at: at[p.kind], locked_by: null, locked_until: null });
-      // A task that had no due date (its year was missing) gets its timers now — the ones still ahead.
+      // A task that had no due date (its year was missing, before migration 012) gets its timers now;
+      // one already past fires at the worker's next poll, as a timer due while no worker ran would.
       if (pending.length === 0 && t.due_at === null) await timers.insertTimers(trx, escalationTimers({ ...t, ...plan }, meta, now));
     } else {
       await timers.cancelTaskTimers(trx, [t.id]);
