@@ -52,3 +52,12 @@ export async function getCalendarYear(db: Db, regionCode: string, year: number) 
     .orderBy('day');
   return { regionCode, year, source: meta.source as string, loadedAt: new Date(meta.loaded_at).toISOString(), days };
 }
+
+/** Loaded years: national ones and those of `regionCode` and the regions below it. */
+export async function listCalendarYears(db: Db, regionCode: string) {
+  const rows = await db('calendar_years')
+    .where('region_code', NATIONAL)
+    .orWhere('region_code', 'like', `${regionCode}%`)
+    .orderBy([{ column: 'year', order: 'desc' }, { column: 'region_code' }]);
+  return rows.map((r) => ({ regionCode: r.region_code as string, year: Number(r.year), source: r.source as string, loadedAt: new Date(r.loaded_at).toISOString() }));
+}

@@ -22,6 +22,8 @@ export interface CaseRow {
   due_at: Date | null;
   clock_paused_at: Date | null;
   deadline_note: string | null;
+  /** due_at went through a provisional (unannounced) calendar year (migration 012). */
+  deadline_provisional: boolean;
   /** Hash of the latest event (the tamper-evident chain's head). */
   chain_head: string | null;
   /** When the case reached a final state (migration 006); null while running. */
@@ -93,6 +95,7 @@ export async function saveTransition(
     dueAt?: Date | null;
     clockPausedAt?: Date | null;
     deadlineNote?: string | null;
+    deadlineProvisional?: boolean;
     chainHead: string;
     closedAt?: Date | null;
   },
@@ -109,6 +112,7 @@ export async function saveTransition(
       ...(next.dueAt !== undefined ? { due_at: next.dueAt } : {}),
       ...(next.clockPausedAt !== undefined ? { clock_paused_at: next.clockPausedAt } : {}),
       ...(next.deadlineNote !== undefined ? { deadline_note: next.deadlineNote } : {}),
+      ...(next.deadlineProvisional !== undefined ? { deadline_provisional: next.deadlineProvisional } : {}),
       ...(next.closedAt !== undefined ? { closed_at: next.closedAt } : {}),
     });
   return updated === 1;

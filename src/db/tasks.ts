@@ -28,6 +28,8 @@ export interface TaskRow {
   escalation: EscalationLevel;
   escalated_at: Date | null;
   deadline_note: string | null;
+  /** The due date went through a provisional (unannounced) calendar year (migration 012). */
+  deadline_provisional: boolean;
 }
 
 export async function insertTasks(db: Db, rows: TaskRow[]): Promise<void> {

@@ -1,5 +1,6 @@
 import type { TimeLimit } from '../../workflows/index.ts';
 import { DomainError } from './errors.ts';
+import { PROVISIONAL_YEARS, provisionalHolidays } from './provisionalCalendar.ts';
 
 /**
  * Working-day arithmetic on the statutory calendar. Days are China-time dates ('YYYY-MM-DD');
@@ -10,7 +11,9 @@ import { DomainError } from './errors.ts';
  * - N working days from an instant: counting starts the next day; due at the end of the Nth.
  * - N calendar days (民法典 art. 201, 203): counting starts the next day; if the last day is not a
  *   working day the period ends at the end of the next working day.
- * - A year whose calendar is not loaded is an error, never a guess.
+ * - A year whose national schedule is not loaded is, with `provisional`, worked on the provisional
+ *   schedule of provisionalCalendar.ts (statutory holidays and 补假, nothing guessed), and every
+ *   result that consulted such a day is marked provisional (`trace`); without it, an error.
  */
 export type DayKind = 'holiday' | 'workday';
 
@@ -37,23 +40,66 @@ export class CalendarYearMissingError extends DomainError {
   }
 }
 
+export interface WorkCalendarOptions {
+  /** Work unloaded years on their provisional schedule instead of refusing them. */
+  provisional?: boolean;
+}
+
 export class WorkCalendar {
+  private readonly provisionalDays = new Map<number, ReadonlyMap<string, DayKind>>();
+  private touchedProvisional = false;
+
   /**
-   * @param years years whose schedule is loaded
+   * @param years years whose national schedule is loaded
    * @param days overrides by date: national first, then each region down the tree (later wins)
    */
   constructor(
     private readonly years: ReadonlySet<number>,
     private readonly days: ReadonlyMap<string, DayKind>,
+    private readonly options: WorkCalendarOptions = {},
   ) {}
+
+  /** Whether `year` would be worked on a provisional schedule (its notice is not loaded). */
+  isProvisionalYear(year: number): boolean {
+    return !this.years.has(year) && this.options.provisional === true && year >= PROVISIONAL_YEARS.from && year <= PROVISIONAL_YEARS.to;
+  }
+
+  /**
+   * Runs calendar arithmetic and says whether any day it consulted lies in a provisional year.
+   * Arithmetic is synchronous, so the flag cannot mix two callers' work.
+   */
+  trace<T>(fn: () => T): { value: T; provisional: boolean } {
+    const outer = this.touchedProvisional;
+    this.touchedProvisional = false;
+    try {
+      const value = fn();
+      return { value, provisional: this.touchedProvisional };
+    } finally {
+      this.touchedProvisional = outer || this.touchedProvisional;
+    }
+  }
 
   isWorkingDay(day: string): boolean {
     const year = Number(day.slice(0, 4));
-    if (!this.years.has(year)) throw new CalendarYearMissingError(year);
-    const override = this.days.get(day);
+    let override = this.days.get(day);
+    if (!this.years.has(year)) {
+      if (!this.isProvisionalYear(year)) throw new CalendarYearMissingError(year);
+      this.touchedProvisional = true;
+      // A region's own adjustments still apply on top of the provisional national schedule.
+      override ??= this.provisionalYear(year).get(day);
+    }
     if (override) return override === 'workday';
     const weekday = new Date(`${day}T00:00:00Z`).getUTCDay();
     return weekday !== 0 && weekday !== 6;
+  }
+
+  private provisionalYear(year: number): ReadonlyMap<string, DayKind> {
+    let days = this.provisionalDays.get(year);
+    if (!days) {
+      days = new Map(provisionalHolidays(year).map((d) => [d.date, 'holiday' as const]));
+      this.provisionalDays.set(year, days);
+    }
+    return days;
   }
 
   /** The end of the Nth working day after `from`'s day. */

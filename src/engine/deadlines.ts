@@ -24,19 +24,23 @@ export interface TaskDeadline {
   warn_at: Date | null;
   red_at: Date | null;
   deadline_note: string | null;
+  /** The due date went through a day of a provisional (not yet announced) year. */
+  deadline_provisional: boolean;
 }
 
 /** A task's due date, when it turns yellow (share of its time used) and when red (N WD overdue). */
 export function planTaskDeadline(calendar: WorkCalendar, openedAt: Date, task: TaskMeta, def: ProcedureDefinition): TaskDeadline {
   const policy = { ...DEFAULT_ESCALATION, ...def.escalation, ...task.escalation };
   try {
-    const due = calendar.due(openedAt, task.timeLimit);
+    const { value: due, provisional } = calendar.trace(() => calendar.due(openedAt, task.timeLimit));
     const warn = new Date(openedAt.getTime() + policy.warnRatio * (due.getTime() - openedAt.getTime()));
+    // The red date may run into a provisional year while the due date does not: the recompute after
+    // a load finds it by its date (calendarRecompute.ts), the mark is about the date people read.
     const red = calendar.addWorkingDays(due, policy.redAfterWorkingDays);
-    return { due_at: due, warn_at: warn, red_at: red, deadline_note: null };
+    return { due_at: due, warn_at: warn, red_at: red, deadline_note: null, deadline_provisional: provisional };
   } catch (e) {
-    // No silent guess: the task carries no due date and says why; supervisors see the note.
-    if (e instanceof CalendarYearMissingError) return { due_at: null, warn_at: null, red_at: null, deadline_note: e.code + ':' + e.year };
+    // Outside the provisional range: the task carries no due date and says why; supervisors see the note.
+    if (e instanceof CalendarYearMissingError) return { due_at: null, warn_at: null, red_at: null, deadline_note: e.code + ':' + e.year, deadline_provisional: false };
     throw e;
   }
 }
@@ -55,12 +59,13 @@ export function escalationTimers(
   ];
 }
 
-/** Due instant of a limit, or null with the reason when the calendar cannot say. */
-export function dueOrNote(calendar: WorkCalendar, from: Date, limit: Pick<TimeLimit, 'days' | 'unit'>): { due: Date | null; note: string | null } {
+/** Due instant of a limit (provisional when it went through an unannounced year), or null with the reason when the calendar cannot say. */
+export function dueOrNote(calendar: WorkCalendar, from: Date, limit: Pick<TimeLimit, 'days' | 'unit'>): { due: Date | null; note: string | null; provisional: boolean } {
   try {
-    return { due: calendar.due(from, limit), note: null };
+    const { value, provisional } = calendar.trace(() => calendar.due(from, limit));
+    return { due: value, note: null, provisional };
   } catch (e) {
-    if (e instanceof CalendarYearMissingError) return { due: null, note: `${e.code}:${e.year}` };
+    if (e instanceof CalendarYearMissingError) return { due: null, note: `${e.code}:${e.year}`, provisional: false };
     throw e;
   }
 }

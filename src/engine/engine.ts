@@ -199,6 +199,7 @@ export class Engine {
       due_at: caseDue.due,
       clock_paused_at: leaves.some((l) => l.meta.clockStopped && !l.final) ? now : null,
       deadline_note: caseDue.note,
+      deadline_provisional: caseDue.provisional,
       chain_head: opened.hash,
     });
     await caseEvents.appendEvent(trx, opened);
@@ -321,9 +322,10 @@ export class Engine {
     if (!row.due_at) return { clockPausedAt: null };
     const calendar = await this.calendars.forRegion(trx, row.region_code);
     try {
-      return { clockPausedAt: null, dueAt: calendar.extend(row.due_at, row.clock_paused_at!, now, def.totalTimeLimit.unit) };
+      const { value, provisional } = calendar.trace(() => calendar.extend(row.due_at!, row.clock_paused_at!, now, def.totalTimeLimit.unit));
+      return { clockPausedAt: null, dueAt: value, deadlineProvisional: row.deadline_provisional || provisional };
     } catch (e) {
-      if (e instanceof CalendarYearMissingError) return { clockPausedAt: null, dueAt: null, deadlineNote: `${e.code}:${e.year}` };
+      if (e instanceof CalendarYearMissingError) return { clockPausedAt: null, dueAt: null, deadlineNote: `${e.code}:${e.year}`, deadlineProvisional: false };
       throw e;
     }
   }
@@ -470,8 +472,8 @@ export class Engine {
     return 'fired';
   }
 
-  /** Records an event the chart does not act on (an escalation): version moves, state stays. */
-  private async appendNote(trx: Db, row: cases.CaseRow, type: string, payload: Record<string, unknown>, now: Date): Promise<void> {
+  /** Records an event the chart does not act on (an escalation, a deadline recompute): version moves, state stays. */
+  async appendNote(trx: Db, row: cases.CaseRow, type: string, payload: Record<string, unknown>, now: Date): Promise<void> {
     const logged = chained(
       {
         case_id: row.id,

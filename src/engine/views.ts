@@ -9,6 +9,9 @@ import { taskActions, type Actor } from './authorization.ts';
 import { ASSIGNMENT_EVENTS } from './commands/assignment.ts';
 import { SERVICE_EVENT_LABELS, isServiceOutcome, serviceSchemaId } from './serviceEvents.ts';
 
+/** The case-log event of a deadline recompute after a calendar load (calendarRecompute.ts). */
+export const DEADLINES_RECOMPUTED = 'DEADLINES_RECOMPUTED';
+
 // How cases and tasks are presented to staff and citizens: pure functions over stored rows.
 
 /** Component name of an event's data schema in the OpenAPI document, e.g. SocialAssistance_ACCEPT. */
@@ -28,6 +31,7 @@ export function actionView(def: ProcedureDefinition, type: string) {
 
 export function eventLabel(def: ProcedureDefinition, type: string): string {
   if (type === 'CASE_OPENED') return '申请已登记';
+  if (type === DEADLINES_RECOMPUTED) return '时限已按公布的节假日安排重新计算';
   return def.events[type]?.label ?? ESCALATION_LABELS[type] ?? (ASSIGNMENT_EVENTS as Record<string, string>)[type] ?? (SERVICE_EVENT_LABELS as Record<string, string>)[type] ?? type;
 }
 
@@ -74,7 +78,8 @@ export function taskView(def: ProcedureDefinition, t: tasks.TaskRow, remaining: 
     remainingWorkingDays: tasks.LIVE_STATUSES.includes(t.status) ? remaining(t.due_at) : null,
     escalation: t.escalation,
     deadlineNote: t.deadline_note,
-    deadlineText: tasks.LIVE_STATUSES.includes(t.status) ? deadlineText(t.due_at, t.deadline_note) : null,
+    deadlineProvisional: Boolean(t.due_at && t.deadline_provisional),
+    deadlineText: tasks.LIVE_STATUSES.includes(t.status) ? deadlineText(t.due_at, t.deadline_note, t.deadline_provisional) : null,
   };
 }
 
@@ -94,15 +99,20 @@ export function chineseDate(at: Date): string {
   return `${y}年${m}月${d}日`;
 }
 
+/** Said after every provisional date: the State Council's notice decides. */
+export const PROVISIONAL_CAVEAT = '以国务院公布的节假日安排为准';
+
 /**
- * What a person reads about a due date — never the machine note. A limit running into a year
- * whose holidays are not published yet (`CALENDAR_YEAR_MISSING:2027`) has no date, and says why.
+ * What a person reads about a due date — never the machine note. A date computed through a year
+ * whose holiday notice is not out yet is provisional and says so ("预计 2027年1月8日前（以国务院公布
+ * 的节假日安排为准）"); a limit beyond the provisional range (`CALENDAR_YEAR_MISSING:2101`) has none.
  */
-export function deadlineText(dueAt: Date | null, note: string | null): string | null {
+export function deadlineText(dueAt: Date | null, note: string | null, provisional = false): string | null {
   const missing = note ? /^CALENDAR_YEAR_MISSING:(\d{4})$/.exec(note) : null;
   if (missing) return `预计完成日期待定（${missing[1]}年节假日安排尚未公布）`;
   if (note) return '预计完成日期待定';
-  return dueAt ? `${chineseDate(dueAt)}前` : null;
+  if (!dueAt) return null;
+  return provisional ? `预计 ${chineseDate(dueAt)}前（${PROVISIONAL_CAVEAT}）` : `${chineseDate(dueAt)}前`;
 }
 
 const stagesByState = new WeakMap<ProcedureDefinition, Map<string, string>>();
@@ -141,7 +151,8 @@ export function caseDeadline(row: cases.CaseRow, remaining: Remaining) {
     // While paused, the remaining time is frozen at what was left when the clock stopped.
     remainingWorkingDays: row.status === 'done' ? null : remaining(row.due_at),
     note: row.deadline_note,
-    text: row.status === 'done' ? null : deadlineText(row.due_at, row.deadline_note),
+    provisional: Boolean(row.due_at && row.deadline_provisional),
+    text: row.status === 'done' ? null : deadlineText(row.due_at, row.deadline_note, row.deadline_provisional),
   };
 }
 

@@ -71,11 +71,14 @@ export const taskSchema = z
     dueAt: z.string().nullable().describe('End of the step limit on the statutory calendar'),
     remainingWorkingDays: z.number().int().nullable().describe('Negative once overdue'),
     escalation: z.enum(['none', 'warned', 'overdue', 'red']),
-    deadlineNote: z.string().nullable().describe('Machine-readable reason there is no due date, e.g. CALENDAR_YEAR_MISSING:2027 (never show it to a person: show deadlineText)'),
+    deadlineNote: z.string().nullable().describe('Machine-readable reason there is no due date, e.g. CALENDAR_YEAR_MISSING:2101 (never show it to a person: show deadlineText)'),
+    deadlineProvisional: z
+      .boolean()
+      .describe('dueAt was computed on a provisional calendar (a year whose holiday notice is not loaded yet): it may move when the notice is loaded'),
     deadlineText: z
       .string()
       .nullable()
-      .describe('The due date as a person reads it (zh-CN), e.g. "2026年3月16日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the task is closed'),
+      .describe('The due date as a person reads it (zh-CN), e.g. "2026年3月16日前", "预计 2027年1月8日前（以国务院公布的节假日安排为准）" (provisional); null once the task is closed'),
   })
   .meta({ id: 'Task' });
 
@@ -84,8 +87,11 @@ export const deadlineSchema = z
     dueAt: z.string().nullable(),
     clockPaused: z.boolean().describe('The whole-case clock is stopped (补正, 公示, 冷静期…)'),
     remainingWorkingDays: z.number().int().nullable(),
-    note: z.string().nullable().describe('Machine-readable reason there is no due date, e.g. CALENDAR_YEAR_MISSING:2027 (show `text` instead)'),
-    text: z.string().nullable().describe('The expected completion date as a person reads it (zh-CN), e.g. "2026年4月10日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the case is finished'),
+    note: z.string().nullable().describe('Machine-readable reason there is no due date, e.g. CALENDAR_YEAR_MISSING:2101 (show `text` instead)'),
+    provisional: z
+      .boolean()
+      .describe('dueAt was computed on a provisional calendar (a year whose holiday notice is not loaded yet): it may move when the notice is loaded'),
+    text: z.string().nullable().describe('The expected completion date as a person reads it (zh-CN), e.g. "2026年4月10日前" or "预计 2027年1月8日前（以国务院公布的节假日安排为准）" (provisional); null once the case is finished'),
   })
   .meta({ id: 'Deadline', description: 'Whole-case deadline' });
 

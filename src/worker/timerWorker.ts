@@ -5,6 +5,7 @@ import { DomainError } from '../engine/errors.ts';
 import { IDEMPOTENCY_TTL_MS, purgeKeysBefore } from '../db/idempotencyKeys.ts';
 import type { Engine } from '../engine/engine.ts';
 import { Heartbeat } from './heartbeat.ts';
+import { runRecomputeOnce } from '../engine/calendarRecompute.ts';
 
 export interface TimerWorkerOptions {
   db: Knex;
@@ -55,6 +56,10 @@ export class TimerWorker {
     const now = engine.clock();
     // Housekeeping rides along: idempotency keys are kept for IDEMPOTENCY_TTL_MS.
     await purgeKeysBefore(db, new Date(now.getTime() - IDEMPOTENCY_TTL_MS));
+    // So does the deadline recompute after a calendar load, before any timer of the old dates fires.
+    await runRecomputeOnce({ db, engine, workerId: this.workerId }).catch((err) =>
+      this.o.log?.('deadline recompute failed', { message: err instanceof Error ? err.message : String(err) }),
+    );
     const leaseUntil = new Date(now.getTime() + (this.o.leaseMs ?? 60_000));
     const claimed = await claimDueTimers(db, this.workerId, now, leaseUntil, this.o.batchSize ?? 100);
     const ids = claimed.map((c) => c.id);

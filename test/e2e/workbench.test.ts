@@ -238,8 +238,8 @@ describe.skipIf(!hasChromium)('the workbench in Chromium', () => {
     await p.close();
   });
 
-  it('a deadline in a year whose calendar is not loaded reads 待定 on the tracking page, never a code', async () => {
-    // 30 working days from mid-December run into 2027, whose calendar is not loaded.
+  it('a deadline in a year whose calendar is not loaded reads 预计 with the caveat on the tracking page, never a code', async () => {
+    // 30 working days from mid-December run into 2027, whose calendar is not loaded: a provisional date.
     const saved = service.clock.current;
     service.clock.current = new Date('2026-12-10T02:00:00Z');
     try {
@@ -265,7 +265,7 @@ describe.skipIf(!hasChromium)('the workbench in Chromium', () => {
       await p.locator('#code').fill(created.trackingCode);
       await p.getByRole('button', { name: '查询' }).click();
       await p.locator('.result').waitFor();
-      expect(await text(p, '.result .expected')).toBe('预计完成日期待定（2027年节假日安排尚未公布）');
+      expect(await text(p, '.result .expected')).toMatch(/^预计 2027年1月\d+日前（以国务院公布的节假日安排为准）$/);
       expect(await text(p, '.result')).not.toContain('CALENDAR_YEAR_MISSING');
       expect(errors).toEqual([]);
       await p.close();

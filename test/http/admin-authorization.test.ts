@@ -36,7 +36,7 @@ describe('admin endpoints', () => {
     for (const op of ops) {
       const bodies = op.hasBody ? MALFORMED_BODIES : [undefined];
       for (const username of [...callers, 'supervisor.xihu']) {
-        if (username === 'supervisor.xihu' && op.name === 'GET /api/admin/calendars/{year}') continue;
+        if (username === 'supervisor.xihu' && ['GET /api/admin/calendars/{year}', 'GET /api/admin/calendars'].includes(op.name)) continue;
         const { token } = username === 'supervisor.xihu' ? supervisor : await ctx.as(username);
         for (const payload of bodies) {
           const res = await ctx.app.inject({

@@ -81,15 +81,16 @@ describe('一次性告知书 (supplement notice)', () => {
 });
 
 describe('一次性告知书 without a date', () => {
-  it('reads 待定 with the reason when the period ends in a year whose holidays are not loaded, never a code', async () => {
-    // 30 calendar days from 2026-12-10 end in January 2027, and the period moves to a working day: the 2027 calendar is needed.
+  it('reads 预计 with the caveat when the period ends in a year whose holidays are not loaded, never a code', async () => {
+    // 30 calendar days from 2026-12-10 end in January 2027, and the period moves to a working day: the 2027 calendar is needed,
+    // so the provisional one (statutory holidays and 补假) gives the date.
     ctx.clock.current = new Date('2026-12-10T02:00:00Z');
     try {
       const c = await openCase();
       await send(c.id, 'REQUEST_SUPPLEMENT', { missingMaterials: ['application-form'] }, 1);
       const res = await (await ctx.as('clerk.beishan')).get(`/api/cases/${c.id}/notices/supplement`);
       expect(res.statusCode, res.body).toBe(200);
-      expect(res.json().deadline).toMatchObject({ dueAt: null, text: '待定（2027年节假日安排尚未公布）' });
+      expect(res.json().deadline).toMatchObject({ dueAt: expect.stringMatching(/^2027-01-/), text: expect.stringMatching(/^预计 2027年1月\d+日前（以国务院公布的节假日安排为准）$/) });
       expect(res.body).not.toContain('CALENDAR_YEAR_MISSING');
     } finally {
       ctx.clock.current = new Date('2026-03-02T01:30:00Z');

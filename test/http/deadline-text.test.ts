@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { applicant, application, useTestApp } from '../support/app.ts';
+import { deadlineText } from '../../src/engine/views.ts';
 
-// Issue 8: a due date that cannot be computed (its year's holidays are not loaded) is never shown
-// as a raw code: every view carries a human `deadlineText`; the machine note stays for programs.
+// Issue 8: a due date is never shown as a raw code: every view carries a human `deadlineText`; the
+// machine note stays for programs. Issue 10: a year whose holidays are not loaded gives a
+// provisional date ("预计 …（以国务院公布的节假日安排为准）"), flagged in the API.
 const ctx = useTestApp();
-const PENDING = '预计完成日期待定（2027年节假日安排尚未公布）';
+const PENDING = '预计完成日期待定（2100年节假日安排尚未公布）';
+const PROVISIONAL = /^预计 2027年\d{1,2}月\d{1,2}日前（以国务院公布的节假日安排为准）$/;
 
 /** Paths of string values holding a raw deadline code. */
 function rawCodes(value: unknown, path = '$'): string[] {
@@ -23,29 +26,31 @@ async function openAccepted() {
 }
 
 describe('deadline text', () => {
-  it('says why there is no date when a limit runs into 2027 (not loaded), on the case view, the inbox and tracking', async () => {
+  it('gives a provisional date, marked and worded as such, when a limit runs into 2027 (not loaded), on the case view, the inbox and tracking', async () => {
     ctx.clock.current = new Date('2026-12-21T02:00:00Z'); // 30 working days from here end in 2027
     const c = await openAccepted();
 
     const view = (await (await ctx.as('clerk.beishan')).get(`/api/cases/${c.id}`)).json();
-    expect(view.deadline).toMatchObject({ dueAt: null, note: 'CALENDAR_YEAR_MISSING:2027', text: PENDING });
-    expect(view.deadlineText).toBe(PENDING);
+    expect(view.deadline).toMatchObject({ dueAt: expect.stringMatching(/^2027-/), note: null, provisional: true, text: expect.stringMatching(PROVISIONAL) });
+    expect(view.deadlineText).toBe(view.deadline.text);
     const staffView = (await (await ctx.as('verify.xihu')).get(`/api/cases/${c.id}`)).json();
     const check = staffView.openTasks.find((t: any) => t.stateId === 'sa.informationCheck');
-    expect(check).toMatchObject({ dueAt: null, deadlineNote: 'CALENDAR_YEAR_MISSING:2027', deadlineText: PENDING });
-    // The raw code appears only in the documented machine-readable fields.
-    expect(rawCodes(view).every((p) => /\.(note|deadlineNote)$/.test(p))).toBe(true);
+    expect(check).toMatchObject({ dueAt: expect.stringMatching(/^2027-/), deadlineNote: null, deadlineProvisional: true, deadlineText: expect.stringMatching(PROVISIONAL) });
+    expect(rawCodes(view)).toEqual([]);
 
     const inbox = (await (await ctx.as('verify.xihu')).get('/api/tasks')).json();
     const item = inbox.items.find((t: any) => t.caseId === c.id);
-    expect(item.deadlineText).toBe(PENDING);
-    expect(rawCodes(inbox).every((p) => /\.deadlineNote$/.test(p))).toBe(true);
+    expect(item).toMatchObject({ deadlineProvisional: true, deadlineText: check.deadlineText });
 
     const tracked = await ctx.app.inject({ method: 'GET', url: `/api/track/${c.reference}?code=${c.trackingCode}` });
     expect(tracked.statusCode).toBe(200);
-    expect(tracked.json().deadlineText).toBe(PENDING);
-    expect(tracked.json().deadline).toMatchObject({ note: 'CALENDAR_YEAR_MISSING:2027', text: PENDING });
-    expect(rawCodes(tracked.json())).toEqual(['$.deadline.note']);
+    expect(tracked.json().deadlineText).toBe(view.deadline.text);
+    expect(tracked.json().deadline).toMatchObject({ note: null, provisional: true, text: view.deadline.text });
+  });
+
+  it('says why there is no date when a limit runs past what even a provisional calendar covers', async () => {
+    expect(deadlineText(null, 'CALENDAR_YEAR_MISSING:2100')).toBe(PENDING);
+    expect(deadlineText(new Date('2027-01-08T15:59:59.999Z'), null, true)).toBe('预计 2027年1月8日前（以国务院公布的节假日安排为准）');
   });
 
   it('writes a known due date in Chinese, and none once the case is finished', async () => {

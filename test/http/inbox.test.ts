@@ -28,7 +28,7 @@ const countOf = (list: any[], value: string) => list.find((c: any) => c.value ==
 
 beforeAll(async () => {
   // Three cases a day apart in March (due dates in March), two in late December, whose 10-working-day
-  // limits run into 2027, a year whose holidays are not loaded: those tasks have no due date.
+  // limits run into 2027, a year whose holidays are not loaded: those tasks have provisional due dates.
   ctx.clock.current = new Date('2026-03-02T01:30:00Z');
   for (let i = 0; i < 3; i++) {
     caseIds.push(await openAccepted());
@@ -42,7 +42,7 @@ beforeAll(async () => {
 });
 
 describe('the inbox', () => {
-  it('sorts by due date, tasks without one last, then id; only the caller’s department and region', async () => {
+  it('sorts by due date (provisional ones as dated), then id; only the caller’s department and region', async () => {
     const page = await inbox('verify.xihu', '?pageSize=200');
     const items = mine(page);
     expect(items).toHaveLength(5);
@@ -50,9 +50,10 @@ describe('the inbox', () => {
     const dated = items.slice(0, 3);
     expect(dated.map((t: any) => t.caseId)).toEqual(caseIds.slice(0, 3));
     expect(dated.every((t: any) => t.dueAt !== null)).toBe(true);
-    expect(items.slice(3).every((t: any) => t.dueAt === null && t.deadlineNote === 'CALENDAR_YEAR_MISSING:2027')).toBe(true);
-    expect(items.slice(3).map((t: any) => t.id)).toEqual(items.slice(3).map((t: any) => t.id).sort());
-    expect(items[4].deadlineText).toBe('预计完成日期待定（2027年节假日安排尚未公布）');
+    expect(items.slice(3).every((t: any) => t.dueAt.startsWith('2027-') && t.deadlineNote === null && t.deadlineProvisional === true)).toBe(true);
+    expect(items.slice(3).map((t: any) => t.caseId)).toEqual(caseIds.slice(3));
+    expect(items[4].deadlineText).toMatch(/^预计 2027年1月\d+日前（以国务院公布的节假日安排为准）$/);
+    expect(dated.every((t: any) => t.deadlineProvisional === false)).toBe(true);
     expect(items[0].deadlineText).toMatch(/^2026年3月\d+日前$/);
 
     // Need to know: another department and another township see none of these tasks.

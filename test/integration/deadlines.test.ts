@@ -40,7 +40,11 @@ describe('the statutory calendar, loaded from the database', () => {
     const cal = await ctx.engine.calendars.forRegion(db(), '330106001');
     expect(chinaDay(cal.addWorkingDays(new Date('2026-02-10T09:30:00+08:00'), 10))).toBe('2026-03-02');
     expect(chinaDay(cal.addCalendarDays(new Date('2026-09-03T10:00:00+08:00'), 30))).toBe('2026-10-08');
-    expect(() => cal.addWorkingDays(new Date('2027-01-04T10:00:00+08:00'), 1)).toThrow('2027年工作日历尚未加载');
+    // 2027's notice is not loaded: its days are provisional (statutory holidays and 补假), and say so.
+    expect(cal.trace(() => chinaDay(cal.addWorkingDays(new Date('2027-02-04T10:00:00+08:00'), 1)))).toEqual({ value: '2027-02-11', provisional: true });
+    expect(cal.trace(() => chinaDay(cal.addWorkingDays(new Date('2026-03-02T10:00:00+08:00'), 1)))).toEqual({ value: '2026-03-03', provisional: false });
+    // Beyond what the provisional calendar covers, still an error rather than a guess.
+    expect(() => cal.addWorkingDays(new Date('2099-12-31T10:00:00+08:00'), 1)).toThrow('2100年工作日历尚未加载');
   });
 
   it('makes a step accepted on 2026-02-10 with a 10-working-day limit due at the end of 2026-03-02', async () => {
@@ -72,12 +76,13 @@ describe('the statutory calendar, loaded from the database', () => {
     expect((await track(c)).deadline).toMatchObject({ dueAt: resumed.deadline.dueAt, clockPaused: false });
   });
 
-  it('records plainly that a deadline cannot be computed in a year without a calendar, then computes it once loaded', async () => {
+  it('marks a deadline computed in a year without a loaded calendar provisional, and not once loaded', async () => {
     at('2026-12-22T10:00:00');
     const c = await openCase();
     let view = await act('clerk.beishan', c.id, 'ACCEPT');
     const task = view.openTasks.find((t: any) => t.stateId === 'sa.homeVisit');
-    expect(task).toMatchObject({ dueAt: null, deadlineNote: 'CALENDAR_YEAR_MISSING:2027' });
+    // 10 working days after Tue 2026-12-22 on the provisional 2027 calendar (元旦 Fri 1 Jan off).
+    expect(task).toMatchObject({ dueAt: '2027-01-06T15:59:59.999Z', deadlineNote: null, deadlineProvisional: true, deadlineText: '预计 2027年1月6日前（以国务院公布的节假日安排为准）' });
 
     const admin = await ctx.as('admin.xihu');
     const load = await ctx.app.inject({
@@ -87,12 +92,12 @@ describe('the statutory calendar, loaded from the database', () => {
       payload: { source: '测试用2027年安排', holidays: [{ date: '2027-01-01', name: '元旦' }], workdays: [] },
     });
     expect(load.statusCode, load.body).toBe(200);
-    expect(load.json()).toMatchObject({ regionCode: 'CN', year: 2027, days: [{ day: '2027-01-01', kind: 'holiday', name: '元旦' }] });
+    expect(load.json()).toMatchObject({ regionCode: 'CN', year: 2027, days: [{ day: '2027-01-01', kind: 'holiday', name: '元旦' }], recomputeJobId: expect.any(String) });
 
     const c2 = await openCase();
     view = await act('clerk.beishan', c2.id, 'ACCEPT');
-    // 10 working days after Tue 2026-12-22, skipping New Year's Day: Tue 2027-01-06.
-    expect(view.openTasks.find((t: any) => t.stateId === 'sa.homeVisit').dueAt).toBe('2027-01-06T15:59:59.999Z');
+    // 10 working days after Tue 2026-12-22, skipping New Year's Day: Wed 2027-01-06.
+    expect(view.openTasks.find((t: any) => t.stateId === 'sa.homeVisit')).toMatchObject({ dueAt: '2027-01-06T15:59:59.999Z', deadlineProvisional: false, deadlineText: '2027年1月6日前' });
   });
 
   it('validates calendar loads and keeps them to administrators', async () => {

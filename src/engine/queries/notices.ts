@@ -88,10 +88,11 @@ const materialName = (def: ProcedureDefinition, code: string) => def.materials.f
 /**
  * The end of the 补正 period as printed after "补正期限：" — worded like every other deadline
  * ("2026年4月1日前"); without a date (its year's holidays not published: the period ends on the
- * next working day) "待定（2027年节假日安排尚未公布）", never a code.
+ * next working day) "待定（2100年节假日安排尚未公布）", never a code; on a provisional calendar
+ * "预计 2027年1月11日前（以国务院公布的节假日安排为准）".
  */
 function supplementDeadline(task: tasks.TaskRow | undefined): string {
-  const text = task ? deadlineText(task.due_at, task.deadline_note) : null;
+  const text = task ? deadlineText(task.due_at, task.deadline_note, task.deadline_provisional) : null;
   if (!text) return '待定';
   return text.replace(/^预计完成日期待定/, '待定');
 }

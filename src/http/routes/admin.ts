@@ -1,6 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { NATIONAL, getCalendarYear, replaceCalendarYear } from '../../db/calendars.ts';
+import { NATIONAL, getCalendarYear, listCalendarYears, replaceCalendarYear } from '../../db/calendars.ts';
+import { listRecomputeJobs } from '../../db/calendarRecomputeJobs.ts';
+import { enqueueAfterLoad } from '../../engine/calendarRecompute.ts';
+import { nextYearStatus } from '../../engine/calendarStatus.ts';
 import { DEPARTMENTS } from '../../../workflows/index.ts';
 import { getRegion, listRegionsUnder } from '../../db/regions.ts';
 import { DomainError, notFound } from '../../engine/errors.ts';
@@ -21,6 +24,43 @@ const calendarYear = z
     days: z.array(z.object({ day: z.string(), kind: z.enum(['holiday', 'workday']), name: z.string() })),
   })
   .meta({ id: 'CalendarYear' });
+
+const calendarLoad = calendarYear
+  .extend({
+    recomputeJobId: z.string().describe('The background recompute of due dates this load queued (GET /api/admin/calendars shows its progress)'),
+  })
+  .meta({ id: 'CalendarLoad' });
+
+const calendarOverview = z
+  .object({
+    today: z.string().describe('China-time date the overview was made on'),
+    years: z.array(z.object({ regionCode: z.string(), year: z.number().int(), source: z.string(), loadedAt: z.string() })).describe('Loaded schedules, national and of the regions the caller manages'),
+    nextYear: z
+      .object({
+        year: z.number().int(),
+        loaded: z.boolean().describe('The national schedule of that year is loaded'),
+        warning: z.boolean().describe('From 1 November (China time) while next year is not loaded: admins should load it'),
+        message: z.string().nullable().describe('zh-CN warning to show while `warning`'),
+        provisionalHolidays: z.array(z.object({ date: z.string(), name: z.string() })).describe('While not loaded: the provisional days off deadlines use (statutory holidays and 补假)'),
+      })
+      .meta({ id: 'CalendarNextYear' }),
+    recomputeJobs: z.array(
+      z
+        .object({
+          id: z.string(),
+          regionCode: z.string(),
+          year: z.number().int(),
+          status: z.enum(['pending', 'done', 'failed']),
+          casesSeen: z.number().int(),
+          casesChanged: z.number().int(),
+          createdAt: z.string(),
+          finishedAt: z.string().nullable(),
+          lastError: z.string().nullable(),
+        })
+        .meta({ id: 'CalendarRecomputeJob' }),
+    ).describe('The latest deadline recomputes after calendar loads, newest first'),
+  })
+  .meta({ id: 'CalendarOverview' });
 
 /**
  * An admin manages calendars of their own region and below; the national calendar ('CN') only
@@ -121,6 +161,45 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   );
 
   app.get(
+    '/calendars',
+    {
+      config: { roles: ['admin', 'supervisor'] },
+      schema: {
+        operationId: 'listCalendars',
+        tags: ['admin'],
+        summary: '工作日历概况：已加载年度、下一年度是否缺失、时限重算进度',
+        description:
+          "Loaded schedules (national and the caller's regions), whether next year's national schedule is missing (a warning from 1 November, China time) with the provisional days off used meanwhile, and the latest deadline recomputes. Who: admins and supervisors.",
+        response: { 200: calendarOverview, ...refusals('ROLE_REQUIRED') },
+      },
+    },
+    async (request) => {
+      const actor = actorOf(request);
+      if (!actor.roles.includes('admin') && !actor.roles.includes('supervisor')) throw new DomainError('forbidden', 'ROLE_REQUIRED', '无权查看工作日历');
+      const years = await listCalendarYears(db, actor.regionCode);
+      const status = nextYearStatus(engine.clock(), years.filter((y) => y.regionCode === NATIONAL).map((y) => y.year));
+      const jobs = await listRecomputeJobs(db);
+      return {
+        ...status,
+        years,
+        recomputeJobs: jobs
+          .filter((j) => j.region_code === NATIONAL || j.region_code.startsWith(actor.regionCode))
+          .map((j) => ({
+            id: j.id,
+            regionCode: j.region_code,
+            year: j.year,
+            status: j.status,
+            casesSeen: j.cases_seen,
+            casesChanged: j.cases_changed,
+            createdAt: new Date(j.created_at).toISOString(),
+            finishedAt: j.finished_at ? new Date(j.finished_at).toISOString() : null,
+            lastError: j.last_error,
+          })),
+      };
+    },
+  );
+
+  app.get(
     '/calendars/:year',
     {
       config: { roles: ['admin', 'supervisor'] },
@@ -152,7 +231,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         tags: ['admin'],
         summary: '加载（替换）某年工作日历：法定节假日与调休上班日',
         description:
-          "Loads (replaces) a year's holidays and worked weekend days. Who: an admin, for their region and below; the national calendar only an admin of a top-level region.",
+          "Loads (replaces) a year's holidays and worked weekend days, and queues a background recompute of the due dates, escalation dates and timers of every running case of that region (and below; 'CN': all) whose dates touch the year — provisional ones included — each change logged as DEADLINES_RECOMPUTED. Who: an admin, for their region and below; the national calendar only an admin of a top-level region.",
         params: yearParams,
         body: z
           .strictObject({
@@ -162,7 +241,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
             workdays: z.array(entry).max(366).describe('Weekend days worked (调休上班)'),
           })
           .meta({ id: 'CalendarYearRequest' }),
-        response: { 200: calendarYear, ...refusals('ROLE_REQUIRED', 'NOT_PERMITTED', 'INVALID_CALENDAR') },
+        response: { 200: calendarLoad, ...refusals('ROLE_REQUIRED', 'NOT_PERMITTED', 'INVALID_CALENDAR') },
       },
     },
     async (request, reply) => {
@@ -180,7 +259,9 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       if (issues.length) throw new DomainError('invalid', 'INVALID_CALENDAR', '工作日历有误，请按提示修改', issues);
       const loaded = await command(db, request, reply, 200, async (trx) => {
         await replaceCalendarYear(trx, { ...body, year }, engine.clock());
-        return (await getCalendarYear(trx, body.regionCode, year))!;
+        // Durable: the job commits with the load, the worker loop works it (calendarRecompute.ts).
+        const recomputeJobId = await enqueueAfterLoad(trx, { regionCode: body.regionCode, year, source: body.source, requestedBy: actor.id }, engine.clock());
+        return { ...(await getCalendarYear(trx, body.regionCode, year))!, recomputeJobId };
       });
       engine.calendars.invalidate();
       return loaded;

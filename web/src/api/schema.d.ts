@@ -821,6 +821,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/calendars": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 工作日历概况：已加载年度、下一年度是否缺失、时限重算进度
+         * @description Loaded schedules (national and the caller's regions), whether next year's national schedule is missing (a warning from 1 November, China time) with the provisional days off used meanwhile, and the latest deadline recomputes. Who: admins and supervisors.
+         */
+        get: operations["listCalendars"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/calendars/{year}": {
         parameters: {
             query?: never;
@@ -835,7 +855,7 @@ export interface paths {
         get: operations["getCalendarYear"];
         /**
          * 加载（替换）某年工作日历：法定节假日与调休上班日
-         * @description Loads (replaces) a year's holidays and worked weekend days. Who: an admin, for their region and below; the national calendar only an admin of a top-level region.
+         * @description Loads (replaces) a year's holidays and worked weekend days, and queues a background recompute of the due dates, escalation dates and timers of every running case of that region (and below; 'CN': all) whose dates touch the year — provisional ones included — each change logged as DEADLINES_RECOMPUTED. Who: an admin, for their region and below; the national calendar only an admin of a top-level region.
          */
         put: operations["putCalendarYear"];
         post?: never;
@@ -1456,6 +1476,61 @@ export interface components {
                 red: string;
             };
         };
+        CalendarLoad: {
+            /** @description 'CN' for the national calendar, else a region's adjustments */
+            regionCode: string;
+            year: number;
+            source: string;
+            loadedAt: string;
+            days: {
+                day: string;
+                /** @enum {string} */
+                kind: "holiday" | "workday";
+                name: string;
+            }[];
+            /** @description The background recompute of due dates this load queued (GET /api/admin/calendars shows its progress) */
+            recomputeJobId: string;
+        };
+        CalendarNextYear: {
+            year: number;
+            /** @description The national schedule of that year is loaded */
+            loaded: boolean;
+            /** @description From 1 November (China time) while next year is not loaded: admins should load it */
+            warning: boolean;
+            /** @description zh-CN warning to show while `warning` */
+            message: string | null;
+            /** @description While not loaded: the provisional days off deadlines use (statutory holidays and 补假) */
+            provisionalHolidays: {
+                date: string;
+                name: string;
+            }[];
+        };
+        CalendarOverview: {
+            /** @description China-time date the overview was made on */
+            today: string;
+            /** @description Loaded schedules, national and of the regions the caller manages */
+            years: {
+                regionCode: string;
+                year: number;
+                source: string;
+                loadedAt: string;
+            }[];
+            nextYear: components["schemas"]["CalendarNextYear"];
+            /** @description The latest deadline recomputes after calendar loads, newest first */
+            recomputeJobs: components["schemas"]["CalendarRecomputeJob"][];
+        };
+        CalendarRecomputeJob: {
+            id: string;
+            regionCode: string;
+            year: number;
+            /** @enum {string} */
+            status: "pending" | "done" | "failed";
+            casesSeen: number;
+            casesChanged: number;
+            createdAt: string;
+            finishedAt: string | null;
+            lastError: string | null;
+        };
         CalendarYear: {
             /** @description 'CN' for the national calendar, else a region's adjustments */
             regionCode: string;
@@ -1528,9 +1603,11 @@ export interface components {
             /** @description The whole-case clock is stopped (补正, 公示, 冷静期…) */
             clockPaused: boolean;
             remainingWorkingDays: number | null;
-            /** @description Machine-readable reason there is no due date, e.g. CALENDAR_YEAR_MISSING:2027 (show `text` instead) */
+            /** @description Machine-readable reason there is no due date, e.g. CALENDAR_YEAR_MISSING:2101 (show `text` instead) */
             note: string | null;
-            /** @description The expected completion date as a person reads it (zh-CN), e.g. "2026年4月10日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the case is finished */
+            /** @description dueAt was computed on a provisional calendar (a year whose holiday notice is not loaded yet): it may move when the notice is loaded */
+            provisional: boolean;
+            /** @description The expected completion date as a person reads it (zh-CN), e.g. "2026年4月10日前" or "预计 2027年1月8日前（以国务院公布的节假日安排为准）" (provisional); null once the case is finished */
             text: string | null;
         };
         Departments: {
@@ -2822,9 +2899,11 @@ export interface components {
             remainingWorkingDays: number | null;
             /** @enum {string} */
             escalation: "none" | "warned" | "overdue" | "red";
-            /** @description Machine-readable reason there is no due date, e.g. CALENDAR_YEAR_MISSING:2027 (never show it to a person: show deadlineText) */
+            /** @description Machine-readable reason there is no due date, e.g. CALENDAR_YEAR_MISSING:2101 (never show it to a person: show deadlineText) */
             deadlineNote: string | null;
-            /** @description The due date as a person reads it (zh-CN), e.g. "2026年3月16日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the task is closed */
+            /** @description dueAt was computed on a provisional calendar (a year whose holiday notice is not loaded yet): it may move when the notice is loaded */
+            deadlineProvisional: boolean;
+            /** @description The due date as a person reads it (zh-CN), e.g. "2026年3月16日前", "预计 2027年1月8日前（以国务院公布的节假日安排为准）" (provisional); null once the task is closed */
             deadlineText: string | null;
             reference: string;
             /** @description Masked */
@@ -5160,9 +5239,11 @@ export interface components {
                 remainingWorkingDays: number | null;
                 /** @enum {string} */
                 escalation: "none" | "warned" | "overdue" | "red";
-                /** @description Machine-readable reason there is no due date, e.g. CALENDAR_YEAR_MISSING:2027 (never show it to a person: show deadlineText) */
+                /** @description Machine-readable reason there is no due date, e.g. CALENDAR_YEAR_MISSING:2101 (never show it to a person: show deadlineText) */
                 deadlineNote: string | null;
-                /** @description The due date as a person reads it (zh-CN), e.g. "2026年3月16日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the task is closed */
+                /** @description dueAt was computed on a provisional calendar (a year whose holiday notice is not loaded yet): it may move when the notice is loaded */
+                deadlineProvisional: boolean;
+                /** @description The due date as a person reads it (zh-CN), e.g. "2026年3月16日前", "预计 2027年1月8日前（以国务院公布的节假日安排为准）" (provisional); null once the task is closed */
                 deadlineText: string | null;
                 reference: string;
                 /** @description Masked */
@@ -5271,9 +5352,11 @@ export interface components {
             remainingWorkingDays: number | null;
             /** @enum {string} */
             escalation: "none" | "warned" | "overdue" | "red";
-            /** @description Machine-readable reason there is no due date, e.g. CALENDAR_YEAR_MISSING:2027 (never show it to a person: show deadlineText) */
+            /** @description Machine-readable reason there is no due date, e.g. CALENDAR_YEAR_MISSING:2101 (never show it to a person: show deadlineText) */
             deadlineNote: string | null;
-            /** @description The due date as a person reads it (zh-CN), e.g. "2026年3月16日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the task is closed */
+            /** @description dueAt was computed on a provisional calendar (a year whose holiday notice is not loaded yet): it may move when the notice is loaded */
+            deadlineProvisional: boolean;
+            /** @description The due date as a person reads it (zh-CN), e.g. "2026年3月16日前", "预计 2027年1月8日前（以国务院公布的节假日安排为准）" (provisional); null once the task is closed */
             deadlineText: string | null;
         };
         TaskAssignment: {
@@ -9484,6 +9567,54 @@ export interface operations {
             };
         };
     };
+    listCalendars: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarOverview"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `OVERLOADED`, `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getCalendarYear: {
         parameters: {
             query?: {
@@ -9580,7 +9711,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CalendarYear"];
+                    "application/json": components["schemas"]["CalendarLoad"];
                 };
             };
             /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_JSON_BODY`. */
