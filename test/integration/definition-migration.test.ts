@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { getStateNodes } from '@xstate/graph';
 import { describe, expect, it } from 'vitest';
 import type { Knex } from 'knex';
@@ -228,6 +230,19 @@ describe.each(['social-assistance', 'destitute-support'])('migrating running %s 
     const report = await runCli({ procedureId: PROCEDURE, from: 1, to: 2, dryRun: true, batchSize: 100 }, { db: ctx.database.db, engine: ctx.engine });
     expect(report.totals.mappable).toBe(0);
     expect(report.totals.refused).toBe(dryRun.totals.refused);
+  });
+
+  it('the CLI as a process against the database prints the table and totals', async (t) => {
+    if (ctx.database.kind !== 'postgres') return t.skip(); // the embedded test database lives in this process only
+    const out = spawnSync(process.execPath, ['--import', 'tsx', path.resolve(import.meta.dirname, '../../src/cli/cases-migrate.ts'), '--procedure', PROCEDURE, '--from', '1', '--to', '2', '--dry-run'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, DATABASE_URL: ctx.database.url, ONEWINDOW_DATA_KEYS: TEST_DATA_KEYS },
+    });
+    expect(out.status, out.stderr).toBe(0);
+    expect(out.stdout).toContain(`DRY RUN (nothing written): ${PROCEDURE} version 1 → 2`);
+    expect(out.stdout).toContain('REFUSED: 医疗救助已批准');
+    expect(out.stdout).toContain(`Totals: ${dryRun.totals.refused} running cases, 0 mappable, ${dryRun.totals.refused} refused, 0 migrated, 0 busy`);
   });
 });
 
