@@ -49,6 +49,16 @@ describe('POST /api/admin/definition-migrations', () => {
     const below = await townshipAdmin.post(URL, { nonsense: true });
     expect(below.statusCode).toBe(403);
     expect(below.json().code).toBe('NOT_PERMITTED');
+    expect((await townshipAdmin.get(URL)).statusCode).toBe(403);
+    expect((await clerk.get(URL)).statusCode).toBe(403);
+  });
+
+  it('lists the declared mappings for a top-level admin', async () => {
+    const list = await (await ctx.as('admin.xihu')).get(URL);
+    expect(list.statusCode, list.body).toBe(200);
+    expect(list.json().items).toEqual(
+      expect.arrayContaining([expect.objectContaining({ procedureId: 'social-assistance', procedureName: '最低生活保障（低保）申请', from: 1, to: 2, mappingId: findMapping('social-assistance', 1, 2).id })]),
+    );
   });
 
   it('validates the body and names a missing mapping', async () => {
@@ -70,6 +80,7 @@ describe('POST /api/admin/definition-migrations', () => {
     const plan = await admin.post(URL, { procedure: 'social-assistance', from: 1, to: 2 });
     expect(plan.statusCode, plan.body).toBe(200);
     expect(plan.json()).toMatchObject({ dryRun: true, totals: { cases: 2, mappable: 2, refused: 0, migrated: 0 } });
+    expect(plan.json().rows.map((r: any) => r.fromStage)).toContain('家庭经济状况核对中 + 入户调查中 + 医疗救助审核中（医保部门）');
     expect(await versions()).toEqual(before);
 
     const headers = { authorization: `Bearer ${admin.token}`, 'idempotency-key': 'migrate-sa-1-2' };

@@ -28,6 +28,15 @@ export type MappedCase =
   | { ok: true; snapshot: PersistedSnapshot; fromLeaves: string[]; toLeaves: string[] }
   | { ok: false; fromLeaves: string[]; reason: string };
 
+/** What staff read for a state: every active leaf's stage (zh-CN), routing states included. */
+export function stagesOf(def: ProcedureDefinition, snapshot: PersistedSnapshot): string {
+  try {
+    return [...new Set(activeLeaves(resolve(def, snapshot)).map((l) => l.meta.stage))].join(' + ');
+  } catch {
+    return '（状态不属于该版本）';
+  }
+}
+
 /** The state node at a path from the root, or undefined. */
 function nodeAt(def: ProcedureDefinition, path: string): any {
   let node: any = def.machine.root;
@@ -101,7 +110,10 @@ export interface MigrationRequest {
 
 export interface MigrationRow {
   fromState: string;
+  /** The same state as staff read it (zh-CN stages). */
+  fromStage: string;
   toState: string | null;
+  toStage: string | null;
   cases: number;
   /** Why these cases are refused; null for mappable ones. */
   refusedReason: string | null;
@@ -119,6 +131,11 @@ export interface MigrationReport {
   /** Cases another command held while the run reached them: not migrated; run again. */
   busy: Array<{ caseId: string; reference: string; code: string }>;
   totals: { cases: number; mappable: number; refused: number; migrated: number; busy: number };
+}
+
+/** The declared mappings, for a caller choosing one. */
+export function listMappings(engine: Engine) {
+  return definitionMappings.map((m) => ({ mappingId: m.id, procedureId: m.procedureId, procedureName: engine.registry.latest(m.procedureId).name, from: m.from, to: m.to, summary: m.summary }));
 }
 
 export function findMapping(procedureId: string, from: number, to: number): DefinitionMapping {
@@ -153,14 +170,14 @@ export async function migrateDefinition(engine: Engine, db: Knex, actor: Actor, 
     totals: { cases: 0, mappable: 0, refused: 0, migrated: 0, busy: 0 },
   };
   const rows = new Map<string, MigrationRow>();
-  const count = (fromLeaves: string[], toLeaves: string[] | null, reason: string | null) => {
+  const count = (fromLeaves: string[], toLeaves: string[] | null, reason: string | null, stages: () => [string, string | null]) => {
     const key = `${label(fromLeaves)}\n${toLeaves ? label(toLeaves) : ''}\n${reason ?? ''}`;
-    const row = rows.get(key) ?? { fromState: label(fromLeaves), toState: toLeaves ? label(toLeaves) : null, cases: 0, refusedReason: reason };
+    const row = rows.get(key) ?? { fromState: label(fromLeaves), fromStage: stages()[0], toState: toLeaves ? label(toLeaves) : null, toStage: stages()[1], cases: 0, refusedReason: reason };
     row.cases++;
     rows.set(key, row);
   };
   const refused = (row: cases.CaseRow, fromLeaves: string[], reason: string) => {
-    count(fromLeaves, null, reason);
+    count(fromLeaves, null, reason, () => [stagesOf(from, row.snapshot), null]);
     report.refused.push({ caseId: row.id, reference: row.reference, fromState: label(fromLeaves), reason });
     report.totals.refused++;
   };
@@ -175,14 +192,14 @@ export async function migrateDefinition(engine: Engine, db: Knex, actor: Actor, 
       if (req.dryRun) {
         const m = mapCase(mapping, from, to, row.snapshot);
         if (!m.ok) refused(row, m.fromLeaves, m.reason);
-        else (count(m.fromLeaves, m.toLeaves, null), report.totals.mappable++);
+        else (count(m.fromLeaves, m.toLeaves, null, () => [stagesOf(from, row.snapshot), stagesOf(to, m.snapshot)]), report.totals.mappable++);
         continue;
       }
       try {
         const outcome = await runTransaction(db, (trx) => migrateCase(engine, trx, mapping, from, to, row.id, actor));
         if (outcome.status === 'gone') report.totals.cases--;
         else if (outcome.status === 'refused') refused(row, outcome.fromLeaves, outcome.reason);
-        else (count(outcome.fromLeaves, outcome.toLeaves, null), report.totals.mappable++, report.totals.migrated++);
+        else (count(outcome.fromLeaves, outcome.toLeaves, null, () => [outcome.fromStage, outcome.toStage]), report.totals.mappable++, report.totals.migrated++);
       } catch (err) {
         // Someone else holds or just changed the case: it stays as it is, and the next run takes it.
         if (err instanceof DomainError && (err.code === 'CASE_BUSY' || err.code === 'VERSION_CONFLICT')) {
@@ -211,7 +228,7 @@ export async function migrateCase(
   to: ProcedureDefinition,
   caseId: string,
   actor: Actor,
-): Promise<{ status: 'gone' } | { status: 'refused'; fromLeaves: string[]; reason: string } | { status: 'migrated'; fromLeaves: string[]; toLeaves: string[]; version: number }> {
+): Promise<{ status: 'gone' } | { status: 'refused'; fromLeaves: string[]; reason: string } | { status: 'migrated'; fromLeaves: string[]; toLeaves: string[]; fromStage: string; toStage: string; version: number }> {
   const row = await cases.lockCase(trx, caseId);
   if (!row || row.procedure_id !== mapping.procedureId || row.definition_version !== from.version || row.status !== 'running') return { status: 'gone' };
   const m = mapCase(mapping, from, to, row.snapshot);
@@ -272,7 +289,7 @@ export async function migrateCase(
   }
   await timers.cancelTaskTimers(trx, handedOver);
   await engine.syncTasks(trx, to, row, previous, leaves, kept, null, actor, now, MIGRATION_EVENT);
-  return { status: 'migrated', fromLeaves: m.fromLeaves, toLeaves: m.toLeaves, version };
+  return { status: 'migrated', fromLeaves: m.fromLeaves, toLeaves: m.toLeaves, fromStage: stagesOf(from, row.snapshot), toStage: stagesOf(to, m.snapshot), version };
 }
 
 /** The report as a plain-text table (the CLI prints it). */
@@ -281,7 +298,7 @@ export function formatReport(r: MigrationReport): string {
   lines.push(`${r.dryRun ? 'DRY RUN (nothing written)' : 'RUN'}: ${r.procedureId} version ${r.from} → ${r.to}, mapping ${r.mappingId}`);
   lines.push('');
   const header = ['cases', 'from state', 'to state / refused'];
-  const body = r.rows.map((row) => [String(row.cases), row.fromState, row.toState ?? `REFUSED: ${row.refusedReason}`]);
+  const body = r.rows.map((row) => [String(row.cases), `${row.fromState} (${row.fromStage})`, row.toState ? `${row.toState} (${row.toStage})` : `REFUSED: ${row.refusedReason}`]);
   const width = [0, 1].map((i) => Math.max(header[i].length, ...body.map((b) => b[i].length)));
   const fmt = (cols: string[]) => `${cols[0].padStart(width[0])}  ${cols[1].padEnd(width[1])}  ${cols[2]}`;
   lines.push(fmt(header), fmt(['-'.repeat(width[0]), '-'.repeat(width[1]), '-'.repeat(18)]), ...body.map(fmt));

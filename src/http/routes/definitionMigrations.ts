@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { getRegion } from '../../db/regions.ts';
 import { DomainError } from '../../engine/errors.ts';
-import { migrateDefinition } from '../../engine/commands/migrateDefinition.ts';
+import { listMappings, migrateDefinition } from '../../engine/commands/migrateDefinition.ts';
 import { actorOf } from '../auth.ts';
 import { command } from '../idempotency.ts';
 import { refusals } from '../schemas.ts';
@@ -23,8 +23,10 @@ const requestSchema = z
 
 const rowSchema = z
   .object({
-    fromState: z.string().meta({ title: '原状态', description: "The case's active leaf states on the source version, joined with ' + '" }),
-    toState: z.string().nullable().meta({ title: '目标状态', description: 'Where these cases go; null when refused' }),
+    fromState: z.string().meta({ title: '原状态（路径）', description: "The case's active leaf states on the source version, joined with ' + '" }),
+    fromStage: z.string().meta({ title: '原环节', description: 'The same state as staff read it: the stage of every active leaf (zh-CN)' }),
+    toState: z.string().nullable().meta({ title: '目标状态（路径）', description: 'Where these cases go; null when refused' }),
+    toStage: z.string().nullable().meta({ title: '目标环节', description: 'zh-CN; null when refused' }),
     cases: z.number().int().meta({ title: '办件数' }),
     refusedReason: z.string().nullable().meta({ title: '不能迁移的原因', description: 'zh-CN; null for mappable cases' }),
   })
@@ -63,8 +65,39 @@ const reportSchema = z
   })
   .meta({ id: 'DefinitionMigrationReport' });
 
+const mappingSchema = z
+  .object({
+    mappingId: z.string().meta({ title: '迁移规则' }),
+    procedureId: z.string().meta({ title: '事项编号' }),
+    procedureName: z.string().meta({ title: '事项' }),
+    from: z.number().int().meta({ title: '原流程版本' }),
+    to: z.number().int().meta({ title: '目标流程版本' }),
+    summary: z.string().meta({ title: '变更内容', description: 'What the new version changed (English, for operators; docs/versioning.md)' }),
+  })
+  .meta({ id: 'DefinitionMapping' });
+
 const routes: FastifyPluginAsyncZod = async (app) => {
   const { db, engine } = app.deps;
+  const topLevelAdmin = async (request: Parameters<typeof actorOf>[0]) => {
+    const own = await getRegion(db, actorOf(request).regionCode);
+    if (!own || own.parent_code) throw new DomainError('forbidden', 'NOT_PERMITTED', '仅最高一级行政区的管理员可迁移办理流程版本');
+  };
+
+  app.get(
+    '',
+    {
+      config: { roles: ['admin'] },
+      preValidation: topLevelAdmin,
+      schema: {
+        operationId: 'listDefinitionMappings',
+        tags: ['admin'],
+        summary: '可用的流程版本迁移规则',
+        description: 'The declared mappings (procedure, from and to version, what changed) a migration can use (docs/versioning.md). Who: admins of a top-level region.',
+        response: { 200: z.object({ items: z.array(mappingSchema) }).meta({ id: 'DefinitionMappingList' }), ...refusals('NOT_PERMITTED') },
+      },
+    },
+    async () => ({ items: listMappings(engine) }),
+  );
 
   app.post(
     '',
@@ -72,10 +105,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       config: { roles: ['admin'] },
       // Authorization before validation: only an admin of a top-level region (definition
       // versions are the whole deployment's) gets as far as the body.
-      preValidation: async (request) => {
-        const own = await getRegion(db, actorOf(request).regionCode);
-        if (!own || own.parent_code) throw new DomainError('forbidden', 'NOT_PERMITTED', '仅最高一级行政区的管理员可迁移办理流程版本');
-      },
+      preValidation: topLevelAdmin,
       schema: {
         operationId: 'migrateDefinition',
         tags: ['admin'],

@@ -1036,7 +1036,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * 可用的流程版本迁移规则
+         * @description The declared mappings (procedure, from and to version, what changed) a migration can use (docs/versioning.md). Who: admins of a top-level region.
+         */
+        get: operations["listDefinitionMappings"];
         put?: never;
         /**
          * 迁移运行中办件的流程版本（可预演）
@@ -1493,6 +1497,26 @@ export interface components {
             /** @description The expected completion date as a person reads it (zh-CN), e.g. "2026年4月10日前" or "预计完成日期待定（2027年节假日安排尚未公布）"; null once the case is finished */
             text: string | null;
         };
+        DefinitionMapping: {
+            /** 迁移规则 */
+            mappingId: string;
+            /** 事项编号 */
+            procedureId: string;
+            /** 事项 */
+            procedureName: string;
+            /** 原流程版本 */
+            from: number;
+            /** 目标流程版本 */
+            to: number;
+            /**
+             * 变更内容
+             * @description What the new version changed (English, for operators; docs/versioning.md)
+             */
+            summary: string;
+        };
+        DefinitionMappingList: {
+            items: components["schemas"]["DefinitionMapping"][];
+        };
         DefinitionMigrationReport: {
             /**
              * 迁移规则
@@ -1567,15 +1591,25 @@ export interface components {
         };
         DefinitionMigrationRow: {
             /**
-             * 原状态
+             * 原状态（路径）
              * @description The case's active leaf states on the source version, joined with ' + '
              */
             fromState: string;
             /**
-             * 目标状态
+             * 原环节
+             * @description The same state as staff read it: the stage of every active leaf (zh-CN)
+             */
+            fromStage: string;
+            /**
+             * 目标状态（路径）
              * @description Where these cases go; null when refused
              */
             toState: string | null;
+            /**
+             * 目标环节
+             * @description zh-CN; null when refused
+             */
+            toStage: string | null;
             /** 办件数 */
             cases: number;
             /**
@@ -10576,6 +10610,54 @@ export interface operations {
             };
             /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listDefinitionMappings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DefinitionMappingList"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_PERMITTED`, `ROLE_REQUIRED`. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
