@@ -23,12 +23,14 @@ async function actorFor(username: string): Promise<Actor> {
 }
 
 /** A version-1 低保 case, accepted (with 医疗救助 if asked): it sits in 入户调查 / 信息核对. */
+const tracking = new Map<string, { reference: string; trackingCode: string }>();
 async function v1Case(referToMedicalAssistance = false): Promise<string> {
   const before = new Engine({ registry: new ProcedureRegistry([v1]), cipher: PersonalDataCipher.fromSpec(TEST_DATA_KEYS), clock: ctx.clock.now });
   const clerk = await actorFor('clerk.beishan');
   return ctx.database.db.transaction(async (trx) => {
     const o = await before.openCase(trx, clerk, { procedureId: 'social-assistance', applicant, application });
     await before.sendEvent(trx, clerk, o.id, { type: 'ACCEPT', data: { referToMedicalAssistance } });
+    tracking.set(o.id, o);
     return o.id;
   });
 }
@@ -99,6 +101,10 @@ describe('POST /api/admin/definition-migrations', () => {
     expect(view.definitionVersion).toBe(2);
     expect(view.history.at(-1)).toMatchObject({ type: 'DEFINITION_MIGRATED', label: '办理流程版本升级', payload: { fromVersion: 1, toVersion: 2 } });
     expect((await county.get(`/api/cases/${medical}/audit/verify`)).json()).toMatchObject({ valid: true });
+    const { reference, trackingCode } = tracking.get(medical)!;
+    const citizen = (await ctx.app.inject({ method: 'GET', url: `/api/track/${reference}?code=${trackingCode}` })).json();
+    expect(citizen.timeline.length).toBeGreaterThan(1);
+    expect(citizen.timeline.map((e: any) => e.step)).not.toContain('办理流程版本升级');
     // The 医保 task carried over and now takes version 2's outcome (救助方式).
     const med = await ctx.as('medical.xihu');
     const task = (await med.get('/api/tasks?pageSize=200')).json().items.find((t: any) => t.caseId === medical);
