@@ -60,6 +60,11 @@ export function mapCase(mapping: DefinitionMapping, from: ProcedureDefinition, t
   const fromLeaves = leafPaths(persisted.value);
   const refuse = (reason: string): MappedCase => ({ ok: false, fromLeaves, reason });
   if (persisted.status !== 'active') return refuse('办件已办结，无需迁移');
+  try {
+    resolve(from, persisted);
+  } catch {
+    return refuse(`办件快照与版本${from.version}的流程不符，请人工核查`);
+  }
   for (const leaf of fromLeaves) if (Object.hasOwn(mapping.refused, leaf)) return refuse(mapping.refused[leaf]);
 
   const mapped: string[] = [];
