@@ -57,12 +57,15 @@ describe('the generic mapper', () => {
     expect(m.snapshot.context).not.toHaveProperty('referToMedicalAssistance');
   });
 
-  it('refuses a case whose context contradicts its state, a state with no declared target, and an unstable result', () => {
+  it('refuses a case whose context contradicts its state, a snapshot foreign to its version, a state with no declared target, and an unstable result', () => {
     const contradictory = { ...accepted(true), context: { ...(accepted(true).context as object), referToMedicalAssistance: false } };
     expect(mapCase(mapping, from, to, contradictory)).toMatchObject({ ok: false, reason: expect.stringContaining('不一致') });
 
     const unknown = { ...accepted(false), value: { handling: { assistance: 'somewhereNew', medicalAssistance: 'notReferred' } } };
-    expect(mapCase(mapping, from, to, unknown)).toMatchObject({ ok: false, reason: expect.stringContaining('未声明') });
+    expect(mapCase(mapping, from, to, unknown)).toMatchObject({ ok: false, reason: expect.stringContaining('不符') });
+    // Without the declaration for the removed 未转办医疗救助 state, a case there has nowhere to go.
+    const forgetful = { ...mapping, removed: {} };
+    expect(mapCase(forgetful, from, to, accepted(false))).toMatchObject({ ok: false, reason: expect.stringContaining('未声明') });
 
     // A mapping that leaves 医疗救助 waiting in routing although it was referred: v2 would move on by itself.
     const sloppy = { ...mapping, renamed: { 'handling.medicalAssistance.review': 'handling.medicalAssistance.routing' } };
