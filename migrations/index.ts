@@ -11,6 +11,7 @@ import * as onlineApplications from './20261202_010_online_applications.ts';
 import * as leads from './20261202_011_leads.ts';
 import * as operations from './20261202_014_operations.ts';
 import * as provisionalCalendar from './20261202_012_provisional_calendar.ts';
+import * as definitionMigrations from './20261202_015_definition_migrations.ts';
 
 // Migrations are listed here (not discovered on disk) so they load the same way under
 // tsx, vitest and any bundler. Append only; never edit a migration that has shipped.
@@ -27,6 +28,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down?(k: Knex): P
   '20261202_011_leads': leads,
   '20261202_014_operations': operations,
   '20261202_012_provisional_calendar': provisionalCalendar,
+  '20261202_015_definition_migrations': definitionMigrations,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -8,6 +8,9 @@ import { PersonalDataCipher } from '../src/engine/personalData.ts';
 import { TEST_DATA_KEYS } from '../src/services.ts';
 import { DevSinkChannel } from '../src/notifications/channels.ts';
 import { NoticeDispatcher } from '../src/notifications/dispatcher.ts';
+import { Engine } from '../src/engine/engine.ts';
+import { ProcedureRegistry } from '../src/engine/registry.ts';
+import { retainedDefinitions } from '../workflows/index.ts';
 
 /**
  * `npm run screenshots`: every screen of the workbench, as README shows them, into
@@ -173,6 +176,27 @@ try {
   await admin.getByRole('tab', { name: '开发沙箱短信' }).click();
   await admin.locator('li[data-sink]').first().waitFor();
   await shot(admin, 'admin-notices-sink');
+  // 流程版本迁移 (docs/versioning.md): version-1 低保 cases (as before the upgrade) previewed for migration to version 2.
+  {
+    const v1 = retainedDefinitions.find((d) => d.id === 'social-assistance' && d.version === 1)!;
+    const before = new Engine({ registry: new ProcedureRegistry([v1]), cipher, clock: service.clock.now });
+    const actor = async (username: string) => {
+      const u = await db('users').where({ username }).first();
+      return { id: u.id, name: u.display_name, regionCode: u.region_code, department: u.department, roles: u.roles };
+    };
+    const [clerk, medical] = [await actor('clerk.beishan'), await actor('medical.xihu')];
+    for (const step of [1, 1, 2]) {
+      await db.transaction(async (trx) => {
+        const o = await before.openCase(trx, clerk, { procedureId: 'social-assistance', applicant: { name: '王建国', idNumber: '11010519491231002X', phone: '13900139000' }, application: { householdSize: 2, monthlyHouseholdIncomeFen: 80000, reason: '因病致贫' } });
+        await before.sendEvent(trx, clerk, o.id, { type: 'ACCEPT', data: { referToMedicalAssistance: true } });
+        if (step > 1) await before.sendEvent(trx, medical, o.id, { type: 'MEDICAL_ASSISTANCE_GRANTED', data: {} });
+      });
+    }
+    await admin.goto(`${service.url}/admin/definition-migrations`);
+    await admin.getByRole('button', { name: '预演' }).click();
+    await admin.locator('[data-totals]').waitFor();
+    await shot(admin, 'definition-migration');
+  }
   // 委派 (TaskAssignment.vue): 陈刚 hands his claimed 入户调查 task to a colleague.
   {
     // Sessions last 24 hours of the service's clock, which the board moved on: log in again.

@@ -6,11 +6,14 @@ import { socialAssistance } from './social-assistance/index.ts';
 import { socialOrganization } from './social-organization/index.ts';
 import { temporaryAssistance } from './temporary-assistance/index.ts';
 import { assistanceV1 } from './social-assistance/v1/index.ts';
+import { assistanceFromV1 } from './social-assistance/migrations/from-v1.ts';
+import type { DefinitionMapping } from './shared/definitionMapping.ts';
 
 export type { ProcedureDefinition, StateMeta, TaskMeta, EventSpec, CaseEvent, Role, ModelVariant, TimeLimit, EscalationPolicy, StateTimer, EventSender } from './shared/types.ts';
 export { ROLES } from './shared/types.ts';
 export { applicantSchema, type Applicant } from './shared/schemas.ts';
 export { DEPARTMENTS, departmentName } from './shared/departments.ts';
+export { leafPaths, stateValueOf, type DefinitionMapping } from './shared/definitionMapping.ts';
 
 /**
  * The current version of every procedure: new cases start on these, and docs, model-based tests
@@ -33,3 +36,9 @@ export const retainedDefinitions: ProcedureDefinition<any>[] = [assistanceV1(soc
 
 /** Every definition version the engine loads. */
 export const loadedDefinitions: ProcedureDefinition<any>[] = [...procedureDefinitions, ...retainedDefinitions];
+
+/**
+ * Declared mappings that move running cases from one version to the next (`npm run cases:migrate`,
+ * docs/versioning.md). 特困 shares 低保's chart, so the same mapping serves both.
+ */
+export const definitionMappings: DefinitionMapping[] = [assistanceFromV1('social-assistance'), assistanceFromV1('destitute-support')];

@@ -134,3 +134,35 @@ export async function openedAndClosedPerDay(db: Db, regionPrefix: string, since:
   };
   return { opened: await perDay('created_at'), closed: await perDay('closed_at') };
 }
+
+/** Running cases of one procedure version after `afterId`, in id order: one batch of a definition migration. */
+export async function runningCasesOfVersion(db: Db, procedureId: string, version: number, regionPrefix: string, afterId: string | null, limit: number): Promise<CaseRow[]> {
+  const q = db<CaseRow>('cases').where({ procedure_id: procedureId, definition_version: version, status: 'running' });
+  if (regionPrefix) q.andWhere('region_code', 'like', `${regionPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  if (afterId) q.andWhere('id', '>', afterId);
+  return q.orderBy('id').limit(limit);
+}
+
+/** Writes a migrated case: its new definition version with its snapshot (definition migration, docs/versioning.md). */
+export async function saveMigration(
+  db: Db,
+  id: string,
+  expectedVersion: number,
+  next: { definitionVersion: number; status: CaseStatus; stateValue: unknown; snapshot: unknown; updatedAt: Date; chainHead: string; dueAt?: Date | null; clockPausedAt?: Date | null; deadlineNote?: string | null },
+): Promise<boolean> {
+  const updated = await db('cases')
+    .where({ id, version: expectedVersion })
+    .update({
+      definition_version: next.definitionVersion,
+      status: next.status,
+      state_value: json(next.stateValue),
+      snapshot: json(next.snapshot),
+      version: expectedVersion + 1,
+      updated_at: next.updatedAt,
+      chain_head: next.chainHead,
+      ...(next.dueAt !== undefined ? { due_at: next.dueAt } : {}),
+      ...(next.clockPausedAt !== undefined ? { clock_paused_at: next.clockPausedAt } : {}),
+      ...(next.deadlineNote !== undefined ? { deadline_note: next.deadlineNote } : {}),
+    });
+  return updated === 1;
+}

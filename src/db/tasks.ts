@@ -221,3 +221,8 @@ export async function listEscalated(db: Db, regionPrefix: string, limit: number)
     .orderBy([{ column: 'tasks.due_at' }, { column: 'tasks.id' }])
     .limit(limit);
 }
+
+/** A live task whose step a new definition version describes differently (title, actions, limit): same task, new description. */
+export async function redescribeTask(db: Db, id: string, meta: { title: string; actions: string[]; time_limit: unknown }): Promise<void> {
+  await db('tasks').where({ id }).update({ title: meta.title, actions: meta.actions, time_limit: JSON.stringify(meta.time_limit) });
+}

@@ -313,8 +313,9 @@ export class Engine {
   /**
    * The whole-case clock: it stops while any active state is clock-stopped (补正, excluded 公示,
    * 冷静期…) and, when it starts again, the due date moves by the time that did not count.
+   * Public for commands/migrateDefinition.ts, which re-derives a migrated case the same way.
    */
-  private async caseClock(trx: Db, def: ProcedureDefinition, row: cases.CaseRow, leaves: ActiveLeaf[], now: Date) {
+  async caseClock(trx: Db, def: ProcedureDefinition, row: cases.CaseRow, leaves: ActiveLeaf[], now: Date) {
     const paused = leaves.some((l) => l.meta.clockStopped && !l.final);
     const wasPaused = row.clock_paused_at !== null;
     if (paused === wasPaused) return {};
@@ -345,8 +346,9 @@ export class Engine {
    * Derives what follows from the chart's new state, in the same transaction: opens a task (with
    * its deadline and escalation timers) for every task state entered, closes the task of every
    * state left and cancels its timers, and schedules or cancels the chart's own state timers.
+   * Public for commands/migrateDefinition.ts, which re-derives a migrated case the same way.
    */
-  private async syncTasks(
+  async syncTasks(
     trx: Db,
     def: ProcedureDefinition,
     caseRow: { id: string; region_code: string },
@@ -645,11 +647,11 @@ export function ageOn(idNumber: string, at: Date): number {
 }
 
 /** An event row with its place in the case's hash chain. */
-function chained(content: ChainedContent & { payload: Record<string, unknown> }, prevHash: string | null) {
+export function chained(content: ChainedContent & { payload: Record<string, unknown> }, prevHash: string | null) {
   return { ...content, prev_hash: prevHash, hash: eventHash(content, prevHash) };
 }
 
-function caseStatus(snapshot: PersistedSnapshot): cases.CaseStatus {
+export function caseStatus(snapshot: PersistedSnapshot): cases.CaseStatus {
   return snapshot.status === 'done' ? 'done' : 'running';
 }
 

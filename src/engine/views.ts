@@ -32,6 +32,8 @@ export function actionView(def: ProcedureDefinition, type: string) {
 export function eventLabel(def: ProcedureDefinition, type: string): string {
   if (type === 'CASE_OPENED') return '申请已登记';
   if (type === DEADLINES_RECOMPUTED) return '时限已按公布的节假日安排重新计算';
+  // commands/migrateDefinition.ts (a literal: importing it here would be an import cycle).
+  if (type === 'DEFINITION_MIGRATED') return '办理流程版本升级';
   return def.events[type]?.label ?? ESCALATION_LABELS[type] ?? (ASSIGNMENT_EVENTS as Record<string, string>)[type] ?? (SERVICE_EVENT_LABELS as Record<string, string>)[type] ?? type;
 }
 

@@ -23,6 +23,7 @@ import taskRoutes from './routes/tasks.ts';
 import taskAssignmentRoutes from './routes/taskAssignment.ts';
 import userRoutes from './routes/users.ts';
 import noticeRoutes from './routes/notices.ts';
+import definitionMigrationRoutes from './routes/definitionMigrations.ts';
 import leadRoutes from './routes/leads.ts';
 import trackRoutes from './routes/track.ts';
 import { prescreenRoutes, publicApplicationRoutes } from './routes/onlineApplications.ts';
@@ -90,6 +91,7 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   await api.register(adminRoutes, { prefix: '/api/admin' });
   await api.register(userRoutes, { prefix: '/api/admin/users' });
   await api.register(noticeRoutes, { prefix: '/api/admin/notices' });
+  await api.register(definitionMigrationRoutes, { prefix: '/api/admin/definition-migrations' });
   await api.register(publicApplicationRoutes, { prefix: '/api/public/applications' });
   await api.register(prescreenRoutes, { prefix: '/api/applications' });
   await api.register(leadRoutes, { prefix: '/api/leads' });

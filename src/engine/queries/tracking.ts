@@ -49,7 +49,8 @@ export async function track(ctx: ReadContext, db: Db, reference: string, code: s
     submittedAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
     // Who in a department works a task (委派, 改派) is the office's business, not a step of the case.
-    timeline: events.filter((e) => !Object.hasOwn(ASSIGNMENT_EVENTS, e.type)).map((e) => ({
+    // Nor is moving the case to a new definition version (DEFINITION_MIGRATED, docs/versioning.md).
+    timeline: events.filter((e) => !Object.hasOwn(ASSIGNMENT_EVENTS, e.type) && e.type !== 'DEFINITION_MIGRATED').map((e) => ({
       at: e.occurred_at.toISOString(),
       step: eventLabel(def, e.type),
     })),

@@ -68,6 +68,7 @@ export const ERROR_CODES = {
   WRONG_PASSWORD: [422, 'Changing the password: the current password is wrong (this session ends too)'],
   INVALID_CALENDAR: [422, 'The calendar year has wrong or duplicate dates (details: field issues)'],
   REPORT_MONTH_IN_FUTURE: [422, 'The report month has not begun yet'],
+  UNKNOWN_DEFINITION_MIGRATION: [422, 'No mapping is declared from that definition version to that one for the procedure (docs/versioning.md)'],
   WRONG_PHONE_CODE: [422, 'The phone code is wrong (details: field issue with the attempts left)'],
   // 429
   RATE_LIMITED: [429, 'Too many requests from this client address (Retry-After)'],

@@ -1049,6 +1049,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/definition-migrations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 可用的流程版本迁移规则
+         * @description The declared mappings (procedure, from and to version, what changed) a migration can use (docs/versioning.md). Who: admins of a top-level region.
+         */
+        get: operations["listDefinitionMappings"];
+        put?: never;
+        /**
+         * 迁移运行中办件的流程版本（可预演）
+         * @description Moves the running cases of a procedure from one definition version to a newer one by the mapping declared next to the new chart (docs/versioning.md): `dryRun: true` (the default) writes nothing and returns the plan — per source state the number of cases and their target state, and the refused cases with reasons; `dryRun: false` migrates, in batches, each case in its own transaction under the case lock, writing one hash-chained DEFINITION_MIGRATED event per case and re-deriving its tasks and timers. Refused cases are untouched; cases busy with another command are listed and taken by the next run. Running it again migrates nothing twice. With an Idempotency-Key the first answer is replayed (the run itself is idempotent by construction). The caller's region and below. Who: admins of a top-level region.
+         */
+        post: operations["migrateDefinition"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/public/applications/regions": {
         parameters: {
             query?: never;
@@ -1609,6 +1633,127 @@ export interface components {
             provisional: boolean;
             /** @description The expected completion date as a person reads it (zh-CN), e.g. "2026年4月10日前" or "预计 2027年1月8日前（以国务院公布的节假日安排为准）" (provisional); null once the case is finished */
             text: string | null;
+        };
+        DefinitionMapping: {
+            /** 迁移规则 */
+            mappingId: string;
+            /** 事项编号 */
+            procedureId: string;
+            /** 事项 */
+            procedureName: string;
+            /** 原流程版本 */
+            from: number;
+            /** 目标流程版本 */
+            to: number;
+            /**
+             * 变更内容
+             * @description What the new version changed (English, for operators; docs/versioning.md)
+             */
+            summary: string;
+        };
+        DefinitionMappingList: {
+            items: components["schemas"]["DefinitionMapping"][];
+        };
+        DefinitionMigrationReport: {
+            /**
+             * 迁移规则
+             * @description The declared mapping, recorded in each DEFINITION_MIGRATED event
+             */
+            mappingId: string;
+            /** 事项 */
+            procedureId: string;
+            /** 原流程版本 */
+            from: number;
+            /** 目标流程版本 */
+            to: number;
+            /** 仅预演 */
+            dryRun: boolean;
+            /** 按状态统计 */
+            rows: components["schemas"]["DefinitionMigrationRow"][];
+            /**
+             * 不能迁移的办件
+             * @description Untouched: they stay on the source version
+             */
+            refused: {
+                /** 办件编号 */
+                caseId: string;
+                /** 受理编号 */
+                reference: string;
+                /** 原状态 */
+                fromState: string;
+                /** 原因 */
+                reason: string;
+            }[];
+            /**
+             * 正被办理、本次未迁移的办件
+             * @description Another command held the case (CASE_BUSY) or moved it (VERSION_CONFLICT); run again
+             */
+            busy: {
+                /** 办件编号 */
+                caseId: string;
+                /** 受理编号 */
+                reference: string;
+                /** 原因代码 */
+                code: string;
+            }[];
+            /** 合计 */
+            totals: {
+                /** 运行中的办件 */
+                cases: number;
+                /** 可迁移 */
+                mappable: number;
+                /** 不能迁移 */
+                refused: number;
+                /** 已迁移 */
+                migrated: number;
+                /** 正被办理 */
+                busy: number;
+            };
+        };
+        DefinitionMigrationRequest: {
+            /**
+             * 事项
+             * @description Procedure id, e.g. social-assistance
+             */
+            procedure: string;
+            /** 原流程版本 */
+            from: number;
+            /** 目标流程版本 */
+            to: number;
+            /**
+             * 仅预演（不写入）
+             * @description true (the default): plan only, nothing is written Default: true.
+             */
+            dryRun?: boolean;
+        };
+        DefinitionMigrationRow: {
+            /**
+             * 原状态（路径）
+             * @description The case's active leaf states on the source version, joined with ' + '
+             */
+            fromState: string;
+            /**
+             * 原环节
+             * @description The same state as staff read it: the stage of every active leaf (zh-CN)
+             */
+            fromStage: string;
+            /**
+             * 目标状态（路径）
+             * @description Where these cases go; null when refused
+             */
+            toState: string | null;
+            /**
+             * 目标环节
+             * @description zh-CN; null when refused
+             */
+            toStage: string | null;
+            /** 办件数 */
+            cases: number;
+            /**
+             * 不能迁移的原因
+             * @description zh-CN; null for mappable cases
+             */
+            refusedReason: string | null;
         };
         Departments: {
             items: {
@@ -2297,7 +2442,7 @@ export interface components {
              * @description Stable machine-readable code; the table in docs/api.md and each operation's x-error-codes list them
              * @enum {string}
              */
-            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "METRICS_FORBIDDEN" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "NOTICE_NOT_ISSUED" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "ALREADY_RATED" | "NOT_YET_DECIDED" | "CLAIM_REQUIRED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "NOTICE_NOT_DEAD" | "APPLICATION_NOT_PENDING" | "PHONE_CODE_EXPIRED" | "LEAD_NOT_OPEN" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "INVALID_ASSIGNEE" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "REPORT_MONTH_IN_FUTURE" | "WRONG_PHONE_CODE" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "OVERLOADED" | "NOT_READY";
+            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "METRICS_FORBIDDEN" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "NOTICE_NOT_ISSUED" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "ALREADY_RATED" | "NOT_YET_DECIDED" | "CLAIM_REQUIRED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "NOTICE_NOT_DEAD" | "APPLICATION_NOT_PENDING" | "PHONE_CODE_EXPIRED" | "LEAD_NOT_OPEN" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "INVALID_ASSIGNEE" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "REPORT_MONTH_IN_FUTURE" | "UNKNOWN_DEFINITION_MIGRATION" | "WRONG_PHONE_CODE" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "OVERLOADED" | "NOT_READY";
             /** @description Human-readable message (zh-CN), to show as it is */
             message: string;
             /** @description Field issues (422), retry hint (409 CASE_BUSY, 429, 503), allowed events (409), or version conflict (409) */
@@ -10696,6 +10841,146 @@ export interface operations {
                 };
             };
             /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `OVERLOADED`, `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listDefinitionMappings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DefinitionMappingList"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_PERMITTED`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `OVERLOADED`, `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    migrateDefinition: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–200 visible ASCII characters, kept 24 hours per user. A retry with the same key and body returns the stored response without running the command again; the same key with another body → 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DefinitionMigrationRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DefinitionMigrationReport"];
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `NOT_PERMITTED`, `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_CHARACTERS`, `UNKNOWN_DEFINITION_MIGRATION`, `VALIDATION_FAILED`. */
             422: {
                 headers: {
                     [name: string]: unknown;
