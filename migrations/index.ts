@@ -9,6 +9,7 @@ import * as notices from './20261202_007_notices.ts';
 import * as serviceEvents from './20261202_008_service_events.ts';
 import * as onlineApplications from './20261202_010_online_applications.ts';
 import * as leads from './20261202_011_leads.ts';
+import * as paymentDelivery from './20261202_013_payment_delivery.ts';
 
 // Migrations are listed here (not discovered on disk) so they load the same way under
 // tsx, vitest and any bundler. Append only; never edit a migration that has shipped.
@@ -23,6 +24,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down?(k: Knex): P
   '20261202_008_service_events': serviceEvents,
   '20261202_010_online_applications': onlineApplications,
   '20261202_011_leads': leads,
+  '20261202_013_payment_delivery': paymentDelivery,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

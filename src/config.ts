@@ -26,6 +26,34 @@ export interface Config {
   connections: ConnectionLimits;
   /** Citizen notices (src/notifications, docs/notifications.md). */
   notices: NoticeConfig;
+  /** Payment delivery (src/payments, docs/payments.md). */
+  payments: PaymentConfig;
+}
+
+export interface PaymentConfig {
+  /** PAYMENTS=off: this process delivers no payments. */
+  enabled: boolean;
+  /** Where the batch-file adapter writes (PAYMENT_BATCH_DIR; default data/payment-batches). */
+  batchDir: string;
+  /** The bank/finance HTTP gateway (PAYMENT_GATEWAY_URL…); unset → batch files. */
+  gateway: { url: string; token: string | undefined; timeoutMs: number } | undefined;
+  /** Failed attempts before a payment becomes an incident (PAYMENT_MAX_ATTEMPTS). */
+  maxAttempts: number;
+  /** Lease of a claimed payment (PAYMENT_LEASE_MS); longer than one delivery's timeout. */
+  leaseMs: number;
+}
+
+export function loadPaymentConfig(env: NodeJS.ProcessEnv): PaymentConfig {
+  const timeoutMs = positiveInt(env, 'PAYMENT_GATEWAY_TIMEOUT_MS', 15_000);
+  const leaseMs = positiveInt(env, 'PAYMENT_LEASE_MS', Math.max(60_000, 3 * timeoutMs));
+  if (leaseMs <= timeoutMs) throw new Error(`PAYMENT_LEASE_MS (${leaseMs}) must be longer than PAYMENT_GATEWAY_TIMEOUT_MS (${timeoutMs}): a lease running out mid-delivery would let another deliverer send too`);
+  return {
+    enabled: env.PAYMENTS !== 'off',
+    batchDir: path.resolve(env.PAYMENT_BATCH_DIR ?? 'data/payment-batches'),
+    gateway: env.PAYMENT_GATEWAY_URL ? { url: httpUrl('PAYMENT_GATEWAY_URL', env.PAYMENT_GATEWAY_URL), token: env.PAYMENT_GATEWAY_TOKEN || undefined, timeoutMs } : undefined,
+    maxAttempts: positiveInt(env, 'PAYMENT_MAX_ATTEMPTS', 8),
+    leaseMs,
+  };
 }
 
 export interface NoticeConfig {
@@ -116,5 +144,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requestTimeoutMs: positiveInt(env, 'REQUEST_TIMEOUT_MS', DEFAULT_CONNECTION_LIMITS.requestTimeoutMs),
     },
     notices: loadNoticeConfig(env, port),
+    payments: loadPaymentConfig(env),
   };
 }
