@@ -39,8 +39,8 @@ export interface DeliveryRunResult {
   skipped: number;
 }
 
-/** The bank's name for the payer's account: the procedure's payment title, e.g. 低保金发放 → 低保金. */
-const summaryOf = (name: string) => name.slice(0, 40);
+/** 摘要 on the bank statement: the procedure, e.g. 最低生活保障（低保）申请 → 最低生活保障（低保）. */
+const summaryOf = (name: string) => name.replace(/申请$/, '').slice(0, 40);
 
 /**
  * Delivers payments (发放), on the model of the notice dispatcher: stateless, any number of
