@@ -314,6 +314,11 @@ describe('reconciliation, correction and incidents over HTTP', () => {
     expect((await gongshu.post(`/api/admin/incidents/payment-${a.paymentIds[0]}/retry`, {})).statusCode).toBe(404);
     expect((await gongshu.post(`/api/admin/incidents/payment-${a.paymentIds[0]}/resolve`, { reason: '不是本区的' })).statusCode).toBe(404);
     expect((await (await ctx.as('clerk.xixi')).post(`/api/admin/incidents/payment-${a.paymentIds[0]}/retry`, { bogus: 1 })).statusCode).toBe(403);
+    // Reconciliation: only admins, and another region's instruction does not exist for them.
+    expect((await (await ctx.as('clerk.xixi')).post('/api/admin/payments/reconciliations', { content: 'x' })).statusCode).toBe(403);
+    const foreign = await gongshu.post('/api/admin/payments/reconciliations', { content: csv(`${a.paymentIds[0]}-1,成功,B1,`) });
+    expect(foreign.json().lines[0]).toMatchObject({ outcome: 'error', message: '未找到该发放指令' });
+    expect(await payment(a.paymentIds[0])).toMatchObject({ status: 'incident' });
 
     bank.respond = () => ({ status: 200 });
     const retried = await admin.post(`/api/admin/incidents/payment-${a.paymentIds[0]}/retry`, { note: '银行接口已恢复' });
