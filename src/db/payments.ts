@@ -55,10 +55,19 @@ export async function insertPayment(db: Db, row: Omit<PaymentRow, 'id'>): Promis
   return inserted.length ? String(inserted[0].id) : null;
 }
 
-export async function listPayments(db: Db, caseId: string): Promise<PaymentRow[]> {
-  const rows = await db<PaymentRow>('payments').where({ case_id: caseId }).orderBy('period');
-  return rows.map((r) => ({ ...r, id: String(r.id), amount_fen: Number(r.amount_fen) }));
+export async function listPayments(db: Db, caseId: string): Promise<DeliveryRow[]> {
+  return (await db('payments').where({ case_id: caseId }).orderBy('period')).map(asRow);
 }
+
+/** What clerks read for a payment's delivery state (the case page). */
+export const PAYMENT_STATUS_LABELS: Record<PaymentStatus, string> = {
+  requested: '待发出',
+  sent: '已发出，待银行回盘',
+  paid: '已到账',
+  failed: '发放失败，待更正',
+  incident: '发放故障，待管理员处理',
+  abandoned: '已停止发放',
+};
 
 export async function getPayment(db: Db, id: string): Promise<DeliveryRow | undefined> {
   const r = await db('payments').where({ id }).first();

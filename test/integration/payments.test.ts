@@ -268,6 +268,7 @@ describe('reconciliation, correction and incidents over HTTP', () => {
     expect(await payment(id)).toMatchObject({ status: 'paid', bank_reference: 'B10' });
     expect(await db()('payments').where({ case_id: c.id })).toHaveLength(1);
     expect((await chainOf(c.id)).check.valid).toBe(true);
+    expect((await clerk.get(`/api/cases/${c.id}`)).json().payments).toEqual([expect.objectContaining({ period: '2026-04', status: 'paid', statusLabel: '已到账' })]);
     // The correction task is closed.
     expect(await db()('tasks').where({ id: task.id }).first()).toMatchObject({ status: 'completed', outcome: 'PAYMENT_CORRECTED' });
   });

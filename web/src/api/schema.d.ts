@@ -3667,6 +3667,13 @@ export interface components {
             period: string;
             amountFen: number;
             at: string;
+            /**
+             * @description Delivery (发放, docs/payments.md): requested → sent → paid | failed (→ corrected and re-sent); incident: stopped retrying; abandoned: an admin resolved the incident
+             * @enum {string}
+             */
+            status: "requested" | "sent" | "paid" | "failed" | "incident" | "abandoned";
+            /** @description zh-CN */
+            statusLabel: string;
         };
         PaymentReconciliationImport: {
             /** 文件名 */
