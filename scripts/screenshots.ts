@@ -197,6 +197,10 @@ try {
     await admin.locator('[data-totals]').waitFor();
     await shot(admin, 'definition-migration');
   }
+  // 故障处理 (admin): the dead-letter notices above, listed as incidents (docs/payments.md).
+  await admin.goto(`${service.url}/admin/incidents`);
+  await admin.locator('tr[data-incident]').first().waitFor();
+  await shot(admin, 'admin-incidents');
   // 委派 (TaskAssignment.vue): 陈刚 hands his claimed 入户调查 task to a colleague.
   {
     // Sessions last 24 hours of the service's clock, which the board moved on: log in again.

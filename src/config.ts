@@ -31,6 +31,8 @@ export interface Config {
   database: DatabaseConfig;
   /** Health, metrics, load shedding and shutdown (docs/operations.md). */
   operations: OperationsConfig;
+  /** Payment delivery (src/payments, docs/payments.md). */
+  payments: PaymentConfig;
 }
 
 export interface DatabaseConfig {
@@ -53,6 +55,32 @@ export interface OperationsConfig {
   overload: { maxEventLoopDelayMs: number; maxHeapUsedBytes: number; maxRssBytes: number; retryAfterSeconds: number };
   /** SHUTDOWN_TIMEOUT_MS: longest wait for in-flight requests and loops on SIGTERM. */
   shutdownTimeoutMs: number;
+}
+
+export interface PaymentConfig {
+  /** PAYMENTS=off: this process delivers no payments. */
+  enabled: boolean;
+  /** Where the batch-file adapter writes (PAYMENT_BATCH_DIR; default data/payment-batches). */
+  batchDir: string;
+  /** The bank/finance HTTP gateway (PAYMENT_GATEWAY_URL…); unset → batch files. */
+  gateway: { url: string; token: string | undefined; timeoutMs: number } | undefined;
+  /** Failed attempts before a payment becomes an incident (PAYMENT_MAX_ATTEMPTS). */
+  maxAttempts: number;
+  /** Lease of a claimed payment (PAYMENT_LEASE_MS); longer than one delivery's timeout. */
+  leaseMs: number;
+}
+
+export function loadPaymentConfig(env: NodeJS.ProcessEnv): PaymentConfig {
+  const timeoutMs = positiveInt(env, 'PAYMENT_GATEWAY_TIMEOUT_MS', 15_000);
+  const leaseMs = positiveInt(env, 'PAYMENT_LEASE_MS', Math.max(60_000, 3 * timeoutMs));
+  if (leaseMs <= timeoutMs) throw new Error(`PAYMENT_LEASE_MS (${leaseMs}) must be longer than PAYMENT_GATEWAY_TIMEOUT_MS (${timeoutMs}): a lease running out mid-delivery would let another deliverer send too`);
+  return {
+    enabled: env.PAYMENTS !== 'off',
+    batchDir: path.resolve(env.PAYMENT_BATCH_DIR ?? 'data/payment-batches'),
+    gateway: env.PAYMENT_GATEWAY_URL ? { url: httpUrl('PAYMENT_GATEWAY_URL', env.PAYMENT_GATEWAY_URL), token: env.PAYMENT_GATEWAY_TOKEN || undefined, timeoutMs } : undefined,
+    maxAttempts: positiveInt(env, 'PAYMENT_MAX_ATTEMPTS', 8),
+    leaseMs,
+  };
 }
 
 export interface NoticeConfig {
@@ -172,5 +200,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       idleInTransactionTimeoutMs: positiveInt(env, 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 15_000),
     },
     operations: loadOperationsConfig(env, getHeapStatistics().heap_size_limit),
+    payments: loadPaymentConfig(env),
   };
 }

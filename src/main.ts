@@ -10,6 +10,7 @@ import { TimerWorker } from './worker/timerWorker.ts';
 import { createDispatcher } from './notifications/index.ts';
 import { createMetrics } from './metrics/index.ts';
 import { gracefulShutdown } from './shutdown.ts';
+import { createDeliverer } from './payments/index.ts';
 
 const config = loadConfig();
 const db = await openDatabase(config);
@@ -56,6 +57,10 @@ const worker = config.worker
 const dispatcher = config.worker
   ? createDispatcher(config.notices, { db, cipher: engine.cipher, clock: engine.clock, log: (msg, extra) => app.log.info(extra ?? {}, msg) })
   : null;
+// Payments (发放) ride with the timer worker too, unless PAYMENTS=off (docs/payments.md).
+const deliverer = config.worker && config.payments.enabled
+  ? createDeliverer(config.payments, { db, engine, log: (msg, extra) => app.log.info(extra ?? {}, msg) })
+  : null;
 
 let closing = false;
 async function shutdown(signal: string) {
@@ -67,7 +72,7 @@ async function shutdown(signal: string) {
   const outcome = await gracefulShutdown({
     app,
     lifecycle,
-    loops: [worker, dispatcher].filter((l) => l !== null),
+    loops: [worker, dispatcher, deliverer].filter((l) => l !== null),
     db,
     timeoutMs: ops.shutdownTimeoutMs,
     log: (msg, extra) => app.log.info(extra ?? {}, msg),
@@ -80,6 +85,7 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'));
 await app.listen({ host: config.host, port: config.port });
 worker?.start();
 dispatcher?.start();
+deliverer?.start();
 app.log.info(`OneWindow on ${config.databaseUrl ? 'PostgreSQL' : `embedded PGlite (${config.dataDir})`}; API docs at /docs, workbench at /`);
 if (dispatcher && config.notices.gateway) app.log.info(`citizen notices via ${dispatcher.channelName}`);
 // The dev sink shows admins what citizens would receive, tracking codes included: say so loudly on a server database.

@@ -4,6 +4,7 @@ import { createEngine, loadCipher, openDatabase } from './services.ts';
 import { TimerWorker } from './worker/timerWorker.ts';
 import { createDispatcher } from './notifications/index.ts';
 import { gracefulShutdown } from './shutdown.ts';
+import { createDeliverer } from './payments/index.ts';
 
 const config = loadConfig();
 const db = await openDatabase(config);
@@ -32,6 +33,17 @@ const dispatcher = createDispatcher(config.notices, {
   afterSend: process.env.NOTICE_FAULT?.startsWith('exit-after-send') ? exitAfter(Number(process.env.NOTICE_FAULT.split(':')[1] ?? 1)) : undefined,
 });
 
+const deliverer = createDeliverer(config.payments, {
+  db,
+  engine,
+  workerId: process.env.WORKER_ID ? `${process.env.WORKER_ID}:payments` : undefined,
+  batchSize: Number(process.env.PAYMENT_BATCH ?? 50),
+  // Bank cards never reach this log: the deliverer logs payment ids and scrubbed errors.
+  log: (msg, extra) => console.error(JSON.stringify({ msg, ...extra })),
+  // PAYMENT_FAULT=exit-after-send:<n> dies right after the n-th instruction the adapter accepted, before recording it.
+  afterSend: process.env.PAYMENT_FAULT?.startsWith('exit-after-send') ? exitAfter(Number(process.env.PAYMENT_FAULT.split(':')[1] ?? 1)) : undefined,
+});
+
 function exitAfter(n: number) {
   let sent = 0;
   return () => {
@@ -55,18 +67,27 @@ if (process.env.WORKER_EXIT_WHEN_IDLE === '1') {
       if (r.claimed === 0 && r.taken === 0) break;
     }
   }
-  console.log(JSON.stringify({ worker: worker.workerId, fired: total, notices }));
+  let paid = 0;
+  if (config.payments.enabled) {
+    for (;;) {
+      const r = await deliverer.runOnce();
+      paid += r.sent;
+      if (r.claimed === 0 && r.taken === 0) break;
+    }
+  }
+  console.log(JSON.stringify({ worker: worker.workerId, fired: total, notices, payments: paid }));
   await db.destroy();
 } else {
   worker.start();
   dispatcher.start();
+  if (config.payments.enabled) deliverer.start();
   let closing = false;
   const shutdown = async () => {
     if (closing) return;
     closing = true;
     // Each loop stops after its current item and releases what it leased (src/shutdown.ts).
     const outcome = await gracefulShutdown({
-      loops: [worker, dispatcher],
+      loops: [worker, dispatcher, deliverer],
       db,
       timeoutMs: config.operations.shutdownTimeoutMs,
       log: (msg, extra) => console.error(JSON.stringify({ msg, ...extra })),

@@ -166,3 +166,8 @@ export async function saveMigration(
     });
   return updated === 1;
 }
+
+/** Replaces the (sealed) applicant record: a corrected bank card for 发放 (src/payments/correction.ts). */
+export async function updateApplicant(db: Db, id: string, applicant: Record<string, unknown>, at: Date): Promise<void> {
+  await db('cases').where({ id }).update({ applicant: json(applicant), updated_at: at });
+}

@@ -96,3 +96,13 @@ export async function recordTimerFailure(db: Db, id: string, workerId: string, e
     .update({ last_error: error.slice(0, 2000), locked_until: retryAt, status: giveUp ? 'failed' : 'pending' });
 }
 
+
+/** A failed timer (an incident) back to pending, due at once with a fresh count of attempts. */
+export async function retryFailedTimer(db: Db, id: string, r: { by: string; at: Date; resolution: string }): Promise<void> {
+  await db('timers').where({ id, status: 'failed' }).update({ status: 'pending', attempts: 0, locked_by: null, locked_until: null, resolved_by: r.by, resolved_at: r.at, resolution: r.resolution });
+}
+
+/** A failed timer resolved by an admin without firing it. */
+export async function resolveFailedTimer(db: Db, id: string, r: { by: string; at: Date; resolution: string }): Promise<void> {
+  await db('timers').where({ id, status: 'failed' }).update({ status: 'cancelled', locked_until: null, resolved_by: r.by, resolved_at: r.at, resolution: r.resolution });
+}

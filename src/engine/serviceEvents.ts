@@ -55,6 +55,12 @@ export const SERVICE_EVENT_LABELS = {
   RECTIFICATION_DONE: '差评整改完成',
   FOLLOW_UP_DONE: '回访完成',
   RATING_INVITED: '已发送评价邀请',
+  // 发放 (docs/payments.md): the bank's results, the township's correction, incidents.
+  PAYMENT_PAID: '发放到账',
+  PAYMENT_FAILED: '发放失败',
+  PAYMENT_CORRECTED: '已更正发放账户并重新发放',
+  INCIDENT_RETRIED: '故障重试',
+  INCIDENT_RESOLVED: '故障已处理',
 } as const;
 
 /** Outcomes of the service tasks, with their data: what a supervisor fills in on the case page. */
@@ -72,6 +78,16 @@ export const SERVICE_OUTCOMES = {
       reached: z.boolean().meta({ title: '是否联系到申请人' }),
       newLevel: level('回访评价').optional(),
       note: z.string().trim().min(2, '请填写回访情况').max(1000).meta({ title: '回访情况' }),
+    }),
+  },
+  // The township window corrects the account of a failed payment and re-sends the SAME payment
+  // (src/payments/correction.ts). The card is sealed on the case and only its last four digits
+  // reach the event log.
+  PAYMENT_CORRECTED: {
+    label: SERVICE_EVENT_LABELS.PAYMENT_CORRECTED,
+    schema: z.strictObject({
+      bankCard: z.string().regex(/^\d{12,19}$/, '银行卡号应为12至19位数字').meta({ title: '更正后的银行卡号（用于发放）', description: '12至19位数字' }),
+      note: z.string().trim().min(2, '请填写更正说明').max(500).meta({ title: '更正说明' }),
     }),
   },
 } as const;

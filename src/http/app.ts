@@ -24,6 +24,8 @@ import taskAssignmentRoutes from './routes/taskAssignment.ts';
 import userRoutes from './routes/users.ts';
 import noticeRoutes from './routes/notices.ts';
 import definitionMigrationRoutes from './routes/definitionMigrations.ts';
+import incidentRoutes from './routes/incidents.ts';
+import paymentRoutes from './routes/payments.ts';
 import leadRoutes from './routes/leads.ts';
 import trackRoutes from './routes/track.ts';
 import { prescreenRoutes, publicApplicationRoutes } from './routes/onlineApplications.ts';
@@ -92,6 +94,8 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   await api.register(userRoutes, { prefix: '/api/admin/users' });
   await api.register(noticeRoutes, { prefix: '/api/admin/notices' });
   await api.register(definitionMigrationRoutes, { prefix: '/api/admin/definition-migrations' });
+  await api.register(incidentRoutes, { prefix: '/api/admin/incidents' });
+  await api.register(paymentRoutes, { prefix: '/api/admin/payments' });
   await api.register(publicApplicationRoutes, { prefix: '/api/public/applications' });
   await api.register(prescreenRoutes, { prefix: '/api/applications' });
   await api.register(leadRoutes, { prefix: '/api/leads' });

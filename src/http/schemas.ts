@@ -208,7 +208,17 @@ export const caseViewSchema = z
     closedTasks: z.array(taskSchema),
     allowedEvents: z.array(actionSchema).describe('Events the caller may send now'),
     history: z.array(historyEntrySchema),
-    payments: z.array(z.object({ period: z.string(), amountFen: z.number().int(), at: z.string() }).meta({ id: 'Payment' })),
+    payments: z.array(
+      z
+        .object({
+          period: z.string(),
+          amountFen: z.number().int(),
+          at: z.string(),
+          status: z.enum(['requested', 'sent', 'paid', 'failed', 'incident', 'abandoned']).describe('Delivery (发放, docs/payments.md): requested → sent → paid | failed (→ corrected and re-sent); incident: stopped retrying; abandoned: an admin resolved the incident'),
+          statusLabel: z.string().describe('zh-CN'),
+        })
+        .meta({ id: 'Payment' }),
+    ),
     createdAt: z.string(),
     updatedAt: z.string(),
   })

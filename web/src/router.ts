@@ -43,6 +43,7 @@ const routes: RouteRecordRaw[] = [
           { path: 'users', component: () => import('./views/admin/UsersView.vue'), meta: { title: '用户管理' } },
           { path: 'notices', component: () => import('./views/admin/NoticesView.vue'), meta: { title: '群众通知' } },
           { path: 'definition-migrations', component: () => import('./views/admin/DefinitionMigrationsView.vue'), meta: { title: '流程版本迁移' } },
+          { path: 'incidents', component: () => import('./views/admin/IncidentsView.vue'), meta: { title: '故障处理' } },
         ],
       },
       { path: 'no-role', component: () => import('./views/PlaceholderView.vue'), meta: { title: '未分配岗位' } },

@@ -17,6 +17,7 @@ import { PAYMENT_ONLY_EVENTS } from '../queries/monthlyReport.ts';
 import { trackingCodeMatches } from '../references.ts';
 import { BAD_LEVELS, SERVICE_OUTCOMES, type RatingRequest, type ServiceOutcome } from '../serviceEvents.ts';
 import type { Engine } from '../engine.ts';
+import { paymentCorrected } from '../../payments/correction.ts';
 
 /**
  * 好差评 and 回访 (issue 9, docs/ratings.md). These tasks do not come from a chart state: their
@@ -74,7 +75,7 @@ const numberSetting = (settings: Record<string, unknown>, key: keyof typeof DEFA
 };
 
 /** Appends a service event to the case's chain: the version moves, the state stays. */
-async function appendServiceEvent(trx: Db, row: cases.CaseRow, type: string, payload: Record<string, unknown>, actor: { id: string | null; name: string }, now: Date) {
+export async function appendServiceEvent(trx: Db, row: cases.CaseRow, type: string, payload: Record<string, unknown>, actor: { id: string | null; name: string }, now: Date) {
   const content = { case_id: row.id, seq: row.version + 1, type, payload, actor_id: actor.id, actor_name: actor.name, from_state: row.state_value, to_state: row.state_value, occurred_at: now };
   const hash = eventHash(content, row.chain_head);
   if (!(await cases.saveTransition(trx, row.id, row.version, { status: row.status, stateValue: row.state_value, snapshot: row.snapshot, updatedAt: now, chainHead: hash }))) {
@@ -205,7 +206,9 @@ export async function completeServiceTask(engine: Engine, trx: Db, actor: Actor,
   if (!parsed.success) throw new DomainError('invalid', 'INVALID_EVENT_DATA', '办理信息有误，请按提示修改', fieldIssues(parsed.error.issues));
   const def = engine.registry.pinned(row.procedure_id, row.definition_version);
   const now = engine.clock();
-  await appendServiceEvent(trx, row, outcome, { ...parsed.data, taskId: fresh.id }, actor, now);
+  // A corrected bank card is sealed on the case; the event records only its last digits.
+  const data = outcome === 'PAYMENT_CORRECTED' ? await paymentCorrected(engine, trx, row, fresh, parsed.data as { bankCard: string; note: string }, now) : parsed.data;
+  await appendServiceEvent(trx, row, outcome, { ...data, taskId: fresh.id }, actor, now);
   await tasks.closeTask(trx, fresh.id, { status: 'completed', closedAt: now, closedBy: actor.id, outcome });
   await timers.cancelTaskTimers(trx, [fresh.id]);
   if (outcome === 'RECTIFICATION_DONE') {

@@ -56,7 +56,7 @@ export async function caseView(ctx: ReadContext, db: Db, actor: Actor, caseId: s
       toState: e.to_state,
       payload: e.payload,
     })),
-    payments: paid.map((p) => ({ period: p.period, amountFen: p.amount_fen, at: p.created_at.toISOString() })),
+    payments: paid.map((p) => ({ period: p.period, amountFen: p.amount_fen, at: p.created_at.toISOString(), status: p.status, statusLabel: payments.PAYMENT_STATUS_LABELS[p.status] })),
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };

@@ -1073,6 +1073,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/incidents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 故障列表（停止重试的发放、定时器、通知）
+         * @description Open incidents of cases in the caller’s region and below, newest first, in keyset pages: payment deliveries that failed PAYMENT_MAX_ATTEMPTS times or were refused for good, timers that kept failing (status failed), dead-letter notices. Filter by kind. Who: admins.
+         */
+        get: operations["listIncidents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/incidents/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 重试故障（重新发放、重新触发或重新发送）
+         * @description Puts the effect back in its queue with a fresh count of attempts: a payment is delivered again as the same instruction (the same idempotency key, so a bank that did take an earlier attempt pays nothing twice), a timer is due at once, a notice is sent again with its key. Recorded in the case’s log (INCIDENT_RETRIED). Only an open incident: 409 INCIDENT_NOT_OPEN otherwise. Who: admins of the case’s region or above; another region’s incident is 404.
+         */
+        post: operations["retryIncident"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/incidents/{id}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 处理故障（不再重试，记录原因）
+         * @description Closes an incident without running the effect again, recording who and why: a payment is abandoned (never delivered by OneWindow — paid another way, no longer due), a timer cancelled, a notice discarded. Recorded in the case’s log (INCIDENT_RESOLVED). Only an open incident: 409 INCIDENT_NOT_OPEN otherwise. Who: admins of the case’s region or above; another region’s incident is 404.
+         */
+        post: operations["resolveIncident"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/payments/reconciliations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 导入银行回盘文件（发放对账）
+         * @description Imports the bank’s result file for payments of the caller’s region and below: one CSV line per instruction, `指令编号,结果,银行流水号,失败原因` (header optional; 结果 成功 or 失败; docs/payments.md). Each line marks its payment paid (PAYMENT_PAID) or failed (PAYMENT_FAILED, opening a 发放失败更正 task for the township window) with a hash-chained case event, in one transaction; lines that cannot apply (unknown or other region’s instruction, a superseded round, contradicting an earlier result, not sent yet, malformed) are reported with a zh-CN message and change nothing. Importing the same file again is a no-op answering the first result (`duplicate: true`). At most 20000 lines. Who: admins.
+         */
+        post: operations["importPaymentResults"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/public/applications/regions": {
         parameters: {
             query?: never;
@@ -2229,6 +2309,15 @@ export interface components {
             data: components["schemas"]["Service_FOLLOW_UP_DONE"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
+        } | {
+            /**
+             * @description 已更正发放账户并重新发放
+             * @constant
+             */
+            outcome: "PAYMENT_CORRECTED";
+            data: components["schemas"]["Service_PAYMENT_CORRECTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
         };
         DestituteSupport_ACCEPT: {
             /**
@@ -2442,7 +2531,7 @@ export interface components {
              * @description Stable machine-readable code; the table in docs/api.md and each operation's x-error-codes list them
              * @enum {string}
              */
-            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "METRICS_FORBIDDEN" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "NOTICE_NOT_ISSUED" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "ALREADY_RATED" | "NOT_YET_DECIDED" | "CLAIM_REQUIRED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "NOTICE_NOT_DEAD" | "APPLICATION_NOT_PENDING" | "PHONE_CODE_EXPIRED" | "LEAD_NOT_OPEN" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "INVALID_ASSIGNEE" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "REPORT_MONTH_IN_FUTURE" | "UNKNOWN_DEFINITION_MIGRATION" | "WRONG_PHONE_CODE" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "OVERLOADED" | "NOT_READY";
+            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "METRICS_FORBIDDEN" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "NOTICE_NOT_ISSUED" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "ALREADY_RATED" | "NOT_YET_DECIDED" | "CLAIM_REQUIRED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "NOTICE_NOT_DEAD" | "INCIDENT_NOT_OPEN" | "PAYMENT_NOT_FAILED" | "RECONCILIATION_IN_PROGRESS" | "APPLICATION_NOT_PENDING" | "PHONE_CODE_EXPIRED" | "LEAD_NOT_OPEN" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "INVALID_ASSIGNEE" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "REPORT_MONTH_IN_FUTURE" | "UNKNOWN_DEFINITION_MIGRATION" | "WRONG_PHONE_CODE" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "OVERLOADED" | "NOT_READY";
             /** @description Human-readable message (zh-CN), to show as it is */
             message: string;
             /** @description Field issues (422), retry hint (409 CASE_BUSY, 429, 503), allowed events (409), or version conflict (409) */
@@ -2845,6 +2934,15 @@ export interface components {
             data: components["schemas"]["Service_FOLLOW_UP_DONE"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
+        } | {
+            /**
+             * @description 已更正发放账户并重新发放
+             * @constant
+             */
+            outcome: "PAYMENT_CORRECTED";
+            data: components["schemas"]["Service_PAYMENT_CORRECTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
         };
         Funeral_ACCEPT: {
             /**
@@ -3083,6 +3181,64 @@ export interface components {
                 overdue: components["schemas"]["FilterCount"];
             };
             countCap: number;
+        };
+        Incident: {
+            /** @description <kind>-<source id>, e.g. payment-17 */
+            id: string;
+            /**
+             * @description payment: a payment delivery; timer: a deadline timer that kept failing; notice: a dead-letter citizen notice
+             * @enum {string}
+             */
+            kind: "payment" | "timer" | "notice";
+            /** @description zh-CN */
+            kindLabel: string;
+            /** @description Id of the payment, timer or notice */
+            sourceId: string;
+            caseId: string | null;
+            /** @description 受理编号 of the case */
+            reference: string | null;
+            regionCode: string;
+            /** @description zh-CN, e.g. 发放 2026-04 980.00元 */
+            summary: string;
+            attempts: number;
+            /** @description The last failure, redacted (never a card or phone number) */
+            error: string | null;
+            /** @description Last update of the source (payment, notice), or the timer’s due time */
+            at: string;
+        };
+        IncidentDecision: {
+            id: string;
+            /** @constant */
+            status: "retried";
+        };
+        IncidentPage: {
+            items: components["schemas"]["Incident"][];
+            /** @description Open incidents per kind (each stops at countCap) */
+            counts: {
+                payment: number;
+                timer: number;
+                notice: number;
+            };
+            countCap: number;
+            pageSize: number;
+            /** @description Send as `cursor` for the next (older) page; null on the last page */
+            nextCursor: string | null;
+        };
+        IncidentResolution: {
+            id: string;
+            /** @constant */
+            status: "resolved";
+        };
+        IncidentResolve: {
+            /** 处理原因 */
+            reason: string;
+        };
+        IncidentRetry: {
+            /**
+             * 说明
+             * @description Why, e.g. 银行接口已恢复
+             */
+            note?: string;
         };
         Lead: {
             id: string;
@@ -3365,6 +3521,15 @@ export interface components {
              */
             outcome: "FOLLOW_UP_DONE";
             data: components["schemas"]["Service_FOLLOW_UP_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 已更正发放账户并重新发放
+             * @constant
+             */
+            outcome: "PAYMENT_CORRECTED";
+            data: components["schemas"]["Service_PAYMENT_CORRECTED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
         };
@@ -3791,6 +3956,49 @@ export interface components {
             period: string;
             amountFen: number;
             at: string;
+            /**
+             * @description Delivery (发放, docs/payments.md): requested → sent → paid | failed (→ corrected and re-sent); incident: stopped retrying; abandoned: an admin resolved the incident
+             * @enum {string}
+             */
+            status: "requested" | "sent" | "paid" | "failed" | "incident" | "abandoned";
+            /** @description zh-CN */
+            statusLabel: string;
+        };
+        PaymentReconciliationImport: {
+            /** 文件名 */
+            fileName?: string;
+            /**
+             * 回盘文件内容
+             * @description The file’s text (UTF-8 CSV)
+             */
+            content: string;
+        };
+        PaymentReconciliationResult: {
+            importId: string;
+            /** @description True when this very file (SHA-256) was imported before: nothing changed, the first import’s result is returned */
+            duplicate: boolean;
+            fileName: string | null;
+            sha256: string;
+            importedAt: string;
+            counts: {
+                paid: number;
+                failed: number;
+                unchanged: number;
+                error: number;
+            };
+            lines: {
+                /** @description Line number in the file, from 1 */
+                line: number;
+                /** @description 指令编号 as written in the line */
+                instructionId: string;
+                /**
+                 * @description paid / failed: recorded now; unchanged: already so; error: not applied, see message
+                 * @enum {string}
+                 */
+                outcome: "paid" | "failed" | "unchanged" | "error";
+                /** @description zh-CN */
+                message: string;
+            }[];
         };
         PersonalData: {
             caseId: string;
@@ -4052,6 +4260,15 @@ export interface components {
              */
             newLevel?: "verySatisfied" | "satisfied" | "basicallySatisfied" | "dissatisfied" | "veryDissatisfied";
             /** 回访情况 */
+            note: string;
+        };
+        Service_PAYMENT_CORRECTED: {
+            /**
+             * 更正后的银行卡号（用于发放）
+             * @description 12至19位数字
+             */
+            bankCard: string;
+            /** 更正说明 */
             note: string;
         };
         Service_RECTIFICATION_DONE: {
@@ -4615,6 +4832,15 @@ export interface components {
             data: components["schemas"]["Service_FOLLOW_UP_DONE"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
+        } | {
+            /**
+             * @description 已更正发放账户并重新发放
+             * @constant
+             */
+            outcome: "PAYMENT_CORRECTED";
+            data: components["schemas"]["Service_PAYMENT_CORRECTED"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
         };
         SocialAssistance_ACCEPT: {
             /**
@@ -5139,6 +5365,15 @@ export interface components {
              */
             outcome: "FOLLOW_UP_DONE";
             data: components["schemas"]["Service_FOLLOW_UP_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 已更正发放账户并重新发放
+             * @constant
+             */
+            outcome: "PAYMENT_CORRECTED";
+            data: components["schemas"]["Service_PAYMENT_CORRECTED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
         };
@@ -5857,6 +6092,15 @@ export interface components {
              */
             outcome: "FOLLOW_UP_DONE";
             data: components["schemas"]["Service_FOLLOW_UP_DONE"];
+            /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
+            expectedVersion?: number;
+        } | {
+            /**
+             * @description 已更正发放账户并重新发放
+             * @constant
+             */
+            outcome: "PAYMENT_CORRECTED";
+            data: components["schemas"]["Service_PAYMENT_CORRECTED"];
             /** @description The case version you saw; stale → 409 VERSION_CONFLICT */
             expectedVersion?: number;
         };
@@ -10981,6 +11225,393 @@ export interface operations {
                 };
             };
             /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_CHARACTERS`, `UNKNOWN_DEFINITION_MIGRATION`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `OVERLOADED`, `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listIncidents: {
+        parameters: {
+            query?: {
+                kind?: "payment" | "timer" | "notice";
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+                pageSize?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentPage"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `OVERLOADED`, `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    retryIncident: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–200 visible ASCII characters, kept 24 hours per user. A retry with the same key and body returns the stored response without running the command again; the same key with another body → 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IncidentRetry"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentDecision"];
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `INCIDENT_NOT_OPEN`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `OVERLOADED`, `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    resolveIncident: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–200 visible ASCII characters, kept 24 hours per user. A retry with the same key and body returns the stored response without running the command again; the same key with another body → 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IncidentResolve"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentResolution"];
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `INCIDENT_NOT_OPEN`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Service unavailable; retry after Retry-After seconds with the same Idempotency-Key. Codes: `OVERLOADED`, `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    importPaymentResults: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–200 visible ASCII characters, kept 24 hours per user. A retry with the same key and body returns the stored response without running the command again; the same key with another body → 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PaymentReconciliationImport"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentReconciliationResult"];
+                };
+            };
+            /** @description Bad request. Codes: `BAD_REQUEST`, `EMPTY_JSON_BODY`, `INVALID_CONTENT_LENGTH`, `INVALID_ENCODING`, `INVALID_IDEMPOTENCY_KEY`, `INVALID_JSON_BODY`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated. Codes: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden. Codes: `ROLE_REQUIRED`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state of the case. Codes: `RECONCILIATION_IN_PROGRESS`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large. Codes: `BODY_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type. Codes: `INVALID_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable request. Codes: `BODY_TOO_DEEP`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_CHARACTERS`, `VALIDATION_FAILED`. */
             422: {
                 headers: {
                     [name: string]: unknown;

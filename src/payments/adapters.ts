@@ -1,0 +1,166 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Knex } from 'knex';
+import * as batches from '../db/paymentBatches.ts';
+import { maskBankCard } from '../engine/masking.ts';
+import type { PersonalDataCipher } from '../engine/personalData.ts';
+import { redactText } from '../http/logging.ts';
+import { batchFileName, renderBatchFile, yuan } from './batchFile.ts';
+
+/** One round of one payment, as the bank is told it. The instruction id is the idempotency key. */
+export interface PaymentInstruction {
+  instructionId: string;
+  paymentId: string;
+  round: number;
+  caseId: string;
+  reference: string;
+  regionCode: string;
+  period: string;
+  amountFen: number;
+  summary: string;
+  name: string;
+  /** In memory only: never logged, never stored unsealed. */
+  bankCard: string;
+}
+
+export type DeliveryResult =
+  | { ok: true; batchId: string | null; bankReference: string | null }
+  /** retryable false: sending again cannot help (the gateway refused it, 4xx) → an incident at once. */
+  | { ok: false; retryable: boolean; error: string };
+
+/** A delivery channel. Errors it throws count as retryable failures. */
+export interface PaymentAdapter {
+  readonly name: 'batch-file' | 'http-gateway';
+  deliver(i: PaymentInstruction): Promise<DeliveryResult>;
+}
+
+/** Removes a card number from text an adapter or its peer produced, before it is kept or logged. */
+const scrub = (text: string, card: string) => redactText(card ? text.replaceAll(card, maskBankCard(card)) : text);
+
+/** `YYYY-MM` of an instant in China time (UTC+8): the month a batch file is for. */
+export const chinaMonth = (at: Date) => new Date(at.getTime() + 8 * 3_600_000).toISOString().slice(0, 7);
+
+/**
+ * The embedded default: 一卡通 社会化发放 batch files, one per region and month, in `dir`. The
+ * database holds the lines (an instruction once, by its id), the file is rendered from them
+ * under the batch's row lock and replaced atomically (write, fsync, rename): an instruction
+ * delivered twice is one line in one file, and a deliverer dying between writing and recording
+ * leaves a file the next delivery rewrites identically plus nothing.
+ */
+export class BatchFileAdapter implements PaymentAdapter {
+  readonly name = 'batch-file';
+  constructor(private readonly o: { db: Knex; cipher: PersonalDataCipher; dir: string; clock: () => Date }) {}
+
+  async deliver(i: PaymentInstruction): Promise<DeliveryResult> {
+    const { db, cipher, clock } = this.o;
+    const now = clock();
+    const month = chinaMonth(now);
+    try {
+      const batchId = await db.transaction(async (trx) => {
+        const batch = await batches.batchFor(trx, i.regionCode, month, batchFileName(i.regionCode, month), now);
+        await batches.lockBatch(trx, batch.id);
+        const heldBy = await batches.addLine(trx, {
+          batch_id: batch.id,
+          payment_id: i.paymentId,
+          round: i.round,
+          instruction_id: i.instructionId,
+          amount_fen: i.amountFen,
+          period: i.period,
+          payee_name: i.name,
+          bank_card: cipher.encrypt(i.bankCard),
+          reference: i.reference,
+          summary: i.summary,
+          created_at: now,
+        });
+        if (heldBy !== batch.id) return heldBy; // delivered before, into an earlier month's file
+        await this.write(trx, (await batches.getBatch(trx, batch.id))!, now);
+        return batch.id;
+      });
+      return { ok: true, batchId, bankReference: null };
+    } catch (err) {
+      return { ok: false, retryable: true, error: `batch file: ${scrub(String((err as Error).message), i.bankCard)}` };
+    }
+  }
+
+  /** Renders and atomically replaces the batch's file from its lines. */
+  async write(trx: Knex.Transaction, batch: batches.BatchRow, now: Date): Promise<string> {
+    const lines = await batches.linesOf(trx, batch.id);
+    const file = renderBatchFile(
+      { regionCode: batch.region_code, month: batch.month, batchId: batch.id, generatedAt: now },
+      lines.map((l) => ({ instructionId: l.instruction_id, paymentId: l.payment_id, reference: l.reference, name: l.payee_name, bankCard: this.o.cipher.decrypt(l.bank_card), amountFen: l.amount_fen, period: l.period, summary: l.summary })),
+    );
+    await fs.mkdir(this.o.dir, { recursive: true, mode: 0o700 });
+    const target = path.join(this.o.dir, batch.file_name);
+    const tmp = `${target}.${process.pid}.tmp`;
+    const handle = await fs.open(tmp, 'w', 0o600);
+    try {
+      await handle.writeFile(file.text, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(tmp, target);
+    await batches.recordWritten(trx, batch.id, { lineCount: lines.length, totalFen: file.totalFen, sha256: file.sha256, at: now });
+    return target;
+  }
+}
+
+export interface HttpPaymentGatewayOptions {
+  url: string;
+  token?: string;
+  timeoutMs: number;
+}
+
+/**
+ * A bank / finance gateway (财政 一卡通 平台): one POST per instruction — JSON
+ * `{ instructionId, paymentId, round, reference, regionCode, period, amountFen, amount, summary, name, bankCard }`,
+ * `Authorization: Bearer <token>`, `Idempotency-Key: <instructionId>` — answered 2xx
+ * `{ reference }` when accepted. The gateway must dedupe on the key: a deliverer that dies between
+ * the answer and recording it sends again. 409 (the key was accepted already) counts as accepted;
+ * 408, 425, 429, 5xx, timeouts and network errors are retried; other 4xx are final (an incident).
+ * Nothing the gateway answers is kept unscrubbed: an error echoing the card would reach the database.
+ */
+export class HttpPaymentGateway implements PaymentAdapter {
+  readonly name = 'http-gateway';
+  constructor(private readonly o: HttpPaymentGatewayOptions) {}
+
+  async deliver(i: PaymentInstruction): Promise<DeliveryResult> {
+    let res: Response;
+    try {
+      res = await fetch(this.o.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': i.instructionId, ...(this.o.token ? { authorization: `Bearer ${this.o.token}` } : {}) },
+        body: JSON.stringify({
+          instructionId: i.instructionId,
+          paymentId: i.paymentId,
+          round: i.round,
+          reference: i.reference,
+          regionCode: i.regionCode,
+          period: i.period,
+          amountFen: i.amountFen,
+          amount: yuan(i.amountFen),
+          summary: i.summary,
+          name: i.name,
+          bankCard: i.bankCard,
+        }),
+        signal: AbortSignal.timeout(this.o.timeoutMs),
+      });
+    } catch (err) {
+      const e = err as Error;
+      return { ok: false, retryable: true, error: e.name === 'TimeoutError' ? `gateway timeout after ${this.o.timeoutMs} ms` : `gateway unreachable: ${scrub(e.message, i.bankCard)}` };
+    }
+    const body = await res.text().catch(() => '');
+    if (res.ok || res.status === 409) {
+      let reference: string | null = null;
+      try {
+        const parsed = JSON.parse(body);
+        if (parsed && (typeof parsed.reference === 'string' || typeof parsed.reference === 'number')) reference = String(parsed.reference).slice(0, 128);
+      } catch {
+        /* an empty or non-JSON 2xx still means accepted */
+      }
+      return { ok: true, batchId: null, bankReference: reference };
+    }
+    const retryable = res.status >= 500 || [408, 425, 429].includes(res.status);
+    return { ok: false, retryable, error: `gateway HTTP ${res.status}: ${scrub(body.slice(0, 200), i.bankCard)}` };
+  }
+}
