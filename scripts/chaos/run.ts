@@ -201,10 +201,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         log(`connection cut at ${cut.at.toFixed(1)} s: ${cut.terminated} backends terminated, first acknowledged command after ${secs(firstAckMs)}, every client after ${secs(allClientsMs)}, service ${cut.serviceRestarted ? 'RESTARTED' : 'not restarted'}`);
       }
     }
-    if (cut) cut.refusals = Object.values(cut.refusalStatuses).reduce((a, b) => a + b, 0);
     const remaining = t0 + options.seconds * 1000 - performance.now();
     if (remaining > 0) await sleep(remaining);
     stopping = true;
+    if (cut) cut.refusals = Object.values(cut.refusalStatuses).reduce((a, b) => a + b, 0);
     const loadSeconds = (performance.now() - t0) / 1000;
     // Clients finish the command in hand; anything still unanswered after the grace period is given up.
     giveUpAt = performance.now() + 60_000;
@@ -267,7 +267,7 @@ export function formatReport(r: ChaosReport): string {
     r.cut
       ? `connection cut at ${r.cut.at.toFixed(1)} s: ${r.cut.terminated} backends terminated, ${r.cut.inFlight} in flight, first ack after ${secs(r.cut.firstAckMs)}, every client after ${secs(r.cut.allClientsMs)}, ${r.cut.refusals} 5xx answers within 5 s ${JSON.stringify(r.cut.refusalStatuses)}, service restarted: ${r.cut.serviceRestarted ? 'YES' : 'no'}`
       : 'connection cut: not done',
-    `verified: ${v.cases} cases, ${v.events} events (${v.userEvents} sent by users, system: ${JSON.stringify(v.systemEvents)}), ${v.payments} payments, ${v.liveTasks} live tasks, ${v.pendingTimers} pending timers`,
+    `verified: ${v.cases} cases, ${v.events} events (${v.userEvents} sent by users, system: ${JSON.stringify(v.systemEvents)}), ${v.payments} payments, ${v.liveTasks} live tasks, ${v.pendingTimers} pending timers; notices: ${v.notices.written} written, ${v.notices.taken} taken, ${v.notices.sent} sent, ${v.notices.sinkMessages} sink messages`,
     `lost: ${v.lost.length}; duplicated: ${v.duplicated.length}; other violations: ${v.violations.length}; unexpected answers: ${s.unexpected.length}; unanswered: ${r.unanswered}`,
     r.failures.length ? `FAILED (${r.failures.length}):\n  ${r.failures.slice(0, 30).join('\n  ')}` : 'PASSED: every acknowledged command is present exactly once; no double payment; audit chains, tasks and timers consistent',
   ];

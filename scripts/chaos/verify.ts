@@ -15,6 +15,8 @@ export interface Verification {
   payments: number;
   pendingTimers: number;
   liveTasks: number;
+  /** Citizen notices: outbox rows written, taken by the dispatcher, and delivered to the sink. */
+  notices: { written: number; taken: number; sent: number; sinkMessages: number };
   /** Acknowledged commands whose effect is missing or differs from the acknowledgement. */
   lost: string[];
   /** Commands applied more than once, events no command accounts for, payments made twice. */
@@ -111,6 +113,18 @@ export async function verifyRun(db: Knex, cipher: PersonalDataCipher, commands: 
     if (!perMonth.has(`${cmd.ack!.caseId}|${period}`)) lost.push(`PAY_MONTH ${cmd.n} acknowledged but ${cmd.ack!.caseId} ${period} has no payment`);
   }
 
+  // Citizen notices ride the same outbox: every row the dispatcher marked processed has its
+  // notice, and no notice reached the (development) gateway twice, kills or not.
+  const noticeRows = await db('outbox').where('kind', 'like', 'notice.%').select('id', 'processed_at');
+  const notices = await db('notices').select('id', 'outbox_id', 'status');
+  const noticeOf = new Set(notices.map((n: any) => String(n.outbox_id)));
+  for (const o of noticeRows) if (o.processed_at && !noticeOf.has(String(o.id))) lost.push(`notice outbox row ${o.id} marked processed but no notice was made of it`);
+  const sink = await db('notice_sink_messages').select('notice_id');
+  const sinkPer = new Map<string, number>();
+  for (const m of sink) sinkPer.set(String(m.notice_id), (sinkPer.get(String(m.notice_id)) ?? 0) + 1);
+  for (const [id, n] of sinkPer) if (n > 1) duplicated.push(`notice ${id} delivered ${n} times`);
+  const noticeSummary = { written: noticeRows.length, taken: notices.length, sent: notices.filter((n: any) => n.status === 'sent').length, sinkMessages: sink.length };
+
   // Versions and audit chains (the code behind npm run audit:verify).
   for (const c of cases) {
     const chain = verifyChain(await listEvents(db, c.id), c.chain_head);
@@ -166,7 +180,7 @@ export async function verifyRun(db: Knex, cipher: PersonalDataCipher, commands: 
   violations.push(...viewFailures.filter((v): v is string => v !== null));
   for (const id of new Set(commands.filter((c) => c.ack).map((c) => c.ack!.caseId))) if (!caseById.has(id)) lost.push(`acknowledged case ${id} does not exist`);
 
-  return { cases: cases.length, events: events.length, userEvents, systemEvents, payments: payments.length, pendingTimers: pending.length, liveTasks: liveTasks.length, lost, duplicated, violations };
+  return { cases: cases.length, events: events.length, userEvents, systemEvents, payments: payments.length, pendingTimers: pending.length, liveTasks: liveTasks.length, notices: noticeSummary, lost, duplicated, violations };
 }
 
 function group<T>(rows: T[], key: (r: T) => string): Map<string, T[]> {
