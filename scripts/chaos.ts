@@ -33,5 +33,5 @@ const report = await runChaos({
   keep: values.keep,
   log: (line) => console.log(`[chaos] ${line}`),
 });
-console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
+console.log(values.json ? JSON.stringify({ ...report, commands: undefined }, null, 2) : formatReport(report));
 process.exit(report.failures.length ? 1 : 0);

@@ -51,6 +51,10 @@ export interface ChaosReport {
   unanswered: number;
   unexpectedExits: ServiceProcess['unexpectedExits'];
   verification: Verification;
+  /** Every command sent, with its answer (for re-checking a kept database). */
+  commands: Command[];
+  /** Connection string of the run's database (dropped unless keep). */
+  databaseUrl: string;
   /** Everything that must be zero/empty for the run to pass. */
   failures: string[];
 }
@@ -245,6 +249,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       unanswered,
       unexpectedExits: svc.unexpectedExits,
       verification,
+      commands,
+      databaseUrl: url,
       failures,
     };
   } finally {
