@@ -11,6 +11,8 @@ import { verifyRun, type Verification } from './verify.ts';
 import { loginAll, newStats, rng, runClient, type Command, type Stats, type WorkloadContext } from './workload.ts';
 
 export const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/test';
+/** The service's fixed "now": due dates stay inside the loaded 2026 calendar whatever day the run is on. */
+const NOW = new Date('2026-06-01T02:00:00Z');
 
 export interface ChaosOptions {
   /** Admin connection (creates and drops the run's database). */
@@ -92,8 +94,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       databaseUrl: url,
       port: await freePort(),
       logDir: path.join(os.tmpdir(), database),
-      // A fixed "now" keeps due dates inside the loaded 2026 calendar, whatever day the run is on.
-      env: { ONEWINDOW_DATA_KEYS: TEST_DATA_KEYS, ONEWINDOW_NOW: '2026-06-01T02:00:00Z', LOG_LEVEL: 'warn' },
+      env: { ONEWINDOW_DATA_KEYS: TEST_DATA_KEYS, ONEWINDOW_NOW: NOW.toISOString(), LOG_LEVEL: 'warn' },
     });
     const svc = service;
     svc.start();
@@ -164,6 +165,34 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (options.cut) faults.push({ kind: 'cut', at: slot * (Math.floor(options.kills / 2) + 0.5) + (monkey() - 0.5) * 0.3 * slot });
     faults.sort((a, b) => a.at - b.at);
 
+    // With a fixed clock no deadline falls due by itself; so that the in-process timer worker fires
+    // under the kills too, warning timers already due are added to live tasks every few seconds
+    // (each must fire exactly once, or be cancelled if its task closed first).
+    const injectedTimers: string[] = [];
+    const deadlines = (async () => {
+      const random = rng(options.seed + 1);
+      while (!stopping) {
+        await sleep(3_000);
+        if (stopping) break;
+        const c = new pg.Client({ connectionString: url });
+        try {
+          await c.connect();
+          const { rows } = await c.query(
+            `insert into timers (case_id, task_id, state_id, kind, event_type, due_at, created_at)
+             select t.case_id, t.id, t.state_id, 'warn', 'DEADLINE_WARNING', $1::timestamptz - interval '1 minute', $1
+             from tasks t where t.status in ('open', 'claimed') and t.state_id not like 'service.%'
+             order by md5(t.id::text || $2) limit 4 returning id`,
+            [NOW, String(random())],
+          );
+          injectedTimers.push(...rows.map((r: any) => String(r.id)));
+        } catch {
+          // the connection cut or a restart may catch this client too: next round
+        } finally {
+          await c.end().catch(() => {});
+        }
+      }
+    })();
+
     const kills: Recovery[] = [];
     let cut: ChaosReport['cut'] = null;
     for (const fault of faults) {
@@ -213,12 +242,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // Clients finish the command in hand; anything still unanswered after the grace period is given up.
     giveUpAt = performance.now() + 60_000;
     await Promise.all(clients);
+    await deadlines;
+    // Let the worker drain the due timers (bounded).
+    const drain = connect({ kind: 'postgres', url, poolMax: 1 });
+    for (const until = performance.now() + 30_000; performance.now() < until; await sleep(250)) {
+      const [{ n }] = await drain('timers').where({ status: 'pending' }).andWhere('due_at', '<=', NOW).count({ n: '*' });
+      if (Number(n) === 0) break;
+    }
+    await drain.destroy();
     log(`load stopped after ${loadSeconds.toFixed(1)} s; verifying`);
 
     const verifier = connect({ kind: 'postgres', url, poolMax: 4 });
     let verification: Verification;
     try {
-      verification = await verifyRun(verifier, PersonalDataCipher.fromSpec(TEST_DATA_KEYS), commands, { baseUrl: svc.baseUrl, token: tokens.get('supervisor.xihu')! });
+      verification = await verifyRun(verifier, PersonalDataCipher.fromSpec(TEST_DATA_KEYS), commands, { baseUrl: svc.baseUrl, token: tokens.get('supervisor.xihu')! }, injectedTimers);
     } finally {
       await verifier.destroy();
     }
@@ -273,7 +310,7 @@ export function formatReport(r: ChaosReport): string {
     r.cut
       ? `connection cut at ${r.cut.at.toFixed(1)} s: ${r.cut.terminated} backends terminated, ${r.cut.inFlight} in flight, first ack after ${secs(r.cut.firstAckMs)}, every client after ${secs(r.cut.allClientsMs)}, ${r.cut.refusals} 5xx answers within 5 s ${JSON.stringify(r.cut.refusalStatuses)}, service restarted: ${r.cut.serviceRestarted ? 'YES' : 'no'}`
       : 'connection cut: not done',
-    `verified: ${v.cases} cases, ${v.events} events (${v.userEvents} sent by users, system: ${JSON.stringify(v.systemEvents)}), ${v.payments} payments, ${v.liveTasks} live tasks, ${v.pendingTimers} pending timers; notices: ${v.notices.written} written, ${v.notices.taken} taken, ${v.notices.sent} sent, ${v.notices.sinkMessages} sink messages`,
+    `verified: ${v.cases} cases, ${v.events} events (${v.userEvents} sent by users, system: ${JSON.stringify(v.systemEvents)}), ${v.payments} payments, ${v.liveTasks} live tasks, ${v.pendingTimers} pending timers; due timers added ${v.timers.injected}: ${v.timers.fired} fired once each, ${v.timers.cancelled} cancelled (task closed first); notices: ${v.notices.written} written, ${v.notices.taken} taken, ${v.notices.sent} sent, ${v.notices.sinkMessages} sink messages`,
     `lost: ${v.lost.length}; duplicated: ${v.duplicated.length}; other violations: ${v.violations.length}; unexpected answers: ${s.unexpected.length}; unanswered: ${r.unanswered}`,
     r.failures.length ? `FAILED (${r.failures.length}):\n  ${r.failures.slice(0, 30).join('\n  ')}` : 'PASSED: every acknowledged command is present exactly once; no double payment; audit chains, tasks and timers consistent',
   ];

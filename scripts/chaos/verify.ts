@@ -15,6 +15,8 @@ export interface Verification {
   payments: number;
   pendingTimers: number;
   liveTasks: number;
+  /** Due warning timers the run added: each fired exactly once (one event) or was cancelled. */
+  timers: { injected: number; fired: number; cancelled: number };
   /** Citizen notices: outbox rows written, taken by the dispatcher, and delivered to the sink. */
   notices: { written: number; taken: number; sent: number; sinkMessages: number };
   /** Acknowledged commands whose effect is missing or differs from the acknowledgement. */
@@ -32,7 +34,7 @@ const LIVE = ['open', 'claimed'];
  * acknowledged effects present, nothing applied twice, no double payment, audit chains, tasks
  * and timers consistent with each case's state. Every finding is a readable sentence.
  */
-export async function verifyRun(db: Knex, cipher: PersonalDataCipher, commands: Command[], api?: { baseUrl: string; token: string }): Promise<Verification> {
+export async function verifyRun(db: Knex, cipher: PersonalDataCipher, commands: Command[], api?: { baseUrl: string; token: string }, injectedTimers: string[] = []): Promise<Verification> {
   const registry = new ProcedureRegistry(loadedDefinitions);
   const lost: string[] = [];
   const duplicated: string[] = [];
@@ -113,6 +115,18 @@ export async function verifyRun(db: Knex, cipher: PersonalDataCipher, commands: 
     if (!perMonth.has(`${cmd.ack!.caseId}|${period}`)) lost.push(`PAY_MONTH ${cmd.n} acknowledged but ${cmd.ack!.caseId} ${period} has no payment`);
   }
 
+  // Due timers fired by the worker across kills: exactly once each (the event names its timer).
+  const injected = injectedTimers.length ? await db('timers').whereIn('id', injectedTimers).select('id', 'status') : [];
+  const firings = new Map<string, number>();
+  for (const e of events) if (e.payload?.timerId !== undefined) firings.set(String(e.payload.timerId), (firings.get(String(e.payload.timerId)) ?? 0) + 1);
+  for (const t of injected) {
+    const n = firings.get(String(t.id)) ?? 0;
+    if (t.status === 'fired' && n !== 1) (n > 1 ? duplicated : lost).push(`timer ${t.id} fired but logged ${n} events`);
+    if (t.status === 'cancelled' && n !== 0) violations.push(`timer ${t.id} cancelled but logged ${n} events`);
+    if (t.status === 'pending' || t.status === 'failed') violations.push(`due timer ${t.id} still ${t.status} after the run`);
+  }
+  const timerSummary = { injected: injected.length, fired: injected.filter((t: any) => t.status === 'fired').length, cancelled: injected.filter((t: any) => t.status === 'cancelled').length };
+
   // Citizen notices ride the same outbox: every row the dispatcher marked processed has its
   // notice, and no notice reached the (development) gateway twice, kills or not.
   const noticeRows = await db('outbox').where('kind', 'like', 'notice.%').select('id', 'processed_at');
@@ -181,7 +195,7 @@ export async function verifyRun(db: Knex, cipher: PersonalDataCipher, commands: 
   violations.push(...viewFailures.filter((v): v is string => v !== null));
   for (const id of new Set(commands.filter((c) => c.ack).map((c) => c.ack!.caseId))) if (!caseById.has(id)) lost.push(`acknowledged case ${id} does not exist`);
 
-  return { cases: cases.length, events: events.length, userEvents, systemEvents, payments: payments.length, pendingTimers: pending.length, liveTasks: liveTasks.length, notices: noticeSummary, lost, duplicated, violations };
+  return { cases: cases.length, events: events.length, userEvents, systemEvents, payments: payments.length, pendingTimers: pending.length, liveTasks: liveTasks.length, timers: timerSummary, notices: noticeSummary, lost, duplicated, violations };
 }
 
 function group<T>(rows: T[], key: (r: T) => string): Map<string, T[]> {

@@ -31,6 +31,7 @@ describe.skipIf(!adminUrl)('crash test (needs DATABASE_URL: the service runs as 
       expect(report.stats.conflicts, text).toBeGreaterThan(0);
       expect(report.stats.doublePayRefused, text).toBe(report.stats.doublePayProbes);
       expect(report.verification.payments, text).toBeGreaterThan(0);
+      expect(report.verification.timers.fired, text).toBeGreaterThan(0);
 
       // The verifier is not vacuous: tamper with the kept database and the record, and it objects.
       const cipher = PersonalDataCipher.fromSpec(TEST_DATA_KEYS);
