@@ -23,6 +23,9 @@ const int = (name: string, raw: string, min: number) => {
   return n;
 };
 
+// Ctrl-C: exit through process.exit, so that the run's exit hook kills the service too.
+process.once('SIGINT', () => process.exit(130));
+
 const report = await runChaos({
   adminUrl: process.env.DATABASE_URL || DEFAULT_ADMIN_URL,
   clients: int('clients', values.clients, 1),

@@ -53,6 +53,8 @@ export interface ChaosReport {
   unanswered: number;
   unexpectedExits: ServiceProcess['unexpectedExits'];
   verification: Verification;
+  /** Timer leases of killed starts (and back-offs) that the run let expire before the final drain. */
+  expiredLeases: number;
   /** Every command sent, with its answer (for re-checking a kept database). */
   commands: Command[];
   /** Connection string of the run's database (dropped unless keep). */
@@ -83,6 +85,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   await admin.connect();
   await admin.query(`create database ${database}`);
   let service: ServiceProcess | null = null;
+  const cleanups: Array<() => void> = [];
   try {
     const owner = connect({ kind: 'postgres', url, poolMax: 2 });
     await migrateToLatest(owner);
@@ -97,6 +100,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       env: { ONEWINDOW_DATA_KEYS: TEST_DATA_KEYS, ONEWINDOW_NOW: NOW.toISOString(), LOG_LEVEL: 'warn' },
     });
     const svc = service;
+    // Whatever ends this process (an uncaught error, Ctrl-C), the service must not outlive it.
+    const orphan = () => svc.child?.kill('SIGKILL');
+    process.once('exit', orphan);
+    cleanups.push(() => process.off('exit', orphan));
     svc.start();
     await svc.waitReady(undefined, 120_000);
     const tokens = await loginAll(svc.baseUrl, DEMO_PASSWORD);
@@ -155,7 +162,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       });
 
     const t0 = performance.now();
-    const clients = Array.from({ length: options.clients }, (_, i) => runClient(ctx, i, options.seed).finally(() => activeClients.delete(i)));
+    // A client that throws (a bug in the workload, an answer it cannot read) stops, and the run fails.
+    const clientErrors: string[] = [];
+    const clients = Array.from({ length: options.clients }, (_, i) =>
+      runClient(ctx, i, options.seed)
+        .catch((err) => void clientErrors.push(`client ${i}: ${(err as Error).stack ?? err}`))
+        .finally(() => activeClients.delete(i)),
+    );
 
     // The chaos monkey: kill moments spread over the run with seeded jitter; the cut between two kills.
     const monkey = rng(options.seed);
@@ -243,8 +256,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     giveUpAt = performance.now() + 60_000;
     await Promise.all(clients);
     await deadlines;
-    // Let the worker drain the due timers (bounded).
+    // Let the worker drain the due timers (bounded). Leases and retry back-offs are measured on
+    // the service's clock, which is fixed here, so a lease held by a killed start (or the back-off
+    // after a firing the connection cut failed) would never run out: end those as time would
+    // (after WORKER_LEASE_MS) and let the running worker take them over.
     const drain = connect({ kind: 'postgres', url, poolMax: 1 });
+    const expiredLeases = await drain('timers')
+      .where({ status: 'pending' })
+      .andWhere('locked_until', '>', NOW)
+      .andWhere((q) => q.where('locked_by', 'not like', `%:${svc.pid}:%`).orWhereNotNull('last_error'))
+      .update({ locked_until: new Date(NOW.getTime() - 1) });
     for (const until = performance.now() + 30_000; performance.now() < until; await sleep(250)) {
       const [{ n }] = await drain('timers').where({ status: 'pending' }).andWhere('due_at', '<=', NOW).count({ n: '*' });
       if (Number(n) === 0) break;
@@ -274,6 +295,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       ...(cut?.serviceRestarted ? ['the service restarted after the connection cut'] : []),
       ...(stats.acked === 0 ? ['no command was acknowledged at all'] : []),
       ...(unanswered ? [`${unanswered} commands never got an answer`] : []),
+      ...clientErrors.map((e) => `CLIENT FAILED: ${e}`),
     ];
     return {
       database,
@@ -286,12 +308,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       unanswered,
       unexpectedExits: svc.unexpectedExits,
       verification,
+      expiredLeases,
       commands,
       databaseUrl: url,
       failures,
     };
   } finally {
     await service?.stop().catch(() => {});
+    for (const c of cleanups) c();
     if (!options.keep) await admin.query(`drop database if exists ${database} with (force)`).catch(() => {});
     await admin.end();
   }
@@ -310,7 +334,7 @@ export function formatReport(r: ChaosReport): string {
     r.cut
       ? `connection cut at ${r.cut.at.toFixed(1)} s: ${r.cut.terminated} backends terminated, ${r.cut.inFlight} in flight, first ack after ${secs(r.cut.firstAckMs)}, every client after ${secs(r.cut.allClientsMs)}, ${r.cut.refusals} 5xx answers within 5 s ${JSON.stringify(r.cut.refusalStatuses)}, service restarted: ${r.cut.serviceRestarted ? 'YES' : 'no'}`
       : 'connection cut: not done',
-    `verified: ${v.cases} cases, ${v.events} events (${v.userEvents} sent by users, system: ${JSON.stringify(v.systemEvents)}), ${v.payments} payments, ${v.liveTasks} live tasks, ${v.pendingTimers} pending timers; due timers added ${v.timers.injected}: ${v.timers.fired} fired once each, ${v.timers.cancelled} cancelled (task closed first); notices: ${v.notices.written} written, ${v.notices.taken} taken, ${v.notices.sent} sent, ${v.notices.sinkMessages} sink messages`,
+    `verified: ${v.cases} cases, ${v.events} events (${v.userEvents} sent by users, system: ${JSON.stringify(v.systemEvents)}), ${v.payments} payments, ${v.liveTasks} live tasks, ${v.pendingTimers} pending timers; due timers added ${v.timers.injected}: ${v.timers.fired} fired once each, ${v.timers.cancelled} cancelled (task closed first), ${r.expiredLeases} leases of killed starts or back-offs expired; notices: ${v.notices.written} written, ${v.notices.taken} taken, ${v.notices.sent} sent, ${v.notices.sinkMessages} sink messages`,
     `lost: ${v.lost.length}; duplicated: ${v.duplicated.length}; other violations: ${v.violations.length}; unexpected answers: ${s.unexpected.length}; unanswered: ${r.unanswered}`,
     r.failures.length ? `FAILED (${r.failures.length}):\n  ${r.failures.slice(0, 30).join('\n  ')}` : 'PASSED: every acknowledged command is present exactly once; no double payment; audit chains, tasks and timers consistent',
   ];
