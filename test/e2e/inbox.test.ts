@@ -288,6 +288,8 @@ describe.skipIf(!hasChromium)('待办 and the case page in Chromium', () => {
     expect(await text(county, '.action-form [role=alert]')).toContain('案件已被他人更新，请刷新');
     await county.locator('.action-form [role=alert] button', { hasText: '刷新' }).click();
     await county.locator('.action-form').waitFor({ state: 'detached' });
+    // The form closes before the reloaded case arrives: wait for the other user's payment to show.
+    await county.locator('.case-page', { hasText: '2026-04：980.00元' }).waitFor({ timeout: 10_000 });
     expect(await text(county, '.case-page')).toContain('2026-04：980.00元');
   });
 
