@@ -50,6 +50,8 @@ export async function up(knex: Knex): Promise<void> {
     t.bigInteger('total_fen').notNullable().defaultTo(0);
     t.string('sha256', 64);
     t.timestamp('written_at', { useTz: true });
+    // The last line the file on disk holds: a batch with a later line is re-rendered.
+    t.bigInteger('rendered_line_id');
     t.timestamp('created_at', { useTz: true }).notNullable();
     t.unique(['region_code', 'month']);
   });

@@ -9,6 +9,7 @@ export interface BatchRow {
   total_fen: number;
   sha256: string | null;
   written_at: Date | null;
+  rendered_line_id: string | null;
   created_at: Date;
 }
 
@@ -56,8 +57,19 @@ export async function linesOf(db: Db, batchId: string): Promise<BatchLineRow[]> 
   return (await db('payment_batch_lines').where({ batch_id: batchId }).orderBy('id')).map(lineRow);
 }
 
-export async function recordWritten(db: Db, id: string, r: { lineCount: number; totalFen: number; sha256: string; at: Date }): Promise<void> {
-  await db('payment_batches').where({ id }).update({ line_count: r.lineCount, total_fen: r.totalFen, sha256: r.sha256, written_at: r.at });
+export async function recordWritten(db: Db, id: string, r: { lineCount: number; totalFen: number; sha256: string; at: Date; lastLineId: string | null }): Promise<void> {
+  await db('payment_batches').where({ id }).update({ line_count: r.lineCount, total_fen: r.totalFen, sha256: r.sha256, written_at: r.at, rendered_line_id: r.lastLineId });
+}
+
+/**
+ * Batches whose file lacks lines the database holds: a deliverer recorded a line and died before
+ * rendering. One index probe per batch (regions × months: a small table).
+ */
+export async function staleBatchIds(db: Db): Promise<string[]> {
+  const rows = await db('payment_batches as b')
+    .whereRaw('coalesce(b.rendered_line_id, 0) < (select max(l.id) from payment_batch_lines l where l.batch_id = b.id)')
+    .select('b.id');
+  return rows.map((r) => String(r.id));
 }
 
 export async function getBatch(db: Db, id: string): Promise<BatchRow | undefined> {

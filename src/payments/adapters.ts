@@ -32,6 +32,11 @@ export type DeliveryResult =
 export interface PaymentAdapter {
   readonly name: 'batch-file' | 'http-gateway';
   deliver(i: PaymentInstruction): Promise<DeliveryResult>;
+  /**
+   * Called by the deliverer after each run: an adapter that buffers (batch files) writes out.
+   * `drained`: the run found less than a full batch, so nothing more is waiting right now.
+   */
+  flush?(o: { drained: boolean }): Promise<void>;
 }
 
 /** Removes a card number from text an adapter or its peer produced, before it is kept or logged. */
@@ -42,14 +47,20 @@ export const chinaMonth = (at: Date) => new Date(at.getTime() + 8 * 3_600_000).t
 
 /**
  * The embedded default: 一卡通 社会化发放 batch files, one per region and month, in `dir`. The
- * database holds the lines (an instruction once, by its id), the file is rendered from them
- * under the batch's row lock and replaced atomically (write, fsync, rename): an instruction
- * delivered twice is one line in one file, and a deliverer dying between writing and recording
- * leaves a file the next delivery rewrites identically plus nothing.
+ * database holds the lines (an instruction once, by its id): an instruction delivered twice is
+ * one line in one file. The file is rendered from the lines under the batch's row lock and
+ * replaced atomically (write, fsync, rename) in `flush`, not per line — rendering reads every line
+ * of the month, so per-line rendering would cost O(n²) and serialise all deliveries of a region on
+ * one lock. A deliverer dying between recording a line and rendering leaves a stale batch that
+ * the next flush anywhere finds (`staleBatchIds`) and renders.
  */
 export class BatchFileAdapter implements PaymentAdapter {
   readonly name = 'batch-file';
-  constructor(private readonly o: { db: Knex; cipher: PersonalDataCipher; dir: string; clock: () => Date }) {}
+  /** Batches this process added lines to since its last flush. */
+  private dirty = new Set<string>();
+  private lastFlush = 0;
+  private lastSweep = -Infinity; // a new process sweeps at its first idle run
+  constructor(private readonly o: { db: Knex; cipher: PersonalDataCipher; dir: string; clock: () => Date; flushEveryMs?: number }) {}
 
   async deliver(i: PaymentInstruction): Promise<DeliveryResult> {
     const { db, cipher, clock } = this.o;
@@ -58,7 +69,6 @@ export class BatchFileAdapter implements PaymentAdapter {
     try {
       const batchId = await db.transaction(async (trx) => {
         const batch = await batches.batchFor(trx, i.regionCode, month, batchFileName(i.regionCode, month), now);
-        await batches.lockBatch(trx, batch.id);
         const heldBy = await batches.addLine(trx, {
           batch_id: batch.id,
           payment_id: i.paymentId,
@@ -72,14 +82,32 @@ export class BatchFileAdapter implements PaymentAdapter {
           summary: i.summary,
           created_at: now,
         });
-        if (heldBy !== batch.id) return heldBy; // delivered before, into an earlier month's file
-        await this.write(trx, (await batches.getBatch(trx, batch.id))!, now);
-        return batch.id;
+        return heldBy; // an earlier month's batch when it was delivered before
       });
+      this.dirty.add(batchId);
       return { ok: true, batchId, bankReference: null };
     } catch (err) {
       return { ok: false, retryable: true, error: `batch file: ${scrub(String((err as Error).message), i.bankCard)}` };
     }
+  }
+
+  /**
+   * Renders the batches this process touched once the queue is drained (or every
+   * `flushEveryMs` under a standing backlog), and now and then any stale batch a dead process left.
+   */
+  async flush({ drained }: { drained: boolean }): Promise<void> {
+    const every = this.o.flushEveryMs ?? 30_000;
+    const t = performance.now();
+    const sweep = drained && t - this.lastSweep >= every;
+    if (!sweep && !(this.dirty.size && (drained || t - this.lastFlush >= every))) return;
+    const ids = new Set(this.dirty);
+    if (sweep) for (const id of await batches.staleBatchIds(this.o.db)) ids.add(id);
+    for (const id of ids) {
+      await this.o.db.transaction(async (trx) => this.write(trx, await batches.lockBatch(trx, id), this.o.clock()));
+      this.dirty.delete(id);
+    }
+    this.lastFlush = t;
+    if (sweep) this.lastSweep = t;
   }
 
   /** Renders and atomically replaces the batch's file from its lines. */
@@ -100,7 +128,7 @@ export class BatchFileAdapter implements PaymentAdapter {
       await handle.close();
     }
     await fs.rename(tmp, target);
-    await batches.recordWritten(trx, batch.id, { lineCount: lines.length, totalFen: file.totalFen, sha256: file.sha256, at: now });
+    await batches.recordWritten(trx, batch.id, { lineCount: lines.length, totalFen: file.totalFen, sha256: file.sha256, at: now, lastLineId: lines.at(-1)?.id ?? null });
     return target;
   }
 }

@@ -88,6 +88,7 @@ export class PaymentDeliverer {
       }
       result[await this.deliver(claimed[i], leaseMs)]++;
     }
+    await this.o.adapter.flush?.({ drained: claimed.length < batch });
     return result;
   }
 
