@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -53,7 +54,7 @@ export interface ChaosReport {
   unanswered: number;
   unexpectedExits: ServiceProcess['unexpectedExits'];
   verification: Verification;
-  /** Timer leases of killed starts (and back-offs) that the run let expire before the final drain. */
+  /** Timer and payment leases of killed starts (and back-offs) that the run let expire before the final drain. */
   expiredLeases: number;
   /** Every command sent, with its answer (for re-checking a kept database). */
   commands: Command[];
@@ -86,6 +87,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   await admin.query(`create database ${database}`);
   let service: ServiceProcess | null = null;
   const cleanups: Array<() => void> = [];
+  const batchDir = await fs.mkdtemp(path.join(os.tmpdir(), `${database}-batches-`));
+  cleanups.push(() => void fs.rm(batchDir, { recursive: true, force: true }));
   try {
     const owner = connect({ kind: 'postgres', url, poolMax: 2 });
     await migrateToLatest(owner);
@@ -97,7 +100,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       databaseUrl: url,
       port: await freePort(),
       logDir: path.join(os.tmpdir(), database),
-      env: { ONEWINDOW_DATA_KEYS: TEST_DATA_KEYS, ONEWINDOW_NOW: NOW.toISOString(), LOG_LEVEL: 'warn' },
+      // Payments go to batch files of this run (src/payments): verified below, line by line.
+      env: { ONEWINDOW_DATA_KEYS: TEST_DATA_KEYS, ONEWINDOW_NOW: NOW.toISOString(), LOG_LEVEL: 'warn', PAYMENT_BATCH_DIR: batchDir },
     });
     const svc = service;
     // Whatever ends this process (an uncaught error, Ctrl-C), the service must not outlive it.
@@ -266,9 +270,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       .andWhere('locked_until', '>', NOW)
       .andWhere((q) => q.where('locked_by', 'not like', `%:${svc.pid}:%`).orWhereNotNull('last_error'))
       .update({ locked_until: new Date(NOW.getTime() - 1) });
+    // The same for payments: a killed deliverer's lease, or a back-off after a failed attempt.
+    const expiredPaymentLeases = await drain('payments')
+      .where({ status: 'requested' })
+      .andWhere((q) => q.where('locked_until', '>', NOW).orWhere('next_attempt_at', '>', NOW))
+      .andWhere((q) => q.whereNull('locked_by').orWhere('locked_by', 'not like', `%:${svc.pid}:%`).orWhereNotNull('last_error'))
+      .update({ locked_until: new Date(NOW.getTime() - 1), next_attempt_at: NOW });
     for (const until = performance.now() + 30_000; performance.now() < until; await sleep(250)) {
       const [{ n }] = await drain('timers').where({ status: 'pending' }).andWhere('due_at', '<=', NOW).count({ n: '*' });
-      if (Number(n) === 0) break;
+      const [{ p }] = await drain('payments').where({ status: 'requested' }).count({ p: '*' });
+      const [{ o }] = await drain('outbox').where({ kind: 'payment.requested' }).whereNull('processed_at').count({ o: '*' });
+      const [{ b }] = await drain('payment_batches as pb').whereRaw('coalesce(pb.rendered_line_id, 0) < (select max(l.id) from payment_batch_lines l where l.batch_id = pb.id)').count({ b: '*' });
+      if (Number(n) + Number(p) + Number(o) + Number(b) === 0) break;
     }
     await drain.destroy();
     log(`load stopped after ${loadSeconds.toFixed(1)} s; verifying`);
@@ -276,7 +289,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const verifier = connect({ kind: 'postgres', url, poolMax: 4 });
     let verification: Verification;
     try {
-      verification = await verifyRun(verifier, PersonalDataCipher.fromSpec(TEST_DATA_KEYS), commands, { baseUrl: svc.baseUrl, token: tokens.get('supervisor.xihu')! }, injectedTimers);
+      verification = await verifyRun(verifier, PersonalDataCipher.fromSpec(TEST_DATA_KEYS), commands, { baseUrl: svc.baseUrl, token: tokens.get('supervisor.xihu')! }, injectedTimers, batchDir);
     } finally {
       await verifier.destroy();
     }
@@ -308,7 +321,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       unanswered,
       unexpectedExits: svc.unexpectedExits,
       verification,
-      expiredLeases,
+      expiredLeases: expiredLeases + expiredPaymentLeases,
       commands,
       databaseUrl: url,
       failures,
@@ -334,7 +347,7 @@ export function formatReport(r: ChaosReport): string {
     r.cut
       ? `connection cut at ${r.cut.at.toFixed(1)} s: ${r.cut.terminated} backends terminated, ${r.cut.inFlight} in flight, first ack after ${secs(r.cut.firstAckMs)}, every client after ${secs(r.cut.allClientsMs)}, ${r.cut.refusals} 5xx answers within 5 s ${JSON.stringify(r.cut.refusalStatuses)}, service restarted: ${r.cut.serviceRestarted ? 'YES' : 'no'}`
       : 'connection cut: not done',
-    `verified: ${v.cases} cases, ${v.events} events (${v.userEvents} sent by users, system: ${JSON.stringify(v.systemEvents)}), ${v.payments} payments, ${v.liveTasks} live tasks, ${v.pendingTimers} pending timers; due timers added ${v.timers.injected}: ${v.timers.fired} fired once each, ${v.timers.cancelled} cancelled (task closed first), ${r.expiredLeases} leases of killed starts or back-offs expired; notices: ${v.notices.written} written, ${v.notices.taken} taken, ${v.notices.sent} sent, ${v.notices.sinkMessages} sink messages`,
+    `verified: ${v.cases} cases, ${v.events} events (${v.userEvents} sent by users, system: ${JSON.stringify(v.systemEvents)}), ${v.payments} payments (${v.batchLines} batch-file lines), ${v.liveTasks} live tasks, ${v.pendingTimers} pending timers; due timers added ${v.timers.injected}: ${v.timers.fired} fired once each, ${v.timers.cancelled} cancelled (task closed first), ${r.expiredLeases} leases of killed starts or back-offs expired; notices: ${v.notices.written} written, ${v.notices.taken} taken, ${v.notices.sent} sent, ${v.notices.sinkMessages} sink messages`,
     `lost: ${v.lost.length}; duplicated: ${v.duplicated.length}; other violations: ${v.violations.length}; unexpected answers: ${s.unexpected.length}; unanswered: ${r.unanswered}`,
     r.failures.length ? `FAILED (${r.failures.length}):\n  ${r.failures.slice(0, 30).join('\n  ')}` : 'PASSED: every acknowledged command is present exactly once; no double payment; audit chains, tasks and timers consistent',
   ];

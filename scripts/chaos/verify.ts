@@ -1,4 +1,7 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Knex } from 'knex';
+import { verifyBatchFile } from '../../src/payments/batchFile.ts';
 import { listEvents } from '../../src/db/caseEvents.ts';
 import { verifyChain } from '../../src/engine/audit.ts';
 import { activeLeaves, resolve } from '../../src/engine/chart.ts';
@@ -13,6 +16,8 @@ export interface Verification {
   userEvents: number;
   systemEvents: Record<string, number>;
   payments: number;
+  /** Instruction lines in this run's batch files: one per payment. */
+  batchLines: number;
   pendingTimers: number;
   liveTasks: number;
   /** Due warning timers the run added: each fired exactly once (one event) or was cancelled. */
@@ -34,7 +39,7 @@ const LIVE = ['open', 'claimed'];
  * acknowledged effects present, nothing applied twice, no double payment, audit chains, tasks
  * and timers consistent with each case's state. Every finding is a readable sentence.
  */
-export async function verifyRun(db: Knex, cipher: PersonalDataCipher, commands: Command[], api?: { baseUrl: string; token: string }, injectedTimers: string[] = []): Promise<Verification> {
+export async function verifyRun(db: Knex, cipher: PersonalDataCipher, commands: Command[], api?: { baseUrl: string; token: string }, injectedTimers: string[] = [], batchDir?: string): Promise<Verification> {
   const registry = new ProcedureRegistry(loadedDefinitions);
   const lost: string[] = [];
   const duplicated: string[] = [];
@@ -113,6 +118,33 @@ export async function verifyRun(db: Knex, cipher: PersonalDataCipher, commands: 
   for (const cmd of commands.filter((c) => c.ack && c.type === 'PAY_MONTH')) {
     const period = (cmd.body as any).data.period;
     if (!perMonth.has(`${cmd.ack!.caseId}|${period}`)) lost.push(`PAY_MONTH ${cmd.n} acknowledged but ${cmd.ack!.caseId} ${period} has no payment`);
+  }
+
+  // Delivery (发放): every payment handed to the bank once — one instruction line, in one batch
+  // file on disk, and the files' checksums hold.
+  const delivered = await db('payments').select('id', 'status', 'round');
+  const undelivered = delivered.filter((p: any) => p.status !== 'sent' && p.status !== 'paid');
+  if (undelivered.length) violations.push(`${undelivered.length} payments not delivered (e.g. ${undelivered[0].id}: ${undelivered[0].status})`);
+  const lineRows = await db('payment_batch_lines').select('payment_id', 'instruction_id');
+  const linesPerPayment = new Map<string, number>();
+  for (const l of lineRows) linesPerPayment.set(String(l.payment_id), (linesPerPayment.get(String(l.payment_id)) ?? 0) + 1);
+  for (const [id, n] of linesPerPayment) if (n > 1) duplicated.push(`payment ${id} has ${n} batch lines`);
+  let fileLines = 0;
+  if (batchDir) {
+    const inFiles = new Map<string, number>();
+    for (const name of (await fs.readdir(batchDir)).filter((f) => f.endsWith('.csv'))) {
+      const text = await fs.readFile(path.join(batchDir, name), 'utf8');
+      if (!verifyBatchFile(text)) violations.push(`batch file ${name}: checksum does not match`);
+      for (const line of text.split('\n').filter((l) => l.startsWith('D,'))) {
+        const paymentId = line.split(',')[3];
+        inFiles.set(paymentId, (inFiles.get(paymentId) ?? 0) + 1);
+        fileLines++;
+      }
+    }
+    for (const p of delivered) {
+      const n = inFiles.get(String(p.id)) ?? 0;
+      if (n !== 1) (n > 1 ? duplicated : lost).push(`payment ${p.id} is in the batch files ${n} times`);
+    }
   }
 
   // Due timers fired by the worker across kills: exactly once each (the event names its timer).
@@ -195,7 +227,7 @@ export async function verifyRun(db: Knex, cipher: PersonalDataCipher, commands: 
   violations.push(...viewFailures.filter((v): v is string => v !== null));
   for (const id of new Set(commands.filter((c) => c.ack).map((c) => c.ack!.caseId))) if (!caseById.has(id)) lost.push(`acknowledged case ${id} does not exist`);
 
-  return { cases: cases.length, events: events.length, userEvents, systemEvents, payments: payments.length, pendingTimers: pending.length, liveTasks: liveTasks.length, timers: timerSummary, notices: noticeSummary, lost, duplicated, violations };
+  return { cases: cases.length, events: events.length, userEvents, systemEvents, payments: payments.length, batchLines: fileLines, pendingTimers: pending.length, liveTasks: liveTasks.length, timers: timerSummary, notices: noticeSummary, lost, duplicated, violations };
 }
 
 function group<T>(rows: T[], key: (r: T) => string): Map<string, T[]> {
