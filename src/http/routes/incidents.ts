@@ -1,3 +1,4 @@
+import { NOTICE_KIND_LABELS, type NoticeKind } from '../../notifications/templates.ts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import * as cases from '../../db/cases.ts';
@@ -53,10 +54,16 @@ const incidentPageSchema = z
 
 const idParam = z.object({ id: z.string().regex(/^(payment|timer|notice)-[1-9]\d{0,17}$/, '无效的故障编号') });
 
+// Admins read the summary: name timers and notices in Chinese, not by their internal kinds.
+const TIMER_KIND_LABELS: Record<string, string> = { warn: '时限预警', overdue: '超期（黄牌）', red: '红牌', state: '环节时限' };
+
 const summaryOf = (r: incidents.IncidentRow) => {
   if (r.kind === 'payment') return `发放 ${r.detail} ${yuan(r.amount_fen ?? 0)}元`;
-  if (r.kind === 'timer') return `定时器 ${r.detail}`;
-  return `通知 ${r.detail}`;
+  if (r.kind === 'timer') {
+    const [kind, event] = r.detail.split(':');
+    return `定时器 ${TIMER_KIND_LABELS[kind] ?? kind}（${event}）`;
+  }
+  return `通知 ${NOTICE_KIND_LABELS[r.detail as NoticeKind] ?? r.detail}`;
 };
 
 const view = (r: incidents.IncidentRow) => ({
