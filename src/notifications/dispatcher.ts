@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { PollLoop } from '../worker/pollLoop.ts';
 import type { Knex } from 'knex';
 import * as notices from '../db/notices.ts';
 import type { PersonalDataCipher } from '../engine/personalData.ts';
@@ -55,9 +56,15 @@ export interface DispatchResult {
  */
 export class NoticeDispatcher {
   readonly workerId: string;
-  private stopped = false;
-  private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  private readonly poll = new PollLoop({
+    round: async () => {
+      await this.heartbeat.tick();
+      const r = await this.runOnce();
+      return r.claimed >= (this.o.batchSize ?? 50) || r.taken >= (this.o.batchSize ?? 50) * 2;
+    },
+    idleMs: () => this.o.idleMs ?? 2000,
+    onError: (err) => this.o.log?.('notice dispatch failed', { message: redactText(err instanceof Error ? err.message : String(err)) }),
+  });
   private readonly clock: () => Date;
   /** Read by /readyz of every service process (worker_heartbeats). */
   readonly heartbeat: Heartbeat;
@@ -87,7 +94,7 @@ export class NoticeDispatcher {
     const applicationApplicants = await notices.applicationApplicantsOf(db, claimed.flatMap((n) => (n.case_id || !n.application_id ? [] : [n.application_id])));
     const applicantOf = (n: notices.NoticeRow) => (n.case_id ? applicants.get(n.case_id) : applicationApplicants.get(n.application_id ?? ''));
     for (let i = 0; i < claimed.length; i++) {
-      if (this.stopped) {
+      if (this.poll.stopped) {
         await notices.releaseNotices(db, claimed.slice(i).map((n) => n.id), this.workerId);
         break;
       }
@@ -150,35 +157,12 @@ export class NoticeDispatcher {
 
   /** Polls until stopped; a full batch is followed at once by the next. */
   start(): void {
-    if (this.loop) return;
-    this.stopped = false;
-    this.loop = (async () => {
-      while (!this.stopped) {
-        let busy = false;
-        try {
-          await this.heartbeat.tick();
-          const r = await this.runOnce();
-          busy = r.claimed >= (this.o.batchSize ?? 50) || r.taken >= (this.o.batchSize ?? 50) * 2;
-        } catch (err) {
-          this.o.log?.('notice dispatch failed', { message: redactText(err instanceof Error ? err.message : String(err)) });
-        }
-        if (!busy && !this.stopped) {
-          await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, this.o.idleMs ?? 2000);
-            this.wake = () => (clearTimeout(t), resolve());
-          });
-        }
-      }
-    })();
+    this.poll.start();
   }
 
   /** Ends the loop after the notice being sent; claimed notices not sent yet are released (runOnce). */
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.wake?.();
-    const running = this.loop !== null;
-    await this.loop;
-    this.loop = null;
-    if (running) await this.heartbeat.stop();
+    if (await this.poll.stop()) await this.heartbeat.stop();
   }
+
 }

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { PollLoop } from '../worker/pollLoop.ts';
 import type { Knex } from 'knex';
 import * as cases from '../db/cases.ts';
 import * as payments from '../db/payments.ts';
@@ -56,9 +57,14 @@ const summaryOf = (name: string) => name.replace(/申请$/, '').slice(0, 40);
  */
 export class PaymentDeliverer {
   readonly workerId: string;
-  private stopped = false;
-  private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  private readonly poll = new PollLoop({
+    round: async () => {
+      const r = await this.runOnce();
+      return r.claimed >= (this.o.batchSize ?? 50) || r.taken >= (this.o.batchSize ?? 50) * 2;
+    },
+    idleMs: () => this.o.idleMs ?? 2000,
+    onError: (err) => this.o.log?.('payment delivery failed', { message: redactText(err instanceof Error ? err.message : String(err)) }),
+  });
 
   constructor(private readonly o: DelivererOptions) {
     this.workerId = o.workerId ?? `${hostname()}:${process.pid}:p${Math.random().toString(36).slice(2, 8)}`;
@@ -82,7 +88,7 @@ export class PaymentDeliverer {
     const claimed = await payments.claimDuePayments(db, this.workerId, now, new Date(now.getTime() + leaseMs), batch);
     result.claimed = claimed.length;
     for (let i = 0; i < claimed.length; i++) {
-      if (this.stopped) {
+      if (this.poll.stopped) {
         await payments.releasePayments(db, claimed.slice(i).map((p) => p.id), this.workerId);
         break;
       }
@@ -147,31 +153,10 @@ export class PaymentDeliverer {
 
   /** Polls until stopped; a full batch is followed at once by the next. */
   start(): void {
-    if (this.loop) return;
-    this.stopped = false;
-    this.loop = (async () => {
-      while (!this.stopped) {
-        let busy = false;
-        try {
-          const r = await this.runOnce();
-          busy = r.claimed >= (this.o.batchSize ?? 50) || r.taken >= (this.o.batchSize ?? 50) * 2;
-        } catch (err) {
-          this.o.log?.('payment delivery failed', { message: redactText(err instanceof Error ? err.message : String(err)) });
-        }
-        if (!busy && !this.stopped) {
-          await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, this.o.idleMs ?? 2000);
-            this.wake = () => (clearTimeout(t), resolve());
-          });
-        }
-      }
-    })();
+    this.poll.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.wake?.();
-    await this.loop;
-    this.loop = null;
+    await this.poll.stop();
   }
 }
