@@ -34,10 +34,11 @@ beforeAll(async () => {
     caseIds.push(await openAccepted());
     ctx.clock.advance(DAY);
   }
+  // A day apart too: two due dates on one day would tie, and ties go by task id (random).
   ctx.clock.current = new Date('2026-12-28T02:00:00Z');
   for (let i = 0; i < 2; i++) {
     caseIds.push(await openAccepted());
-    ctx.clock.advance(3_600_000);
+    ctx.clock.advance(DAY);
   }
 });
 
