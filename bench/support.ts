@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
@@ -92,7 +94,7 @@ export async function openCases(db: Knex, n: number, then?: (t: Knex.Transaction
  * escalation timers and three cancelled ones, five event-log rows — the shape real traffic
  * leaves behind. Then VACUUM ANALYZE and CHECKPOINT, as autovacuum and time would.
  */
-export async function growDatabase(n: number): Promise<{ seconds: number; cases: number; pendingTimers: number }> {
+export async function growDatabase(n: number, options: { keepAs?: string } = {}): Promise<{ seconds: number; cases: number; pendingTimers: number }> {
   const t0 = performance.now();
   const c = new pg.Client({ connectionString: benchUrl });
   await c.connect();
@@ -121,6 +123,8 @@ export async function growDatabase(n: number): Promise<{ seconds: number; cases:
     await c.query(`insert into case_events (case_id, seq, type, payload, actor_id, actor_name, from_state, to_state, occurred_at, prev_hash, hash)
       select grown.id, s, 'BENCH_GROWN', '{}', null, 'bench', '"x"', '"x"', now(), null, md5(grown.id::text || s)
       from grown, generate_series(1, 5) s`);
+    // The new cases' ids, numbered 1..n, for a load that picks cases at random (bench/pgbench/).
+    if (options.keepAs) await c.query(`create table ${options.keepAs} (n int primary key, id uuid not null) ; insert into ${options.keepAs} select row_number() over (order by g), id from grown`);
     await c.query('commit');
     // The steady state of a database that size: vacuumed (hint bits, visibility map), statistics
     // current, the bulk load's dirty pages written — not the burst right after a bulk insert.
@@ -131,4 +135,26 @@ export async function growDatabase(n: number): Promise<{ seconds: number; cases:
   } finally {
     await c.end();
   }
+}
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
+export function processCpuMs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of stat(5); here counted from field 3 (state).
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux
+
+/** Runs pgbench with `args` against the bench database; returns its stdout (tps, latencies). */
+export function runPgbench(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('pgbench', [...args, benchUrl], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`pgbench exited ${code}: ${err.slice(-2000)}`))));
+  });
 }

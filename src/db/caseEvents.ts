@@ -16,7 +16,13 @@ export interface CaseEventRow {
 }
 
 export async function appendEvent(db: Db, row: Omit<CaseEventRow, 'id'>): Promise<string> {
-  const [inserted] = await db('case_events')
+  const [inserted] = await appendEventQuery(db, row);
+  return String(inserted.id);
+}
+
+/** appendEvent as a statement to run with others (batch.ts): returns the event's id. */
+export function appendEventQuery(db: Db, row: Omit<CaseEventRow, 'id'>) {
+  return db('case_events')
     .insert({
       ...row,
       payload: JSON.stringify(row.payload),
@@ -24,7 +30,6 @@ export async function appendEvent(db: Db, row: Omit<CaseEventRow, 'id'>): Promis
       to_state: JSON.stringify(row.to_state),
     })
     .returning('id');
-  return String(inserted.id);
 }
 
 export async function listEvents(db: Db, caseId: string): Promise<CaseEventRow[]> {

@@ -82,25 +82,27 @@ export async function lockCase(db: Db, id: string): Promise<CaseRow | undefined>
   }
 }
 
+export interface NextCaseState {
+  status: CaseStatus;
+  stateValue: unknown;
+  snapshot: unknown;
+  updatedAt: Date;
+  dueAt?: Date | null;
+  clockPausedAt?: Date | null;
+  deadlineNote?: string | null;
+  deadlineProvisional?: boolean;
+  chainHead: string;
+  closedAt?: Date | null;
+}
+
 /** Writes the next snapshot; returns false if someone else advanced the case first. */
-export async function saveTransition(
-  db: Db,
-  id: string,
-  expectedVersion: number,
-  next: {
-    status: CaseStatus;
-    stateValue: unknown;
-    snapshot: unknown;
-    updatedAt: Date;
-    dueAt?: Date | null;
-    clockPausedAt?: Date | null;
-    deadlineNote?: string | null;
-    deadlineProvisional?: boolean;
-    chainHead: string;
-    closedAt?: Date | null;
-  },
-): Promise<boolean> {
-  const updated = await db('cases')
+export async function saveTransition(db: Db, id: string, expectedVersion: number, next: NextCaseState): Promise<boolean> {
+  return (await saveTransitionQuery(db, id, expectedVersion, next)).length === 1;
+}
+
+/** saveTransition as a statement to run with others (batch.ts): returns the case's id if saved. */
+export function saveTransitionQuery(db: Db, id: string, expectedVersion: number, next: NextCaseState) {
+  return db('cases')
     .where({ id, version: expectedVersion })
     .update({
       status: next.status,
@@ -114,8 +116,8 @@ export async function saveTransition(
       ...(next.deadlineNote !== undefined ? { deadline_note: next.deadlineNote } : {}),
       ...(next.deadlineProvisional !== undefined ? { deadline_provisional: next.deadlineProvisional } : {}),
       ...(next.closedAt !== undefined ? { closed_at: next.closedAt } : {}),
-    });
-  return updated === 1;
+    })
+    .returning('id');
 }
 
 /** `YYYY-MM-DD` of an instant in China time (UTC+8, no daylight saving), computed in SQL. */

@@ -34,7 +34,12 @@ export interface TaskRow {
 
 export async function insertTasks(db: Db, rows: TaskRow[]): Promise<void> {
   if (rows.length === 0) return;
-  await db('tasks').insert(rows.map((r) => ({ ...r, time_limit: JSON.stringify(r.time_limit) })));
+  await insertTasksQuery(db, rows);
+}
+
+/** insertTasks (at least one row) as a statement to run with others (batch.ts). */
+export function insertTasksQuery(db: Db, rows: TaskRow[]) {
+  return db('tasks').insert(rows.map((r) => ({ ...r, time_limit: JSON.stringify(r.time_limit) })));
 }
 
 export async function liveTasksOfCase(db: Db, caseId: string): Promise<TaskRow[]> {
@@ -49,12 +54,20 @@ export async function getTask(db: Db, id: string): Promise<TaskRow | undefined> 
   return db<TaskRow>('tasks').where({ id }).first();
 }
 
-export async function closeTask(
-  db: Db,
-  id: string,
-  close: { status: 'completed' | 'cancelled'; closedAt: Date; closedBy: string | null; outcome: string | null },
-): Promise<void> {
-  await db('tasks').where({ id }).update({
+export interface TaskClosing {
+  status: 'completed' | 'cancelled';
+  closedAt: Date;
+  closedBy: string | null;
+  outcome: string | null;
+}
+
+export async function closeTask(db: Db, id: string, close: TaskClosing): Promise<void> {
+  await closeTaskQuery(db, id, close);
+}
+
+/** closeTask as a statement to run with others (batch.ts). */
+export function closeTaskQuery(db: Db, id: string, close: TaskClosing) {
+  return db('tasks').where({ id }).update({
     status: close.status,
     closed_at: close.closedAt,
     closed_by: close.closedBy,

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { applicantSchema, departmentName, type ProcedureDefinition } from '../../workflows/index.ts';
+import type { Knex } from 'knex';
 import type { Db } from '../db/connection.ts';
+import { writeTogether } from '../db/batch.ts';
 import * as cases from '../db/cases.ts';
 import * as caseEvents from '../db/caseEvents.ts';
 import * as tasks from '../db/tasks.ts';
@@ -275,11 +277,23 @@ export class Engine {
       row.chain_head,
     );
     const closing = caseStatus(next) === 'done' && row.status !== 'done' ? { closedAt: now } : {};
-    if (!(await cases.saveTransition(trx, caseId, row.version, { status: caseStatus(next), stateValue: next.value, snapshot: next, updatedAt: now, chainHead: logged.hash, ...clock, ...closing }))) {
+    const planned = await this.planTasks(trx, def, row, activeLeaves(current), leaves, live, usedTask, actor, now, command.type);
+    // The snapshot, the event and every task and timer write in one statement (db/batch.ts): the
+    // version check still decides — no saved row, no command (the transaction rolls back).
+    const [written] = await writeTogether(
+      trx,
+      [
+        cases.saveTransitionQuery(trx, caseId, row.version, { status: caseStatus(next), stateValue: next.value, snapshot: next, updatedAt: now, chainHead: logged.hash, ...clock, ...closing }),
+        caseEvents.appendEventQuery(trx, logged),
+        ...planned.writes,
+      ],
+      'select (select count(*) from w0)::int as saved, (select id from w1) as event_id',
+    );
+    if (Number(written.saved) !== 1) {
       throw new DomainError('conflict', 'VERSION_CONFLICT', '办件已被他人更新，请刷新后重试');
     }
-    const eventId = await caseEvents.appendEvent(trx, logged);
-    const liveTasks = await this.syncTasks(trx, def, row, activeLeaves(current), leaves, live, usedTask, actor, now, command.type);
+    const eventId = String(written.event_id);
+    const liveTasks = planned.liveTasks;
     for (const effect of emitted) await this.recordEffect(trx, def, row, eventId, effect, now);
     // Just decided: the rating invitation (commands/service.ts).
     await service.afterTransition(trx, caseId, row.region_code, { leaves: activeLeaves(current), done: row.status === 'done' }, { leaves, done: caseStatus(next) === 'done' }, now);
@@ -360,20 +374,42 @@ export class Engine {
     now: Date,
     eventType: string | null,
   ): Promise<tasks.TaskRow[]> {
+    const planned = await this.planTasks(trx, def, caseRow, previousLeaves, leaves, live, usedTask, actor, now, eventType);
+    await writeTogether(trx, planned.writes);
+    return planned.liveTasks;
+  }
+
+  /**
+   * syncTasks' decisions without running them: the writes (distinct rows, independent of each
+   * other, so they may run as one statement) and the case's live tasks once they ran.
+   */
+  private async planTasks(
+    trx: Db,
+    def: ProcedureDefinition,
+    caseRow: { id: string; region_code: string },
+    previousLeaves: ActiveLeaf[],
+    leaves: ActiveLeaf[],
+    live: tasks.TaskRow[],
+    usedTask: tasks.TaskRow | null,
+    actor: Actor,
+    now: Date,
+    eventType: string | null,
+  ): Promise<{ writes: Knex.QueryBuilder[]; liveTasks: tasks.TaskRow[] }> {
+    const writes: Knex.QueryBuilder[] = [];
     const taskLeaves = leaves.filter((l) => l.meta.task && !l.final);
     const activeIds = new Set(taskLeaves.map((l) => l.stateId));
     // Service tasks (好差评 整改 / 回访) come from no chart state: reconciliation leaves them alone.
     const closing = live.filter((t) => !service.isServiceTask(t) && !activeIds.has(t.state_id));
     for (const t of closing) {
       const completed = usedTask?.id === t.id;
-      await tasks.closeTask(trx, t.id, {
+      writes.push(tasks.closeTaskQuery(trx, t.id, {
         status: completed ? 'completed' : 'cancelled',
         closedAt: now,
         closedBy: actor.id,
         outcome: completed ? eventType : null,
-      });
+      }));
     }
-    await timers.cancelTaskTimers(trx, closing.map((t) => t.id));
+    if (closing.length) writes.push(timers.cancelTaskTimersQuery(trx, closing.map((t) => t.id)));
 
     const liveIds = new Set(live.map((t) => t.state_id));
     const entering = taskLeaves.filter((l) => !liveIds.has(l.stateId));
@@ -401,17 +437,19 @@ export class Engine {
       escalated_at: null,
       ...planTaskDeadline(calendar!, now, l.meta.task!, def),
     }));
-    await tasks.insertTasks(trx, opened);
+    if (opened.length) writes.push(tasks.insertTasksQuery(trx, opened));
 
     const newTimers = opened.flatMap((t, i) => escalationTimers(t, entering[i].meta.task!, now));
     for (const l of timedEntered) {
       const { due } = dueOrNote(calendar!, now, l.meta.timer!);
       if (due) newTimers.push({ case_id: caseRow.id, task_id: null, state_id: l.stateId, kind: 'state', event_type: l.meta.timer!.event, due_at: due, created_at: now });
     }
-    await timers.insertTimers(trx, newTimers);
+    if (newTimers.length) writes.push(timers.insertTimersQuery(trx, newTimers));
     const activeLeafIds = new Set(leaves.map((l) => l.stateId));
-    await timers.cancelStateTimers(trx, caseRow.id, previousLeaves.filter((l) => l.meta.timer && !activeLeafIds.has(l.stateId)).map((l) => l.stateId));
-    return [...live.filter((t) => service.isServiceTask(t) || activeIds.has(t.state_id)), ...opened];
+    // Left and entered are disjoint sets of states: the cancelled rows are never the inserted ones.
+    const left = previousLeaves.filter((l) => l.meta.timer && !activeLeafIds.has(l.stateId)).map((l) => l.stateId);
+    if (left.length) writes.push(timers.cancelStateTimersQuery(trx, caseRow.id, left));
+    return { writes, liveTasks: [...live.filter((t) => service.isServiceTask(t) || activeIds.has(t.state_id)), ...opened] };
   }
 
   private async recordEffect(trx: Db, def: ProcedureDefinition, row: cases.CaseRow, eventId: string, effect: { type: string; [k: string]: unknown }, now: Date) {

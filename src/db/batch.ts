@@ -1,0 +1,25 @@
+import type { Knex } from 'knex';
+import type { Db } from './connection.ts';
+
+/**
+ * Runs independent writes of one command as a single statement — each a data-modifying CTE
+ * (`with w0 as (…), w1 as (…) …`) — so a transition pays one round trip and one parse for them
+ * instead of one per write. Only for writes that touch distinct rows and need nothing from each
+ * other: CTEs run against one snapshot, and a row changed twice in one statement is undefined.
+ * Foreign keys still hold: their checks run at the end of the statement, when every CTE ran.
+ *
+ * `select` reads what the writes return (`w0`, `w1`… by position; give those a RETURNING);
+ * without it, nothing is returned.
+ */
+export async function writeTogether(db: Db, writes: Knex.QueryBuilder[], select?: string): Promise<Array<Record<string, unknown>>> {
+  if (writes.length === 0) return [];
+  if (writes.length === 1 && select === undefined) {
+    await writes[0];
+    return [];
+  }
+  const parts = writes.map((w) => w.toSQL());
+  const ctes = (select === undefined ? parts.slice(0, -1) : parts).map((p, i) => `w${i} as (${p.sql})`);
+  const main = select ?? parts[parts.length - 1].sql;
+  const { rows } = await db.raw(`with ${ctes.join(', ')} ${main}`, parts.flatMap((p) => p.bindings as readonly Knex.RawBinding[]));
+  return rows as Array<Record<string, unknown>>;
+}
