@@ -136,27 +136,31 @@ const SORT_COLUMN: Record<TaskSort, string> = { due: 'tasks.due_at', opened: 'ta
 /**
  * One page of tasks with their case's reference, in (due date, nulls last | opened), id order,
  * after `after` (keyset: the cost of a page does not grow with its depth) or at `offset`.
+ *
+ * After a key with a date, the page is the rows after it as a row comparison `(at, id) > (…)` —
+ * an index range that starts at the key — plus, in case that runs out, the first rows without a
+ * date (they sort last). An OR of the two would be a filter, not a range: every earlier row of
+ * the queue read again on each page.
  */
 export async function listTasks(db: Db, f: TaskFilter, page: { sort: TaskSort; after?: TaskKey; offset?: number; limit: number }): Promise<InboxRow[]> {
   const column = SORT_COLUMN[page.sort];
-  const q = applyFilter(db('tasks').join('cases', 'cases.id', 'tasks.case_id').leftJoin('users', 'users.id', 'tasks.assignee_id'), f);
+  const order = `${column} asc nulls last, tasks.id asc`;
   const after = page.after;
-  if (after) {
-    // Rows after (at, id) in "at asc nulls last, id asc" order.
-    if (after.at === null) q.andWhere((w) => w.whereNull(column).andWhere('tasks.id', '>', after.id));
-    else
-      q.andWhere((w) =>
-        w
-          .where(column, '>', after.at!)
-          .orWhere((x) => x.where(column, '=', after.at!).andWhere('tasks.id', '>', after.id))
-          .orWhereNull(column),
-      );
+  const withCase = (q: Knex.QueryBuilder) =>
+    q
+      .join('cases', 'cases.id', 'tasks.case_id')
+      .leftJoin('users', 'users.id', 'tasks.assignee_id')
+      .select('tasks.*', 'cases.reference', 'cases.applicant_name', 'cases.version as case_version', 'users.display_name as assignee_name');
+  if (!after) return withCase(applyFilter(db('tasks'), f)).orderByRaw(order).limit(page.limit).offset(page.offset ?? 0);
+  if (after.at === null) {
+    return withCase(applyFilter(db('tasks'), f).whereNull(column).andWhere('tasks.id', '>', after.id)).orderByRaw(order).limit(page.limit);
   }
-  return q
-    .select('tasks.*', 'cases.reference', 'cases.applicant_name', 'cases.version as case_version', 'users.display_name as assignee_name')
-    .orderByRaw(`${column} asc nulls last, tasks.id asc`)
-    .limit(page.limit)
-    .offset(after ? 0 : (page.offset ?? 0));
+  const dated = applyFilter(db('tasks').select('tasks.id'), f)
+    .whereRaw(`(${column}, tasks.id) > (?, ?)`, [after.at, after.id])
+    .orderByRaw(order)
+    .limit(page.limit);
+  const undated = applyFilter(db('tasks').select('tasks.id'), f).whereNull(column).orderBy('tasks.id').limit(page.limit);
+  return withCase(db('tasks').whereRaw('tasks.id in ((?) union all (?))', [dated, undated])).orderByRaw(order).limit(page.limit);
 }
 
 /**
