@@ -26,6 +26,8 @@ export async function up(knex: Knex): Promise<void> {
   // The board: every live task of a region and below, counted per department and procedure in
   // one index-only pass.
   await knex.raw(`create index if not exists tasks_live_region on tasks (region_code text_pattern_ops, department, procedure_id, due_at, red_at) ${LIVE}`);
+  // The board's counts by recorded escalation level (the earlier board), over all departments.
+  await knex.raw(`create index if not exists tasks_live_escalation on tasks (escalation, region_code text_pattern_ops) ${LIVE}`);
   // The board's lists over all departments, in due-date order.
   await knex.raw(`create index if not exists tasks_live_due on tasks (due_at, id) include (region_code, department, procedure_id, red_at, escalation) ${LIVE}`);
   // Cases opened and closed per day (the board's 30 days) for a region prefix.
@@ -34,7 +36,7 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  for (const name of ['tasks_live_dept_due', 'tasks_live_dept_opened', 'tasks_live_dept_escalation', 'tasks_live_dept_procedure', 'tasks_live_region', 'tasks_live_due', 'cases_created_region', 'cases_closed_region']) {
+  for (const name of ['tasks_live_dept_due', 'tasks_live_dept_opened', 'tasks_live_dept_escalation', 'tasks_live_dept_procedure', 'tasks_live_region', 'tasks_live_due', 'tasks_live_escalation', 'cases_created_region', 'cases_closed_region']) {
     await knex.raw(`drop index if exists ${name}`);
   }
 }

@@ -8,7 +8,7 @@
  * Shape: 20 townships (one holding a fifth of the cases), 30 % of cases running with one live
  * task each (so ~30 % of tasks open), 60 % of those in one county department
  * (county-verification: ~180k open at a million), timestamps shifted per clone (running cases
- * opened within the last 40 days, so some are overdue or red; done ones within two years).
+ * opened within the last 60 days, so some are overdue or red; done ones within two years).
  * BENCH_SCALE=small: 20,000 cases.
  */
 import type { Knex } from 'knex';
@@ -148,7 +148,7 @@ export async function generateScaleData(db: Knex, n = SCALE_CASES): Promise<Gene
       select gs as i, gen_random_uuid() as id, (gs % 10 < 3) as running from generate_series(1, $1::int) gs`, [n]);
     await c.query(`create temporary table m on commit drop as
       select g.i, g.id, tpl.case_id as tpl_id, reg.code as region_code,
-        (now() - (case when g.running then random() * interval '40 days' else interval '41 days' + random() * interval '690 days' end)) - t.created_at as shift
+        (now() - (case when g.running then random() * interval '60 days' else interval '61 days' + random() * interval '670 days' end)) - t.created_at as shift
       from g
       join tpl on tpl.running = g.running and (not g.running or tpl.slot = (g.i / 10 * 7919) % 1000)
       join reg on reg.slot = (g.i * 31) % 100

@@ -25,6 +25,8 @@ export const BUCKETS = ['open', 'dueSoon', 'overdue', 'red'] as const;
 export type Bucket = (typeof BUCKETS)[number];
 export const DUE_SOON_WORKING_DAYS = 2;
 export const DAILY_DAYS = 30;
+/** The earlier board lists this many escalated tasks, oldest deadline first (listSupervisionTasks pages through all). */
+export const LEGACY_LIST = 50;
 
 function assertSupervisor(actor: Actor): void {
   if (!actor.roles.includes('supervisor') && !actor.roles.includes('admin')) {
@@ -101,8 +103,10 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
     return { day, opened: perDay.opened.get(day) ?? 0, closed: perDay.closed.get(day) ?? 0 };
   });
 
-  // The earlier board: warned, overdue and red tasks by escalation level (kept as it was).
-  const escalated = await tasks.listEscalated(db, actor.regionCode, 1000);
+  // The earlier board: warned, overdue and red tasks by recorded escalation level — the oldest
+  // deadlines listed (LEGACY_LIST), each level counted up to the cap (exact below it), so neither
+  // grows with a province's backlog.
+  const escalated = await tasks.listEscalated(db, actor.regionCode, LEGACY_LIST);
   const remaining = remainingFn(calendar, now);
   const legacy = new Map<string, Array<ReturnType<typeof inboxItem>>>();
   for (const r of escalated) {
@@ -110,7 +114,12 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
     const view = inboxItem(def, { ...r, actions: taskActions(actor, def, r) }, remaining);
     legacy.set(r.department, [...(legacy.get(r.department) ?? []), view]);
   }
-  const level = (l: string) => escalated.filter((r) => r.escalation === l).length;
+  const levels = await tasks.countTasksCapped(
+    db,
+    Object.fromEntries((['warned', 'overdue', 'red'] as const).map((escalation) => [escalation, { regionPrefix: actor.regionCode, statuses: tasks.LIVE_STATUSES, escalation }])),
+    COUNT_CAP,
+  );
+  const level = (l: 'warned' | 'overdue' | 'red') => Math.min(levels[l], COUNT_CAP);
   // 主动发现 (docs/leads.md): the region's leads; overdue = open past its review due date, now.
   const leadBlock = await leadCounts(db, actor.regionCode, now);
 

@@ -37,10 +37,10 @@ const boardSchema = z
       .describe('主动发现 leads of the region and below (docs/leads.md)'),
     totals: z
       .object({ warned: z.number().int(), overdue: z.number().int(), red: z.number().int() })
-      .describe('Earlier board: live tasks by recorded escalation level'),
+      .describe('Earlier board: live tasks by recorded escalation level; each stops at 10,000 (exact below it, "10,000 or more" at it)'),
     departments: z
       .array(z.object({ department: z.string(), departmentName: z.string(), tasks: z.array(inboxItemSchema) }))
-      .describe('Earlier board: warned, overdue and red tasks by department (at most 1,000; prefer listSupervisionTasks)'),
+      .describe('Earlier board: warned, overdue and red tasks by department, the 50 oldest deadlines (all of them: listSupervisionTasks)'),
   })
   .meta({ id: 'SupervisionBoard' });
 
