@@ -8,7 +8,8 @@
  * Shape: 20 townships (one holding a fifth of the cases), 30 % of cases running with one live
  * task each (so ~30 % of tasks open), 60 % of those in one county department
  * (county-verification: ~180k open at a million), timestamps shifted per clone (running cases
- * opened within the last 60 days, so some are overdue or red; done ones within two years).
+ * opened within the last 90 days, their live tasks within 16, so some are warned, overdue or red;
+ * done ones within two years).
  * BENCH_SCALE=small: 20,000 cases.
  */
 import type { Knex } from 'knex';
@@ -129,8 +130,15 @@ export async function generateScaleData(db: Knex, n = SCALE_CASES): Promise<Gene
     await c.query('begin');
     // Template slots: running cases pick one of 1,000 slots by weight, done cases the done template.
     await c.query('create temporary table tpl (slot int, case_id uuid, running boolean) on commit drop');
+    // Weights are shares of live tasks; a template with k live tasks is picked 1/k as often.
     const running = templates.filter((t) => t.running);
+    const liveOf = new Map<string, number>();
+    for (const t of running) liveOf.set(t.caseId, Number((await db('tasks').where({ case_id: t.caseId }).whereIn('status', ['open', 'claimed']).count('* as n').first())!.n) || 1);
+    for (const t of running) t.weight /= liveOf.get(t.caseId)!;
     const total = running.reduce((s, t) => s + t.weight, 0);
+    const livePerRunningCase = running.reduce((s, t) => s + (t.weight / total) * liveOf.get(t.caseId)!, 0);
+    // Running cases so that live tasks are 30 % of the cases' number (~30 % of all tasks).
+    const runningShare = Math.min(1, 0.3 / livePerRunningCase);
     const slots: Array<[number, string, boolean]> = [];
     let slot = 0;
     for (const [i, t] of running.entries()) {
@@ -145,12 +153,12 @@ export async function generateScaleData(db: Knex, n = SCALE_CASES): Promise<Gene
 
     // One row per new case: its template, region, and how far its timestamps move.
     await c.query(`create temporary table g on commit drop as
-      select gs as i, gen_random_uuid() as id, (gs % 10 < 3) as running from generate_series(1, $1::int) gs`, [n]);
+      select gs as i, gen_random_uuid() as id, random() < $2 as running, floor(random() * 1000)::int as slot from generate_series(1, $1::int) gs`, [n, runningShare]);
     await c.query(`create temporary table m on commit drop as
       select g.i, g.id, tpl.case_id as tpl_id, reg.code as region_code,
-        (now() - (case when g.running then random() * interval '60 days' else interval '61 days' + random() * interval '670 days' end)) - t.created_at as shift
+        (now() - (case when g.running then random() * interval '90 days' else interval '91 days' + random() * interval '640 days' end)) - t.created_at as shift
       from g
-      join tpl on tpl.running = g.running and (not g.running or tpl.slot = (g.i / 10 * 7919) % 1000)
+      join tpl on tpl.running = g.running and (not g.running or tpl.slot = g.slot)
       join reg on reg.slot = (g.i * 31) % 100
       join cases t on t.id = tpl.case_id`);
     await c.query(
@@ -161,13 +169,16 @@ export async function generateScaleData(db: Knex, n = SCALE_CASES): Promise<Gene
       }),
     );
     await c.query(`create temporary table tm on commit drop as
-      select m.id as case_id, m.shift, m.region_code, t.id as old_id, gen_random_uuid() as new_id from m join tasks t on t.case_id = m.tpl_id`);
+      select m.id as case_id, m.region_code, t.id as old_id, gen_random_uuid() as new_id,
+        -- A live task opened within the last 16 days (its case may be older): mostly in time, some warned, overdue or red.
+        case when t.status in ('open', 'claimed') then (now() - random() * interval '16 days') - t.opened_at else m.shift end as shift
+      from m join tasks t on t.case_id = m.tpl_id`);
     await c.query(await cloneSql(c, 'tasks', 't', 'tm.shift', 'tm join tasks t on t.id = tm.old_id', { id: 'tm.new_id', case_id: 'tm.case_id', region_code: 'tm.region_code' }));
     // Escalation as the timer worker would have left it at now.
     await c.query(`update tasks set escalation = case when red_at <= now() then 'red' when due_at <= now() then 'overdue' when warn_at <= now() then 'warned' else 'none' end
       where status in ('open', 'claimed')`);
     await c.query(
-      await cloneSql(c, 'timers', 't', 'm.shift', 'm join timers t on t.case_id = m.tpl_id left join tm on tm.old_id = t.task_id and tm.case_id = m.id', {
+      await cloneSql(c, 'timers', 't', 'coalesce(tm.shift, m.shift)', 'm join timers t on t.case_id = m.tpl_id left join tm on tm.old_id = t.task_id and tm.case_id = m.id', {
         case_id: 'm.id',
         task_id: 'tm.new_id',
       }, ['id']),

@@ -3,7 +3,7 @@
  * on a generated database (bench/scale/main.ts). With --explain each is run again under EXPLAIN (ANALYZE, BUFFERS).
  */
 import { buildApp } from '../../src/http/app.ts';
-import { connect } from '../../src/db/connection.ts';
+import { connect, migrateToLatest } from '../../src/db/connection.ts';
 import { PersonalDataCipher } from '../../src/engine/personalData.ts';
 import { DEMO_PASSWORD } from '../../src/seed.ts';
 import { TEST_DATA_KEYS, createEngine } from '../../src/services.ts';
@@ -11,6 +11,8 @@ import { benchUrl } from '../support.ts';
 
 const [user, url, flag] = process.argv.slice(2);
 const db = connect({ kind: 'postgres', url: benchUrl, poolMax: 4 });
+await migrateToLatest(db);
+if (process.env.ANALYZE) await db.raw('analyze');
 const engine = createEngine({ cipher: PersonalDataCipher.fromSpec(TEST_DATA_KEYS) });
 const app = await buildApp({ db, engine, sessionHours: 8, limits: { loginPerAddressPerMinute: 1e9 } });
 const token = (await app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: user, password: DEMO_PASSWORD } })).json().token;
