@@ -5,11 +5,10 @@
  * trips from JavaScript) with new ids and references: the snapshots, state values, tasks, pending
  * timers and event logs are the engine's own, so the API reads the clones like any case.
  *
- * Shape: 20 townships (one holding a fifth of the cases), 30 % of cases running with one live
- * task each (so ~30 % of tasks open), 60 % of those in one county department
- * (county-verification: ~180k open at a million), timestamps shifted per clone (running cases
- * opened within the last 90 days, their live tasks within 16, so some are warned, overdue or red;
- * done ones within two years).
+ * Shape: 20 townships (one holding a fifth of the cases), 24 % of cases running (their live tasks
+ * ~30 % of all tasks), 18 % of cases waiting in one county department (county-verification:
+ * ~180k open there at a million), timestamps shifted per clone: running cases opened within the
+ * last 90 days, their live tasks within 16 (some warned, overdue or red), done ones within two years.
  * BENCH_SCALE=small: 20,000 cases.
  */
 import type { Knex } from 'knex';
@@ -74,18 +73,18 @@ async function makeTemplates(db: Knex): Promise<{ templates: Template[]; trackin
   const sa = engine.registry.latest('social-assistance').variants[0].application;
   const verifying = await open('social-assistance', sa);
   await complete(verifying.id, 'clerk.beishan', 'ACCEPT');
-  templates.push({ caseId: verifying.id, running: true, weight: 60, label: 'social-assistance: county verification' });
+  templates.push({ caseId: verifying.id, running: true, weight: 75, label: 'social-assistance: county verification' });
   const visiting = await open('social-assistance', sa);
   await complete(visiting.id, 'clerk.beishan', 'ACCEPT');
   await complete(visiting.id, 'verify.xihu', 'VERIFICATION_COMPLETED', { verifiedMonthlyIncomeFen: 1, propertyWithinLimit: true });
-  templates.push({ caseId: visiting.id, running: true, weight: 10, label: 'social-assistance: home visit' });
+  templates.push({ caseId: visiting.id, running: true, weight: 6, label: 'social-assistance: home visit' });
   // Decided cases: rejected at the window.
   const rejected = await open('social-assistance', sa);
   await complete(rejected.id, 'clerk.beishan', 'REJECT_APPLICATION', { reason: '不符合条件' });
   templates.push({ caseId: rejected.id, running: false, weight: 1, label: 'social-assistance: rejected (done)' });
-  // Spread the remaining running weight so the heavy queue holds 60 % of live tasks.
+  // The rest of the running cases spread over every procedure's acceptance.
   const light = templates.filter((t) => t.running && t.weight === 3);
-  const lightShare = 30 / light.length;
+  const lightShare = 19 / light.length;
   for (const t of light) t.weight = lightShare;
   return { templates, tracking: tracking! };
 }
@@ -130,15 +129,11 @@ export async function generateScaleData(db: Knex, n = SCALE_CASES): Promise<Gene
     await c.query('begin');
     // Template slots: running cases pick one of 1,000 slots by weight, done cases the done template.
     await c.query('create temporary table tpl (slot int, case_id uuid, running boolean) on commit drop');
-    // Weights are shares of live tasks; a template with k live tasks is picked 1/k as often.
+    // Weights are shares of running cases: 24 % of cases run, three quarters of them waiting in
+    // the heavy department (18 % of all cases: ~180k live tasks there at a million).
     const running = templates.filter((t) => t.running);
-    const liveOf = new Map<string, number>();
-    for (const t of running) liveOf.set(t.caseId, Number((await db('tasks').where({ case_id: t.caseId }).whereIn('status', ['open', 'claimed']).count('* as n').first())!.n) || 1);
-    for (const t of running) t.weight /= liveOf.get(t.caseId)!;
     const total = running.reduce((s, t) => s + t.weight, 0);
-    const livePerRunningCase = running.reduce((s, t) => s + (t.weight / total) * liveOf.get(t.caseId)!, 0);
-    // Running cases so that live tasks are 30 % of the cases' number (~30 % of all tasks).
-    const runningShare = Math.min(1, 0.3 / livePerRunningCase);
+    const runningShare = 0.24;
     const slots: Array<[number, string, boolean]> = [];
     let slot = 0;
     for (const [i, t] of running.entries()) {
