@@ -23,6 +23,8 @@ export async function up(knex: Knex): Promise<void> {
     include (status, role, region_code, procedure_id) ${LIVE}`);
   await knex.raw(`create index if not exists tasks_live_dept_procedure on tasks (department, procedure_id, due_at, id)
     include (status, role, region_code, escalation, red_at) ${LIVE}`);
+  // The board's red (红牌) numbers per department and procedure, when they are counted up to the cap.
+  await knex.raw(`create index if not exists tasks_live_dept_red on tasks (department, procedure_id, red_at) include (status, role, region_code) ${LIVE}`);
   // The board: every live task of a region and below, counted per department and procedure in
   // one index-only pass.
   await knex.raw(`create index if not exists tasks_live_region on tasks (region_code text_pattern_ops, department, procedure_id, due_at, red_at) ${LIVE}`);
@@ -36,7 +38,7 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  for (const name of ['tasks_live_dept_due', 'tasks_live_dept_opened', 'tasks_live_dept_escalation', 'tasks_live_dept_procedure', 'tasks_live_region', 'tasks_live_due', 'tasks_live_escalation', 'cases_created_region', 'cases_closed_region']) {
+  for (const name of ['tasks_live_dept_due', 'tasks_live_dept_opened', 'tasks_live_dept_escalation', 'tasks_live_dept_procedure', 'tasks_live_dept_red', 'tasks_live_region', 'tasks_live_due', 'tasks_live_escalation', 'cases_created_region', 'cases_closed_region']) {
     await knex.raw(`drop index if exists ${name}`);
   }
 }

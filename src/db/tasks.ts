@@ -203,6 +203,23 @@ export async function boardCounts(db: Db, regionPrefix: string, now: Date, dueSo
     .orderBy(['tasks.department', 'tasks.procedure_id']);
 }
 
+/**
+ * The (department, procedure) pairs that have live tasks, anywhere: a skip scan of
+ * tasks_live_dept_procedure, one index probe per pair, however many tasks each pair holds.
+ */
+export async function liveTaskPairs(db: Db): Promise<Array<{ department: string; procedure_id: string }>> {
+  // `department >= ''` only gives the first probe a start key (every department matches).
+  const result = await db.raw(`with recursive p as (
+      (select department, procedure_id from tasks where status in ('open', 'claimed') and department >= '' order by department, procedure_id limit 1)
+      union all
+      select x.department, x.procedure_id from p cross join lateral (
+        select t.department, t.procedure_id from tasks t
+        where t.status in ('open', 'claimed') and t.department >= p.department and (t.department, t.procedure_id) > (p.department, p.procedure_id)
+        order by t.department, t.procedure_id limit 1) x
+    ) select department, procedure_id from p`);
+  return result.rows;
+}
+
 /** 委派 / 改派: the task is claimed by `userId`, whoever held it before. */
 export async function assignTask(db: Db, id: string, userId: string): Promise<void> {
   await db('tasks').where({ id }).whereIn('status', LIVE_STATUSES).update({ status: 'claimed', assignee_id: userId });

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { applicant, application, useTestApp } from '../support/app.ts';
 import { wholeScanOffenders, type Captured } from '../support/plans.ts';
+import { BUCKETS, boardCells } from '../../src/engine/queries/board.ts';
 
 // Issue 11, goal 2: the read side at a million (docs/benchmarks.md). Keyset pages are index ranges
 // (`(due_at, id) > (…)`, then the undated tail) — walked here across the dated/undated boundary —
@@ -55,6 +56,27 @@ describe('queries at scale', () => {
     expect(dues.indexOf(null)).toBeGreaterThan(dues.findLastIndex((d: string | null) => d !== null));
   });
 
+  it('counts the board per department and procedure up to the cap past the exact limit, marking the numbers that stopped', async () => {
+    const { db } = ctx.database;
+    const now = ctx.clock.now();
+    const soon = new Date(now.getTime() + 3 * 86_400_000);
+    ctx.clock.advance(12 * 86_400_000); // some tasks overdue
+    const later = ctx.clock.now();
+    for (const at of [now, later]) {
+      const exact = await boardCells(db, '330106', at, soon, { exactBelow: 1e9, cap: 10_000 });
+      const capped = await boardCells(db, '330106', at, soon, { exactBelow: 0, cap: 3 });
+      expect(capped.map((c) => `${c.department}/${c.procedure_id}`)).toEqual(exact.map((c) => `${c.department}/${c.procedure_id}`));
+      expect(exact.every((c) => c.capped.length === 0)).toBe(true);
+      for (const [i, c] of capped.entries()) {
+        for (const b of BUCKETS) {
+          expect(c[b], `${c.department} ${b}`).toBe(Math.min(exact[i][b], 3));
+          expect(c.capped.includes(b), `${c.department} ${b}`).toBe(exact[i][b] >= 3);
+        }
+      }
+      expect(capped.some((c) => c.capped.includes('open'))).toBe(true);
+    }
+  });
+
   it('uses an index its predicate matches in every statement of the inbox, the board, its lists, a case page and tracking', async () => {
     const { db } = ctx.database;
     const captured: Captured[] = [];
@@ -74,6 +96,7 @@ describe('queries at scale', () => {
         expect((await supervisor.get(url)).statusCode, url).toBe(200);
       }
       await walk('supervisor.xihu', '/api/supervision/tasks?bucket=open&department=county-verification', 3);
+      await boardCells(db, '330106', ctx.clock.now(), new Date(ctx.clock.now().getTime() + 86_400_000), { exactBelow: 0, cap: 3 });
       const tracking = await ctx.app.inject({ method: 'GET', url: `/api/track/${tracked.reference}?code=${tracked.trackingCode}` });
       expect(tracking.statusCode, tracking.body).toBe(200);
     } finally {

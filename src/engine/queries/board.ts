@@ -69,21 +69,68 @@ function listQueries(scope: { department?: string; procedure?: string }) {
   ) as Record<Bucket, string>;
 }
 
-type Counts = Record<Bucket, number>;
-const zero = (): Counts => ({ open: 0, dueSoon: 0, overdue: 0, red: 0 });
-const add = (into: Counts, r: tasks.BoardRow) => {
-  into.open += Number(r.open);
-  into.dueSoon += Number(r.due_soon);
-  into.overdue += Number(r.overdue);
-  into.red += Number(r.red);
+type Counts = Record<Bucket, number> & { capped: Bucket[] };
+const zero = (): Counts => ({ open: 0, dueSoon: 0, overdue: 0, red: 0, capped: [] });
+const add = (into: Counts, r: Cell) => {
+  for (const b of BUCKETS) {
+    into[b] += r[b];
+    if (r.capped.includes(b) && !into.capped.includes(b)) into.capped.push(b);
+  }
 };
+
+/**
+ * The board counts exactly (one index-only pass over the region's live tasks) while the region
+ * holds fewer live tasks than this; past it, each number per department and procedure is counted
+ * up to COUNT_CAP and a number that reached it is marked capped ("10,000+"), so a province's
+ * board costs at most the cap per number, not its whole backlog.
+ */
+export const BOARD_EXACT_BELOW = 50_000;
+
+interface Cell extends Record<Bucket, number> {
+  department: string;
+  procedure_id: string;
+  capped: Bucket[];
+}
+
+export async function boardCells(db: Db, regionPrefix: string, now: Date, soon: Date, limits = { exactBelow: BOARD_EXACT_BELOW, cap: COUNT_CAP }): Promise<Cell[]> {
+  const { live } = await tasks.countTasksCapped(db, { live: { regionPrefix, statuses: tasks.LIVE_STATUSES } }, limits.exactBelow);
+  if (live < limits.exactBelow) {
+    return (await tasks.boardCounts(db, regionPrefix, now, soon)).map((r) => ({
+      department: r.department,
+      procedure_id: r.procedure_id,
+      open: Number(r.open),
+      dueSoon: Number(r.due_soon),
+      overdue: Number(r.overdue),
+      red: Number(r.red),
+      capped: [],
+    }));
+  }
+  const pairs = await tasks.liveTaskPairs(db);
+  const filters: Record<string, tasks.TaskFilter> = {};
+  for (const [i, p] of pairs.entries()) {
+    for (const b of BUCKETS) {
+      filters[`${i}:${b}`] = { regionPrefix, statuses: tasks.LIVE_STATUSES, department: p.department, procedureId: p.procedure_id, ...bucketFilter(b, now, soon) };
+    }
+  }
+  const n = await tasks.countTasksCapped(db, filters, limits.cap);
+  return pairs
+    .map((p, i) => {
+      const cell: Cell = { department: p.department, procedure_id: p.procedure_id, open: 0, dueSoon: 0, overdue: 0, red: 0, capped: [] };
+      for (const b of BUCKETS) {
+        cell[b] = n[`${i}:${b}`];
+        if (cell[b] >= limits.cap) cell.capped.push(b);
+      }
+      return cell;
+    })
+    .filter((c) => c.open > 0);
+}
 
 export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
   assertSupervisor(actor);
   const now = ctx.clock();
   const calendar = await ctx.calendars.forRegion(db, actor.regionCode);
   const soon = dueSoonUntil(calendar, now);
-  const rows = await tasks.boardCounts(db, actor.regionCode, now, soon);
+  const rows = await boardCells(db, actor.regionCode, now, soon);
   const byDepartment = new Map<string, Counts>();
   const byProcedure = new Map<string, Counts>();
   const total = zero();
@@ -127,6 +174,7 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
     regionCode: actor.regionCode,
     asOf: now.toISOString(),
     dueSoonUntil: soon.toISOString(),
+    countCap: COUNT_CAP,
     counts: {
       total: { ...total, tasks: listQueries({}) },
       byDepartment: [...byDepartment].map(([department, c]) => ({ department, departmentName: departmentName(department), ...c, tasks: listQueries({ department }) })),
