@@ -1,7 +1,8 @@
 /**
  * BENCH_ONLY=queries — the read side at a million cases (issue 11, goal 2): the generated
  * database (bench/scale/generate.ts), the real app listening on a port, requests over HTTP with
- * keep-alive, one at a time, p50/p95/p99 over QUERY_ROUNDS requests each. BENCH_REUSE=1 with a
+ * keep-alive, one at a time, p50/p95/p99 over BENCH_QUERY_ROUNDS requests each (500; small: 200).
+ * BENCH_WITHOUT_SCALE_INDEXES=1 measures without migration 016's indexes. BENCH_REUSE=1 with a
  * named BENCH_DB keeps an already generated database (and does not drop it).
  */
 import http from 'node:http';
@@ -13,6 +14,7 @@ import { PersonalDataCipher } from '../src/engine/personalData.ts';
 import { DEMO_PASSWORD } from '../src/seed.ts';
 import { TEST_DATA_KEYS, createEngine } from '../src/services.ts';
 import { BENCH_DB, baseUrl, benchUrl, freshBenchDatabase } from './support.ts';
+import * as scaleIndexes from '../migrations/20261202_016_scale_indexes.ts';
 import { HEAVY_DEPARTMENT, SCALE_CASES, generateScaleData, type Generated } from './scale/generate.ts';
 
 const ROUNDS = Number(process.env.BENCH_QUERY_ROUNDS ?? (process.env.BENCH_SCALE === 'small' ? 200 : 500));
@@ -53,6 +55,13 @@ export async function benchQueries(): Promise<void> {
   if (gen) {
     console.log(`generated in ${gen.seconds.toFixed(1)} s: ${gen.cases} cases, ${gen.tasks} tasks (${gen.liveTasks} live, ${(gen.liveTasks / gen.tasks * 100).toFixed(0)} %; ${gen.heavyLive} in ${HEAVY_DEPARTMENT}), ${gen.pendingTimers} pending timers, ${gen.events} events`);
   } else console.log(`reused ${BENCH_DB}`);
+  // BENCH_WITHOUT_SCALE_INDEXES=1: the figures before migration 016 (its indexes dropped, put back after).
+  const without = !!process.env.BENCH_WITHOUT_SCALE_INDEXES;
+  if (without) {
+    await scaleIndexes.down(db);
+    await db.raw('analyze tasks, cases');
+    console.log('without the indexes of migration 016');
+  }
   const engine = createEngine({ cipher: PersonalDataCipher.fromSpec(TEST_DATA_KEYS) });
   const app = await buildApp(
     { db, engine, sessionHours: 8, limits: { trackPerAddressPerMinute: 1e9, trackFailuresPerReference: 1e9, loginPerAddressPerMinute: 1e9, trackFailuresPerAddressPerDay: 1e9 } },
@@ -79,8 +88,9 @@ export async function benchQueries(): Promise<void> {
     const supervisor = await login('supervisor.xihu');
     const clerk = await login('clerk.beishan');
     // A case page and a tracking request of real (engine-made) cases among the million.
-    const tracked = gen?.tracking ?? null;
-    const caseId = gen?.caseId ?? (await db('cases').whereNot('reference', 'like', '%-B%').orderBy('created_at', 'desc').first())?.id;
+    const meta = async (key: string) => (await db('bench_meta').where({ key }).first())?.value;
+    const tracked: { reference: string; trackingCode: string } = gen?.tracking ?? (await meta('tracking'));
+    const caseId: string = gen?.caseId ?? (await meta('caseId'));
     const first = JSON.parse((await get(port, agent, '/api/tasks?pageSize=50', reviewer)).body);
     let deep = first.nextCursor as string;
     let deepPage = 2;
@@ -109,7 +119,7 @@ export async function benchQueries(): Promise<void> {
       ['board list dept open', `/api/supervision/tasks?bucket=open&department=${HEAVY_DEPARTMENT}`, supervisor, 'board'],
       ['case page', `/api/cases/${caseId}`, supervisor, 'case'],
     ];
-    if (tracked) cases.push(['tracking', `/api/track/${tracked.reference}?code=${tracked.trackingCode}`, undefined, 'track']);
+    cases.push(['tracking', `/api/track/${tracked.reference}?code=${tracked.trackingCode}`, undefined, 'track']);
     console.log(`${'request'.padEnd(28)} ${'p50'.padStart(7)} ${'p95'.padStart(7)} ${'p99'.padStart(7)}   target`);
     for (const [name, path, token, kind] of cases) {
       for (let i = 0; i < 20; i++) await get(port, agent, path, token); // warm-up
@@ -130,6 +140,10 @@ export async function benchQueries(): Promise<void> {
   } finally {
     agent.destroy();
     await app.close();
+    if (without) {
+      await scaleIndexes.up(db);
+      await db.raw('analyze tasks, cases');
+    }
     await db.destroy();
   }
 }

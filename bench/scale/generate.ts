@@ -180,6 +180,12 @@ export async function generateScaleData(db: Knex, n = SCALE_CASES): Promise<Gene
     );
     await c.query(`update timers set status = 'fired', fired_at = due_at where status = 'pending' and due_at <= now()`);
     await c.query(await cloneSql(c, 'case_events', 't', 'm.shift', 'm join case_events t on t.case_id = m.tpl_id', { case_id: 'm.id' }, ['id']));
+    // What the queries bench needs when it reuses this database (BENCH_REUSE): a real case's tracking code.
+    await c.query('create table if not exists bench_meta (key text primary key, value jsonb not null)');
+    await c.query(`insert into bench_meta values ('tracking', $1), ('caseId', $2) on conflict (key) do update set value = excluded.value`, [
+      JSON.stringify(tracking),
+      JSON.stringify(templates.find((t) => t.label.includes('home visit'))!.caseId),
+    ]);
     await c.query('commit');
     await c.query('vacuum analyze');
     await c.query('checkpoint');
