@@ -151,16 +151,25 @@ export async function listTasks(db: Db, f: TaskFilter, page: { sort: TaskSort; a
       .join('cases', 'cases.id', 'tasks.case_id')
       .leftJoin('users', 'users.id', 'tasks.assignee_id')
       .select('tasks.*', 'cases.reference', 'cases.applicant_name', 'cases.version as case_version', 'users.display_name as assignee_name');
-  if (!after) return withCase(applyFilter(db('tasks'), f)).orderByRaw(order).limit(page.limit).offset(page.offset ?? 0);
-  if (after.at === null) {
+  if (after?.at === null) {
     return withCase(applyFilter(db('tasks'), f).whereNull(column).andWhere('tasks.id', '>', after.id)).orderByRaw(order).limit(page.limit);
   }
-  const dated = applyFilter(db('tasks').select('tasks.id'), f)
-    .whereRaw(`(${column}, tasks.id) > (?, ?)`, [after.at, after.id])
+  let start = after?.at ? { at: after.at, id: after.id } : undefined;
+  let rest = f;
+  if (page.sort === 'due' && f.notOverdueAt) {
+    // "Not overdue" is due after now or undated: the same two ranges, starting at (now, the last id).
+    const bound = { at: f.notOverdueAt, id: 'ffffffff-ffff-ffff-ffff-ffffffffffff' };
+    if (!start || start.at <= bound.at) start = bound;
+    rest = { ...f, notOverdueAt: undefined };
+  }
+  const offset = after ? 0 : (page.offset ?? 0);
+  if (!start) return withCase(applyFilter(db('tasks'), f)).orderByRaw(order).limit(page.limit).offset(offset);
+  const dated = applyFilter(db('tasks').select('tasks.id'), rest)
+    .whereRaw(`(${column}, tasks.id) > (?, ?)`, [start.at, start.id])
     .orderByRaw(order)
-    .limit(page.limit);
-  const undated = applyFilter(db('tasks').select('tasks.id'), f).whereNull(column).orderBy('tasks.id').limit(page.limit);
-  return withCase(db('tasks').whereRaw('tasks.id in ((?) union all (?))', [dated, undated])).orderByRaw(order).limit(page.limit);
+    .limit(offset + page.limit);
+  const undated = applyFilter(db('tasks').select('tasks.id'), rest).whereNull(column).orderBy('tasks.id').limit(offset + page.limit);
+  return withCase(db('tasks').whereRaw('tasks.id in ((?) union all (?))', [dated, undated])).orderByRaw(order).limit(page.limit).offset(offset);
 }
 
 /**

@@ -26,8 +26,9 @@ beforeAll(async () => {
   // Some tasks without a due date (they sort last) and two sharing one (the id breaks the tie).
   const { db } = ctx.database;
   const live = await db('tasks').whereIn('case_id', caseIds).whereIn('status', ['open', 'claimed']).where({ department: 'county-verification' }).orderBy('opened_at');
+  for (const [i, t] of live.entries()) await db('tasks').where({ id: t.id }).update({ due_at: new Date(ctx.clock.now().getTime() + (i + 1) * 86_400_000) });
   await db('tasks').whereIn('id', [live[1].id, live[4].id]).update({ due_at: null });
-  await db('tasks').where({ id: live[3].id }).update({ due_at: live[2].due_at });
+  await db('tasks').where({ id: live[3].id }).update({ due_at: new Date(ctx.clock.now().getTime() + 3 * 86_400_000) });
 });
 
 async function walk(user: string, query: string, pageSize: number): Promise<string[]> {
@@ -51,6 +52,17 @@ describe('queries at scale', () => {
       expect(whole.length).toBeGreaterThanOrEqual(7);
       for (const size of [1, 2, 3]) expect(await walk(user, url, size), `${url} by ${size}`).toEqual(whole);
     }
+    // Not overdue (due after now, or undated) is the same two ranges from (now, …): with some overdue, paged and by page number.
+    const all = (await (await ctx.as('verify.xihu')).get('/api/tasks?pageSize=200')).json().items;
+    const saved = ctx.clock.current;
+    ctx.clock.current = new Date(all.filter((t: any) => t.dueAt)[2].dueAt); // the third due date: it and the earlier ones overdue
+    const now = ctx.clock.now().toISOString();
+    const notOverdue = all.filter((t: any) => t.dueAt === null || t.dueAt > now).map((t: any) => t.id);
+    expect(notOverdue.length).toBeLessThan(all.length);
+    expect(notOverdue.length).toBeGreaterThan(2);
+    for (const size of [1, 2]) expect(await walk('verify.xihu', '/api/tasks?overdue=false', size)).toEqual(notOverdue);
+    expect((await (await ctx.as('verify.xihu')).get('/api/tasks?overdue=false&pageSize=1&page=2')).json().items.map((t: any) => t.id)).toEqual(notOverdue.slice(1, 2));
+    ctx.clock.current = saved;
     const dues = (await (await ctx.as('verify.xihu')).get('/api/tasks?pageSize=200')).json().items.map((t: any) => t.dueAt ?? null);
     expect(dues).toContain(null);
     expect(dues.indexOf(null)).toBeGreaterThan(dues.findLastIndex((d: string | null) => d !== null));
