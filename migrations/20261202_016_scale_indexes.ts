@@ -26,10 +26,12 @@ export async function up(knex: Knex): Promise<void> {
   // The board's red (红牌) numbers per department and procedure, when they are counted up to the cap.
   await knex.raw(`create index if not exists tasks_live_dept_red on tasks (department, procedure_id, red_at) include (status, role, region_code) ${LIVE}`);
   // The board: every live task of a region and below, counted per department and procedure in
-  // one index-only pass.
-  await knex.raw(`create index if not exists tasks_live_region on tasks (region_code text_pattern_ops, department, procedure_id, due_at, red_at) ${LIVE}`);
+  // one index-only pass. Only the region is a key: with department and procedure as keys too the
+  // planner took this index for one department's count and read the whole region's range.
+  await knex.raw(`create index if not exists tasks_live_region on tasks (region_code text_pattern_ops) include (department, procedure_id, due_at, red_at) ${LIVE}`);
   // The board's counts by recorded escalation level (the earlier board), over all departments.
-  await knex.raw(`create index if not exists tasks_live_escalation on tasks (escalation, region_code text_pattern_ops) ${LIVE}`);
+  // And its list of them, oldest deadline first: one due-date range per level, merged.
+  await knex.raw(`create index if not exists tasks_live_escalation on tasks (escalation, due_at, id) include (region_code) ${LIVE}`);
   // The board's lists over all departments, in due-date order.
   await knex.raw(`create index if not exists tasks_live_due on tasks (due_at, id) include (region_code, department, procedure_id, red_at, escalation) ${LIVE}`);
   // Cases opened and closed per day (the board's 30 days) for a region prefix.

@@ -239,14 +239,17 @@ export async function unclaimTask(db: Db, id: string): Promise<void> {
   await db('tasks').where({ id, status: 'claimed' }).update({ status: 'open', assignee_id: null });
 }
 
-/** Live tasks that have been warned or are overdue in a region and below, oldest deadline first. */
+/**
+ * Live tasks that have been warned or are overdue in a region and below, oldest deadline first:
+ * the first `limit` of each level (an index range each), merged — not a sort of every escalated task.
+ */
 export async function listEscalated(db: Db, regionPrefix: string, limit: number): Promise<InboxRow[]> {
+  const level = (escalation: EscalationLevel) =>
+    applyFilter(db('tasks').select('tasks.id'), { regionPrefix, statuses: LIVE_STATUSES, escalation }).orderBy([{ column: 'tasks.due_at' }, { column: 'tasks.id' }]).limit(limit);
   return db('tasks')
     .join('cases', 'cases.id', 'tasks.case_id')
     .leftJoin('users', 'users.id', 'tasks.assignee_id')
-    .whereIn('tasks.status', LIVE_STATUSES)
-    .andWhereNot('tasks.escalation', 'none')
-    .andWhere('tasks.region_code', 'like', `${regionPrefix}%`)
+    .whereRaw('tasks.id in ((?) union all (?) union all (?))', [level('warned'), level('overdue'), level('red')])
     .select('tasks.*', 'cases.reference', 'cases.applicant_name', 'cases.version as case_version', 'users.display_name as assignee_name')
     .orderBy([{ column: 'tasks.due_at' }, { column: 'tasks.id' }])
     .limit(limit);
