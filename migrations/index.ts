@@ -13,6 +13,7 @@ import * as operations from './20261202_014_operations.ts';
 import * as provisionalCalendar from './20261202_012_provisional_calendar.ts';
 import * as definitionMigrations from './20261202_015_definition_migrations.ts';
 import * as paymentDelivery from './20261202_013_payment_delivery.ts';
+import * as scaleIndexes from './20261202_016_scale_indexes.ts';
 
 // Migrations are listed here (not discovered on disk) so they load the same way under
 // tsx, vitest and any bundler. Append only; never edit a migration that has shipped.
@@ -31,6 +32,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down?(k: Knex): P
   '20261202_012_provisional_calendar': provisionalCalendar,
   '20261202_015_definition_migrations': definitionMigrations,
   '20261202_013_payment_delivery': paymentDelivery,
+  '20261202_016_scale_indexes': scaleIndexes,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -149,27 +149,40 @@ const SORT_COLUMN: Record<TaskSort, string> = { due: 'tasks.due_at', opened: 'ta
 /**
  * One page of tasks with their case's reference, in (due date, nulls last | opened), id order,
  * after `after` (keyset: the cost of a page does not grow with its depth) or at `offset`.
+ *
+ * After a key with a date, the page is the rows after it as a row comparison `(at, id) > (…)` —
+ * an index range that starts at the key — plus, in case that runs out, the first rows without a
+ * date (they sort last). An OR of the two would be a filter, not a range: every earlier row of
+ * the queue read again on each page.
  */
 export async function listTasks(db: Db, f: TaskFilter, page: { sort: TaskSort; after?: TaskKey; offset?: number; limit: number }): Promise<InboxRow[]> {
   const column = SORT_COLUMN[page.sort];
-  const q = applyFilter(db('tasks').join('cases', 'cases.id', 'tasks.case_id').leftJoin('users', 'users.id', 'tasks.assignee_id'), f);
+  const order = `${column} asc nulls last, tasks.id asc`;
   const after = page.after;
-  if (after) {
-    // Rows after (at, id) in "at asc nulls last, id asc" order.
-    if (after.at === null) q.andWhere((w) => w.whereNull(column).andWhere('tasks.id', '>', after.id));
-    else
-      q.andWhere((w) =>
-        w
-          .where(column, '>', after.at!)
-          .orWhere((x) => x.where(column, '=', after.at!).andWhere('tasks.id', '>', after.id))
-          .orWhereNull(column),
-      );
+  const withCase = (q: Knex.QueryBuilder) =>
+    q
+      .join('cases', 'cases.id', 'tasks.case_id')
+      .leftJoin('users', 'users.id', 'tasks.assignee_id')
+      .select('tasks.*', 'cases.reference', 'cases.applicant_name', 'cases.version as case_version', 'users.display_name as assignee_name');
+  if (after?.at === null) {
+    return withCase(applyFilter(db('tasks'), f).whereNull(column).andWhere('tasks.id', '>', after.id)).orderByRaw(order).limit(page.limit);
   }
-  return q
-    .select('tasks.*', 'cases.reference', 'cases.applicant_name', 'cases.version as case_version', 'users.display_name as assignee_name')
-    .orderByRaw(`${column} asc nulls last, tasks.id asc`)
-    .limit(page.limit)
-    .offset(after ? 0 : (page.offset ?? 0));
+  let start = after?.at ? { at: after.at, id: after.id } : undefined;
+  let rest = f;
+  if (page.sort === 'due' && f.notOverdueAt) {
+    // "Not overdue" is due after now or undated: the same two ranges, starting at (now, the last id).
+    const bound = { at: f.notOverdueAt, id: 'ffffffff-ffff-ffff-ffff-ffffffffffff' };
+    if (!start || start.at <= bound.at) start = bound;
+    rest = { ...f, notOverdueAt: undefined };
+  }
+  const offset = after ? 0 : (page.offset ?? 0);
+  if (!start) return withCase(applyFilter(db('tasks'), f)).orderByRaw(order).limit(page.limit).offset(offset);
+  const dated = applyFilter(db('tasks').select('tasks.id'), rest)
+    .whereRaw(`(${column}, tasks.id) > (?, ?)`, [start.at, start.id])
+    .orderByRaw(order)
+    .limit(offset + page.limit);
+  const undated = applyFilter(db('tasks').select('tasks.id'), rest).whereNull(column).orderBy('tasks.id').limit(offset + page.limit);
+  return withCase(db('tasks').whereRaw('tasks.id in ((?) union all (?))', [dated, undated])).orderByRaw(order).limit(page.limit).offset(offset);
 }
 
 /**
@@ -212,6 +225,23 @@ export async function boardCounts(db: Db, regionPrefix: string, now: Date, dueSo
     .orderBy(['tasks.department', 'tasks.procedure_id']);
 }
 
+/**
+ * The (department, procedure) pairs that have live tasks, anywhere: a skip scan of
+ * tasks_live_dept_procedure, one index probe per pair, however many tasks each pair holds.
+ */
+export async function liveTaskPairs(db: Db): Promise<Array<{ department: string; procedure_id: string }>> {
+  // `department >= ''` only gives the first probe a start key (every department matches).
+  const result = await db.raw(`with recursive p as (
+      (select department, procedure_id from tasks where status in ('open', 'claimed') and department >= '' order by department, procedure_id limit 1)
+      union all
+      select x.department, x.procedure_id from p cross join lateral (
+        select t.department, t.procedure_id from tasks t
+        where t.status in ('open', 'claimed') and t.department >= p.department and (t.department, t.procedure_id) > (p.department, p.procedure_id)
+        order by t.department, t.procedure_id limit 1) x
+    ) select department, procedure_id from p`);
+  return result.rows;
+}
+
 /** 委派 / 改派: the task is claimed by `userId`, whoever held it before. */
 export async function assignTask(db: Db, id: string, userId: string): Promise<void> {
   await db('tasks').where({ id }).whereIn('status', LIVE_STATUSES).update({ status: 'claimed', assignee_id: userId });
@@ -222,14 +252,17 @@ export async function unclaimTask(db: Db, id: string): Promise<void> {
   await db('tasks').where({ id, status: 'claimed' }).update({ status: 'open', assignee_id: null });
 }
 
-/** Live tasks that have been warned or are overdue in a region and below, oldest deadline first. */
+/**
+ * Live tasks that have been warned or are overdue in a region and below, oldest deadline first:
+ * the first `limit` of each level (an index range each), merged — not a sort of every escalated task.
+ */
 export async function listEscalated(db: Db, regionPrefix: string, limit: number): Promise<InboxRow[]> {
+  const level = (escalation: EscalationLevel) =>
+    applyFilter(db('tasks').select('tasks.id'), { regionPrefix, statuses: LIVE_STATUSES, escalation }).orderBy([{ column: 'tasks.due_at' }, { column: 'tasks.id' }]).limit(limit);
   return db('tasks')
     .join('cases', 'cases.id', 'tasks.case_id')
     .leftJoin('users', 'users.id', 'tasks.assignee_id')
-    .whereIn('tasks.status', LIVE_STATUSES)
-    .andWhereNot('tasks.escalation', 'none')
-    .andWhere('tasks.region_code', 'like', `${regionPrefix}%`)
+    .whereRaw('tasks.id in ((?) union all (?) union all (?))', [level('warned'), level('overdue'), level('red')])
     .select('tasks.*', 'cases.reference', 'cases.applicant_name', 'cases.version as case_version', 'users.display_name as assignee_name')
     .orderBy([{ column: 'tasks.due_at' }, { column: 'tasks.id' }])
     .limit(limit);

@@ -25,6 +25,8 @@ export const BUCKETS = ['open', 'dueSoon', 'overdue', 'red'] as const;
 export type Bucket = (typeof BUCKETS)[number];
 export const DUE_SOON_WORKING_DAYS = 2;
 export const DAILY_DAYS = 30;
+/** The earlier board lists this many escalated tasks, oldest deadline first (listSupervisionTasks pages through all). */
+export const LEGACY_LIST = 50;
 
 function assertSupervisor(actor: Actor): void {
   if (!actor.roles.includes('supervisor') && !actor.roles.includes('admin')) {
@@ -67,21 +69,68 @@ function listQueries(scope: { department?: string; procedure?: string }) {
   ) as Record<Bucket, string>;
 }
 
-type Counts = Record<Bucket, number>;
-const zero = (): Counts => ({ open: 0, dueSoon: 0, overdue: 0, red: 0 });
-const add = (into: Counts, r: tasks.BoardRow) => {
-  into.open += Number(r.open);
-  into.dueSoon += Number(r.due_soon);
-  into.overdue += Number(r.overdue);
-  into.red += Number(r.red);
+type Counts = Record<Bucket, number> & { capped: Bucket[] };
+const zero = (): Counts => ({ open: 0, dueSoon: 0, overdue: 0, red: 0, capped: [] });
+const add = (into: Counts, r: Cell) => {
+  for (const b of BUCKETS) {
+    into[b] += r[b];
+    if (r.capped.includes(b) && !into.capped.includes(b)) into.capped.push(b);
+  }
 };
+
+/**
+ * The board counts exactly (one index-only pass over the region's live tasks) while the region
+ * holds fewer live tasks than this; past it, each number per department and procedure is counted
+ * up to COUNT_CAP and a number that reached it is marked capped ("10,000+"), so a province's
+ * board costs at most the cap per number, not its whole backlog.
+ */
+export const BOARD_EXACT_BELOW = 50_000;
+
+interface Cell extends Record<Bucket, number> {
+  department: string;
+  procedure_id: string;
+  capped: Bucket[];
+}
+
+export async function boardCells(db: Db, regionPrefix: string, now: Date, soon: Date, limits = { exactBelow: BOARD_EXACT_BELOW, cap: COUNT_CAP }): Promise<Cell[]> {
+  const { live } = await tasks.countTasksCapped(db, { live: { regionPrefix, statuses: tasks.LIVE_STATUSES } }, limits.exactBelow);
+  if (live < limits.exactBelow) {
+    return (await tasks.boardCounts(db, regionPrefix, now, soon)).map((r) => ({
+      department: r.department,
+      procedure_id: r.procedure_id,
+      open: Number(r.open),
+      dueSoon: Number(r.due_soon),
+      overdue: Number(r.overdue),
+      red: Number(r.red),
+      capped: [],
+    }));
+  }
+  const pairs = await tasks.liveTaskPairs(db);
+  const filters: Record<string, tasks.TaskFilter> = {};
+  for (const [i, p] of pairs.entries()) {
+    for (const b of BUCKETS) {
+      filters[`${i}:${b}`] = { regionPrefix, statuses: tasks.LIVE_STATUSES, department: p.department, procedureId: p.procedure_id, ...bucketFilter(b, now, soon) };
+    }
+  }
+  const n = await tasks.countTasksCapped(db, filters, limits.cap);
+  return pairs
+    .map((p, i) => {
+      const cell: Cell = { department: p.department, procedure_id: p.procedure_id, open: 0, dueSoon: 0, overdue: 0, red: 0, capped: [] };
+      for (const b of BUCKETS) {
+        cell[b] = n[`${i}:${b}`];
+        if (cell[b] >= limits.cap) cell.capped.push(b);
+      }
+      return cell;
+    })
+    .filter((c) => c.open > 0);
+}
 
 export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
   assertSupervisor(actor);
   const now = ctx.clock();
   const calendar = await ctx.calendars.forRegion(db, actor.regionCode);
   const soon = dueSoonUntil(calendar, now);
-  const rows = await tasks.boardCounts(db, actor.regionCode, now, soon);
+  const rows = await boardCells(db, actor.regionCode, now, soon);
   const byDepartment = new Map<string, Counts>();
   const byProcedure = new Map<string, Counts>();
   const total = zero();
@@ -101,8 +150,10 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
     return { day, opened: perDay.opened.get(day) ?? 0, closed: perDay.closed.get(day) ?? 0 };
   });
 
-  // The earlier board: warned, overdue and red tasks by escalation level (kept as it was).
-  const escalated = await tasks.listEscalated(db, actor.regionCode, 1000);
+  // The earlier board: warned, overdue and red tasks by recorded escalation level — the oldest
+  // deadlines listed (LEGACY_LIST), each level counted up to the cap (exact below it), so neither
+  // grows with a province's backlog.
+  const escalated = await tasks.listEscalated(db, actor.regionCode, LEGACY_LIST);
   const remaining = remainingFn(calendar, now);
   const legacy = new Map<string, Array<ReturnType<typeof inboxItem>>>();
   for (const r of escalated) {
@@ -110,7 +161,12 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
     const view = inboxItem(def, { ...r, actions: taskActions(actor, def, r) }, remaining);
     legacy.set(r.department, [...(legacy.get(r.department) ?? []), view]);
   }
-  const level = (l: string) => escalated.filter((r) => r.escalation === l).length;
+  const levels = await tasks.countTasksCapped(
+    db,
+    Object.fromEntries((['warned', 'overdue', 'red'] as const).map((escalation) => [escalation, { regionPrefix: actor.regionCode, statuses: tasks.LIVE_STATUSES, escalation }])),
+    COUNT_CAP,
+  );
+  const level = (l: 'warned' | 'overdue' | 'red') => Math.min(levels[l], COUNT_CAP);
   // 主动发现 (docs/leads.md): the region's leads; overdue = open past its review due date, now.
   const leadBlock = await leadCounts(db, actor.regionCode, now);
 
@@ -118,6 +174,7 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
     regionCode: actor.regionCode,
     asOf: now.toISOString(),
     dueSoonUntil: soon.toISOString(),
+    countCap: COUNT_CAP,
     counts: {
       total: { ...total, tasks: listQueries({}) },
       byDepartment: [...byDepartment].map(([department, c]) => ({ department, departmentName: departmentName(department), ...c, tasks: listQueries({ department }) })),

@@ -8,6 +8,9 @@ const counts = {
   dueSoon: z.number().int().describe('Due within 2 working days, not yet overdue'),
   overdue: z.number().int().describe('黄牌: due date passed, not yet red'),
   red: z.number().int().describe('红牌: past the red-card date'),
+  capped: z
+    .array(z.enum(['open', 'dueSoon', 'overdue', 'red']))
+    .describe('The numbers here that are lower bounds: a part of them stopped at countCap ("10,000+"); empty when all are exact'),
   tasks: z
     .object({ open: z.string(), dueSoon: z.string(), overdue: z.string(), red: z.string() })
     .describe('For each number, the listSupervisionTasks URL (GET) that lists the tasks behind it'),
@@ -18,6 +21,7 @@ const boardSchema = z
     regionCode: z.string(),
     asOf: z.string().describe('The instant the counts were computed at (from due dates, not from the timer worker)'),
     dueSoonUntil: z.string().describe('End of the 2nd working day from asOf'),
+    countCap: z.number().int().describe('Where a region holds 50,000 live tasks or more, each number per department and procedure stops here; below that every number is exact'),
     counts: z.object({
       total: z.object(counts).meta({ id: 'BoardCounts' }),
       byDepartment: z.array(z.object({ department: z.string(), departmentName: z.string(), ...counts })),
@@ -37,10 +41,10 @@ const boardSchema = z
       .describe('主动发现 leads of the region and below (docs/leads.md)'),
     totals: z
       .object({ warned: z.number().int(), overdue: z.number().int(), red: z.number().int() })
-      .describe('Earlier board: live tasks by recorded escalation level'),
+      .describe('Earlier board: live tasks by recorded escalation level; each stops at 10,000 (exact below it, "10,000 or more" at it)'),
     departments: z
       .array(z.object({ department: z.string(), departmentName: z.string(), tasks: z.array(inboxItemSchema) }))
-      .describe('Earlier board: warned, overdue and red tasks by department (at most 1,000; prefer listSupervisionTasks)'),
+      .describe('Earlier board: warned, overdue and red tasks by department, the 50 oldest deadlines (all of them: listSupervisionTasks)'),
   })
   .meta({ id: 'SupervisionBoard' });
 
@@ -61,6 +65,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         summary: '督办看板：各部门、各事项的在办、即将到期、超期（黄牌）、红牌数，及近30天受理与办结量',
         description:
           "Live tasks of the caller's region and below counted by department and by procedure: open, due within 2 working days, overdue (黄牌), red (红牌) — each number with the listSupervisionTasks URL of the tasks behind it — and cases opened and closed per day for the last 30 days. " +
+          'Counts are exact while the region holds fewer than 50,000 live tasks; past that each number per department and procedure is counted up to countCap (10,000) and `capped` names the numbers that are lower bounds (\"10,000+\"). ' +
           'Still carries the earlier lists (`totals`, `departments`: tasks by recorded escalation level). Who: supervisors and admins (their region and below).',
         response: { 200: boardSchema, ...refusals('ROLE_REQUIRED') },
       },

@@ -690,7 +690,7 @@ export interface paths {
         };
         /**
          * 督办看板：各部门、各事项的在办、即将到期、超期（黄牌）、红牌数，及近30天受理与办结量
-         * @description Live tasks of the caller's region and below counted by department and by procedure: open, due within 2 working days, overdue (黄牌), red (红牌) — each number with the listSupervisionTasks URL of the tasks behind it — and cases opened and closed per day for the last 30 days. Still carries the earlier lists (`totals`, `departments`: tasks by recorded escalation level). Who: supervisors and admins (their region and below).
+         * @description Live tasks of the caller's region and below counted by department and by procedure: open, due within 2 working days, overdue (黄牌), red (红牌) — each number with the listSupervisionTasks URL of the tasks behind it — and cases opened and closed per day for the last 30 days. Counts are exact while the region holds fewer than 50,000 live tasks; past that each number per department and procedure is counted up to countCap (10,000) and `capped` names the numbers that are lower bounds ("10,000+"). Still carries the earlier lists (`totals`, `departments`: tasks by recorded escalation level). Who: supervisors and admins (their region and below).
          */
         get: operations["getSupervisionBoard"];
         put?: never;
@@ -1572,6 +1572,8 @@ export interface components {
             overdue: number;
             /** @description 红牌: past the red-card date */
             red: number;
+            /** @description The numbers here that are lower bounds: a part of them stopped at countCap ("10,000+"); empty when all are exact */
+            capped: ("open" | "dueSoon" | "overdue" | "red")[];
             /** @description For each number, the listSupervisionTasks URL (GET) that lists the tasks behind it */
             tasks: {
                 open: string;
@@ -5512,6 +5514,8 @@ export interface components {
             asOf: string;
             /** @description End of the 2nd working day from asOf */
             dueSoonUntil: string;
+            /** @description Where a region holds 50,000 live tasks or more, each number per department and procedure stops here; below that every number is exact */
+            countCap: number;
             counts: {
                 total: components["schemas"]["BoardCounts"];
                 byDepartment: {
@@ -5525,6 +5529,8 @@ export interface components {
                     overdue: number;
                     /** @description 红牌: past the red-card date */
                     red: number;
+                    /** @description The numbers here that are lower bounds: a part of them stopped at countCap ("10,000+"); empty when all are exact */
+                    capped: ("open" | "dueSoon" | "overdue" | "red")[];
                     /** @description For each number, the listSupervisionTasks URL (GET) that lists the tasks behind it */
                     tasks: {
                         open: string;
@@ -5544,6 +5550,8 @@ export interface components {
                     overdue: number;
                     /** @description 红牌: past the red-card date */
                     red: number;
+                    /** @description The numbers here that are lower bounds: a part of them stopped at countCap ("10,000+"); empty when all are exact */
+                    capped: ("open" | "dueSoon" | "overdue" | "red")[];
                     /** @description For each number, the listSupervisionTasks URL (GET) that lists the tasks behind it */
                     tasks: {
                         open: string;
@@ -5578,13 +5586,13 @@ export interface components {
                     closed: string;
                 };
             };
-            /** @description Earlier board: live tasks by recorded escalation level */
+            /** @description Earlier board: live tasks by recorded escalation level; each stops at 10,000 (exact below it, "10,000 or more" at it) */
             totals: {
                 warned: number;
                 overdue: number;
                 red: number;
             };
-            /** @description Earlier board: warned, overdue and red tasks by department (at most 1,000; prefer listSupervisionTasks) */
+            /** @description Earlier board: warned, overdue and red tasks by department, the 50 oldest deadlines (all of them: listSupervisionTasks) */
             departments: {
                 department: string;
                 departmentName: string;
