@@ -1,6 +1,6 @@
 /**
  * npm run bench — against PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test);
- * creates and drops its own database `onewindow_bench_<pid>` (BENCH_DB to name it). BENCH_ONLY=transitions|timers|tracking|deep-json|startup|memory|graphile runs one part.
+ * creates and drops its own database `onewindow_bench_<pid>` (BENCH_DB to name it). BENCH_ONLY=transitions|timers|tracking|deep-json|startup|memory|graphile|scaleout runs one part.
  */
 import { describeMachine, dropBenchDatabase } from './support.ts';
 import { benchDeepJson } from './deepJson.ts';
@@ -10,6 +10,7 @@ import { benchTransitions } from './transitions.ts';
 import { benchStartup } from './startup.ts';
 import { benchMemory } from './memory.ts';
 import { benchGraphile } from './graphile.ts';
+import { benchScaleout } from './scaleout.ts';
 
 console.log(await describeMachine());
 const only = process.env.BENCH_ONLY;
@@ -20,4 +21,5 @@ if (!only || only === 'deep-json') await benchDeepJson();
 if (!only || only === 'graphile') await benchGraphile();
 if (!only || only === 'startup') await benchStartup();
 if (!only || only === 'memory') await benchMemory();
+if (!only || only === 'scaleout') await benchScaleout();
 await dropBenchDatabase();
