@@ -1,23 +1,32 @@
 /**
- * Timer firing: throughput for a backlog of due timers with 1 and 3 worker processes, and the
- * lag from due to fired for timers falling due while 1M others wait in the table.
+ * Timer firing: throughput for a backlog of due timers with 1, 2 and 4 worker processes (the
+ * compiled worker, dist/server/worker.js), SQL round trips and Node CPU per firing, and the lag
+ * from due to fired for timers falling due while 1M others wait in the table. The ratio to the
+ * HTTP transition rate uses the transitions part's figure of the same run
+ * (globalThis.benchHttpTransitionsPerSecond) or BENCH_HTTP_RATE.
  *
- *   BENCH_TIMERS (default 100000)   due timers in the throughput backlog
- *   BENCH_PENDING (default 1000000) future timers sitting in the table during the lag test
- *   BENCH_LAG_SECONDS (default 20), BENCH_LAG_RATE (default 100 timers/s)
+ *   BENCH_TIMERS (default 100000, small 10000)   due timers in the throughput backlog
+ *   BENCH_PENDING (default 1000000, small 100000) future timers sitting in the table during the lag test
+ *   BENCH_LAG_SECONDS (default 20, small 8), BENCH_LAG_RATE (default 100 timers/s)
+ *   BENCH_WORKERS (default 1,2,4)
  */
 import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { ensureServerBuild } from '../scripts/build-server.ts';
 import type { Knex } from 'knex';
 import { TEST_DATA_KEYS, createEngine } from '../src/services.ts';
 import { PersonalDataCipher } from '../src/engine/personalData.ts';
 import { TimerWorker } from '../src/worker/timerWorker.ts';
 import { benchUrl, freshBenchDatabase, openCases, summarise } from './support.ts';
 
-const TIMERS = Number(process.env.BENCH_TIMERS ?? 100_000);
-const PENDING = Number(process.env.BENCH_PENDING ?? 1_000_000);
-const LAG_SECONDS = Number(process.env.BENCH_LAG_SECONDS ?? 20);
+const SMALL = process.env.BENCH_SCALE === 'small';
+const TIMERS = Number(process.env.BENCH_TIMERS ?? (SMALL ? 10_000 : 100_000));
+const PENDING = Number(process.env.BENCH_PENDING ?? (SMALL ? 100_000 : 1_000_000));
+const LAG_SECONDS = Number(process.env.BENCH_LAG_SECONDS ?? (SMALL ? 8 : 20));
+const WORKERS = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number);
 const LAG_RATE = Number(process.env.BENCH_LAG_RATE ?? 100);
 const CASES = 1000;
+const ROOT = path.resolve(import.meta.dirname, '..');
 
 /** Inserts `n` warning timers on the cases' live tasks, due at `dueSql` (an SQL expression of g). */
 async function insertTimers(db: Knex, n: number, dueSql: string): Promise<void> {
@@ -32,7 +41,7 @@ async function insertTimers(db: Knex, n: number, dueSql: string): Promise<void> 
 
 function workerProcess(id: string, now: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist/server/worker.js')], {
       env: { ...process.env, DATABASE_URL: benchUrl, ONEWINDOW_DATA_KEYS: TEST_DATA_KEYS, WORKER_ID: id, WORKER_EXIT_WHEN_IDLE: '1', WORKER_BATCH: '200', ONEWINDOW_NOW: now },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -42,7 +51,7 @@ function workerProcess(id: string, now: string): Promise<number> {
   });
 }
 
-async function throughput(db: Knex, workers: number): Promise<void> {
+async function throughput(db: Knex, workers: number): Promise<number> {
   await db('timers').delete();
   // Due in the past, spread over the last day so consecutive timers hit different cases.
   await insertTimers(db, TIMERS, `now() - (random() * interval '1 day')`);
@@ -52,7 +61,35 @@ async function throughput(db: Knex, workers: number): Promise<void> {
   const fired = await Promise.all(Array.from({ length: workers }, (_, i) => workerProcess(`bench-${workers}-${i}`, now)));
   const seconds = (performance.now() - t0) / 1000;
   const total = fired.reduce((a, b) => a + b, 0);
-  console.log(`${workers} worker${workers > 1 ? 's' : ' '} firing ${TIMERS} due timers: ${(total / seconds).toFixed(0)} timers/s (${total} fired in ${seconds.toFixed(1)} s, incl. process start-up)`);
+  const http = Number((globalThis as { benchHttpTransitionsPerSecond?: number }).benchHttpTransitionsPerSecond ?? process.env.BENCH_HTTP_RATE ?? NaN);
+  const ratio = Number.isFinite(http) ? `, ${(total / seconds / http).toFixed(2)} × HTTP transitions (${http.toFixed(0)}/s)` : '';
+  console.log(`${workers} worker${workers > 1 ? 's' : ' '} firing ${TIMERS} due timers: ${(total / seconds).toFixed(0).padStart(5)} timers/s${ratio} (${total} fired in ${seconds.toFixed(1)} s, incl. process start-up)`);
+  return total / seconds;
+}
+
+/** In-process: SQL statements (round trips) and Node CPU per firing, one worker, for 2,000 timers. */
+async function profile(db: Knex): Promise<void> {
+  await db('timers').delete();
+  const n = Math.min(2000, TIMERS);
+  await insertTimers(db, n, `now() - (random() * interval '1 day')`);
+  await db.raw('analyze timers');
+  const engine = createEngine({ cipher: PersonalDataCipher.fromSpec(TEST_DATA_KEYS) });
+  let statements = 0;
+  const count = () => statements++;
+  db.on('query', count);
+  const worker = new TimerWorker({ db, engine, workerId: 'profile', batchSize: 200 });
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let fired = 0;
+  for (;;) {
+    const r = await worker.runOnce();
+    fired += r.fired + r.moot;
+    if (r.claimed === 0) break;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  db.off('query', count);
+  console.log(`one in-process worker (pool ${(db.client as any).config.pool?.max}, ${worker.concurrency} groups): ${(fired / seconds).toFixed(0)} timers/s, ${(statements / fired).toFixed(1)} SQL statements and ${((cpu.user + cpu.system) / 1000 / fired).toFixed(2)} ms Node CPU per firing`);
 }
 
 async function lag(db: Knex): Promise<void> {
@@ -78,11 +115,12 @@ async function lag(db: Knex): Promise<void> {
 
 export async function benchTimers(): Promise<void> {
   console.log(`\n## Timers: ${TIMERS} due timers; lag with ${PENDING} pending`);
+  await ensureServerBuild();
   const db = await freshBenchDatabase();
   try {
     await openCases(db, CASES);
-    await throughput(db, 1);
-    await throughput(db, 3);
+    await profile(db);
+    for (const w of WORKERS) await throughput(db, w);
     await lag(db);
   } finally {
     await db.destroy();

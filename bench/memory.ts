@@ -1,0 +1,93 @@
+/**
+ * Resident memory (VmRSS) of the compiled service (dist/server/main.js, timer worker inside):
+ * PostgreSQL mode idle and under inbox load (clients reading a reviewer's inbox and the
+ * supervisor board), at 10k cases and again after growing the database; then the embedded
+ * (PGlite) mode idle on its second start.
+ *
+ *   BENCH_MEMORY_CASES (default 1000000, small 100000)  cases of the larger database
+ *   BENCH_MEMORY_SECONDS (default 15, small 5)          inbox load per phase
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ensureServerBuild } from '../scripts/build-server.ts';
+import { DEMO_PASSWORD } from '../src/seed.ts';
+import { freshBenchDatabase, growDatabase, openCases } from './support.ts';
+import { rssMb, startService, type Service } from './startup.ts';
+
+const SMALL = process.env.BENCH_SCALE === 'small';
+const LARGE = Number(process.env.BENCH_MEMORY_CASES ?? (SMALL ? 100_000 : 1_000_000));
+const SECONDS = Number(process.env.BENCH_MEMORY_SECONDS ?? (SMALL ? 5 : 15));
+const CLIENTS = 8;
+const ROOT = path.resolve(import.meta.dirname, '..');
+const MAIN = path.join(ROOT, 'dist/server/main.js');
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function token(url: string, username: string): Promise<string> {
+  const res = await fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: DEMO_PASSWORD }) });
+  return ((await res.json()) as { token: string }).token;
+}
+
+/** Idle RSS after settling, then peak and final RSS under inbox + board load. */
+async function measure(label: string, s: Service): Promise<void> {
+  const pid = s.servingPid();
+  await sleep(3000);
+  const idle = rssMb(pid);
+  const [clerk, supervisor] = await Promise.all([token(s.url, 'clerk.beishan'), token(s.url, 'supervisor.xihu')]);
+  let peak = idle;
+  let requests = 0;
+  let errors = 0;
+  const deadline = performance.now() + SECONDS * 1000;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 100);
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, i) => {
+      while (performance.now() < deadline) {
+        // Six inbox pages to one board view, as reviewers outnumber supervisors.
+        const board = i === 0 && requests % 7 === 0;
+        const res = await fetch(`${s.url}${board ? '/api/supervision' : '/api/tasks?limit=50'}`, { headers: { authorization: `Bearer ${board ? supervisor : clerk}` } });
+        await res.arrayBuffer();
+        requests++;
+        if (res.status !== 200) errors++;
+      }
+    }),
+  );
+  clearInterval(sampler);
+  const after = rssMb(pid);
+  console.log(`${label.padEnd(34)} idle ${idle.toFixed(0).padStart(4)} MB   under inbox load peak ${peak.toFixed(0).padStart(4)} MB, after ${after.toFixed(0).padStart(4)} MB  (${(requests / SECONDS).toFixed(0)} requests/s, ${errors} errors)`);
+}
+
+export async function benchMemory(): Promise<void> {
+  console.log(`\n## Memory: RSS of the compiled service, PostgreSQL mode at 10k and ${LARGE} cases (${CLIENTS} clients on inbox and board, ${SECONDS} s), embedded mode`);
+  await ensureServerBuild();
+  const db = await freshBenchDatabase();
+  try {
+    await openCases(db, 200);
+    await growDatabase(10_000 - 200);
+    // growDatabase names its cases GROWN-<n>: make room for the second growth.
+    await db.raw(`update cases set reference = 'G10K-' || substr(reference, 7) where reference like 'GROWN-%'`);
+    let s = await startService(process.execPath, [MAIN]);
+    await measure('PostgreSQL, 10k cases', s);
+    await s.stop();
+    const grown = await growDatabase(LARGE - 10_000);
+    s = await startService(process.execPath, [MAIN]);
+    await measure(`PostgreSQL, ${grown.cases} cases`, s);
+    await s.stop();
+  } finally {
+    await db.destroy();
+  }
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'onewindow-bench-pglite-'));
+  const embedded = { DATABASE_URL: undefined, ONEWINDOW_DATA_KEYS: undefined, ONEWINDOW_DATA_DIR: path.join(dataDir, 'pglite') };
+  try {
+    const first = await startService(process.execPath, [MAIN], embedded);
+    await sleep(3000);
+    const firstRss = rssMb(first.servingPid());
+    await first.stop();
+    const s = await startService(process.execPath, [MAIN], embedded);
+    console.log(`embedded (PGlite) first start (initdb + seed): ${firstRss.toFixed(0)} MB idle`);
+    await measure('embedded (PGlite), demo data', s);
+    await s.stop();
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * Start-up: `npm start` → first served request (GET /healthz answered 200), on a warm machine
+ * (bundle and workbench already built, the database migrated), in PostgreSQL mode; next to
+ * `node dist/server/main.js` alone (without npm and prestart) and the old TypeScript-loader
+ * start (`node --import tsx src/main.ts`), and the embedded (PGlite) mode's second start.
+ *
+ *   BENCH_STARTS (default 5, small 3)  starts measured per variant (median printed)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { ensureServerBuild } from '../scripts/build-server.ts';
+import { ensureWebBuild } from '../scripts/build-web.ts';
+import { TEST_DATA_KEYS } from '../src/services.ts';
+import { benchUrl, freshBenchDatabase } from './support.ts';
+
+const SMALL = process.env.BENCH_SCALE === 'small';
+const STARTS = Number(process.env.BENCH_STARTS ?? (SMALL ? 3 : 5));
+
+export interface Service {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  /** ms from spawn to the first 200 of GET /healthz. */
+  readyMs: number;
+  /** The node process serving (for npm start: npm's grandchild), for RSS. */
+  servingPid(): number;
+  stop(): Promise<void>;
+}
+
+/** A port nothing listens on (the OS picks it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function healthy(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/healthz', agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.setTimeout(1000, () => (req.destroy(), resolve(false)));
+  });
+}
+
+/** The process listening on `port` below `root` (npm → sh → node). */
+function listenerPid(root: number): number {
+  const children = (pid: number): number[] => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  };
+  let pid = root;
+  for (;;) {
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (/dist\/server\/main\.js|src\/main\.ts/.test(cmd) && !/\bnpm\b/.test(cmd.split('\0')[1] ?? '')) return pid;
+    const next = children(pid);
+    if (!next.length) return pid;
+    pid = next[0];
+  }
+}
+
+/** Resident set size in MB of a process (VmRSS). */
+export function rssMb(pid: number): number {
+  const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
+  return Number(line.split(/\s+/)[1]) / 1024;
+}
+
+/**
+ * Spawns the service (`command` with `args`, in its own process group) and waits for its first
+ * served request. `env` is merged over a quiet PostgreSQL-mode default.
+ */
+export async function startService(command: string, args: string[], env: Record<string, string | undefined> = {}): Promise<Service> {
+  const port = await freePort();
+  const t0 = performance.now();
+  const merged = { ...process.env, DATABASE_URL: benchUrl, ONEWINDOW_DATA_KEYS: TEST_DATA_KEYS, PORT: String(port), LOG_LEVEL: 'warn', ...env };
+  const child = spawn(command, args, {
+    env: Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as Record<string, string>,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    detached: true,
+  });
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  for (;;) {
+    if (exited) throw new Error(`${command} ${args.join(' ')} exited before serving`);
+    if (await healthy(port)) break;
+    if (performance.now() - t0 > 120_000) throw new Error('service did not start in 120 s');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const readyMs = performance.now() - t0;
+  return {
+    child,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    readyMs,
+    servingPid: () => listenerPid(child.pid!),
+    stop: async () => {
+      if (exited) return;
+      const done = new Promise((r) => child.on('exit', r));
+      process.kill(-child.pid!, 'SIGTERM');
+      await Promise.race([done, new Promise((r) => setTimeout(r, 10_000))]);
+      if (!exited) process.kill(-child.pid!, 'SIGKILL');
+    },
+  };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function measure(label: string, command: string, args: string[], env: Record<string, string | undefined> = {}): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < STARTS; i++) {
+    const s = await startService(command, args, env);
+    times.push(s.readyMs);
+    await s.stop();
+  }
+  const m = median(times);
+  console.log(`${label.padEnd(44)} ${m.toFixed(0).padStart(6)} ms median  (${times.map((t) => t.toFixed(0)).join(', ')} ms)`);
+  return m;
+}
+
+export async function benchStartup(): Promise<void> {
+  console.log(`\n## Start-up: spawn → first served request (GET /healthz 200), warm machine, median of ${STARTS}`);
+  const root = path.resolve(import.meta.dirname, '..');
+  // Warm: the bundle and the workbench built, the database migrated and seeded, the files in the page cache.
+  await ensureServerBuild();
+  await ensureWebBuild();
+  const db = await freshBenchDatabase();
+  await db.destroy();
+  const npm = process.env.npm_execpath ? [process.execPath, [process.env.npm_execpath]] as const : ['npm', []] as const;
+  await measure('npm start (prestart check + node dist/server)', npm[0], [...npm[1], 'start', '--silent', '--prefix', root]);
+  await measure('node dist/server/main.js', process.execPath, [path.join(root, 'dist/server/main.js')]);
+  await measure('node --import tsx src/main.ts (before)', process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts')]);
+  // Embedded: the first start creates and seeds the database; the figure is the next start.
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'onewindow-bench-pglite-'));
+  try {
+    const first = await startService(process.execPath, [path.join(root, 'dist/server/main.js')], { DATABASE_URL: undefined, ONEWINDOW_DATA_KEYS: undefined, ONEWINDOW_DATA_DIR: dataDir });
+    await first.stop();
+    console.log(`${'embedded (PGlite) first start, creates + seeds'.padEnd(44)} ${first.readyMs.toFixed(0).padStart(6)} ms`);
+    await measure('embedded (PGlite) next start', process.execPath, [path.join(root, 'dist/server/main.js')], { DATABASE_URL: undefined, ONEWINDOW_DATA_KEYS: undefined, ONEWINDOW_DATA_DIR: dataDir });
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,26 @@
+// npm start's prestart, in plain JavaScript so that a warm start pays no TypeScript loader: checks
+// that the server bundle (dist/server) and the workbench (web/dist) are newer than their sources,
+// and only when one is not runs scripts/build-server.ts (which rebuilds what is stale).
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..');
+const newest = (paths) => {
+  let n = 0;
+  for (const p of paths.map((x) => path.join(root, x))) {
+    if (!fs.existsSync(p)) continue;
+    const st = fs.statSync(p);
+    if (!st.isDirectory()) n = Math.max(n, st.mtimeMs);
+    else for (const e of fs.readdirSync(p, { recursive: true, withFileTypes: true })) if (e.isFile()) n = Math.max(n, fs.statSync(path.join(e.parentPath, e.name)).mtimeMs);
+  }
+  return n;
+};
+const oldest = (files) => Math.min(...files.map((f) => (fs.existsSync(path.join(root, f)) ? fs.statSync(path.join(root, f)).mtimeMs : 0)));
+// The same source lists as scripts/build-server.ts and scripts/build-web.ts.
+const serverFresh = oldest(['dist/server/main.js', 'dist/server/worker.js']) >= newest(['src', 'workflows', 'migrations', 'package.json', 'scripts/build-server.ts']);
+const webFresh = oldest(['web/dist/index.html']) >= newest(['web/src', 'web/index.html', 'web/vite.config.ts', 'web/public']);
+if (!serverFresh || !webFresh) {
+  const r = spawnSync(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'scripts/build-server.ts')], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
