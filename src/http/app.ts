@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import type { Engine } from '../engine/engine.ts';
 import { installAuth } from './auth.ts';
 import { installErrorHandling } from './errors.ts';
+import { serviceUnavailable } from '../engine/errors.ts';
 import { installHardening, installOverload, type OverloadOptions } from './hardening.ts';
 import { installLogBindings } from './logging.ts';
 import { createMetrics, installHttpMetrics, type Metrics } from '../metrics/index.ts';
@@ -66,6 +67,7 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
+  installDrainRefusal(app);
   // Without one given (tests), a registry of this app's own, minus the process collectors main.ts adds.
   const metrics = deps.metrics ?? createMetrics({ processMetrics: false });
   metrics.bindDatabase(deps.db, deps.engine.clock);
@@ -102,13 +104,39 @@ export const oneWindowApp: FastifyPluginAsync<AppDeps> = async (app, deps) => {
   await api.register(healthRoutes);
 };
 
+/**
+ * Fastify's own answer to a request arriving while it closes (a pipelined request, or one on a
+ * keep-alive connection busy when close began) is a bare 503 outside the API's error format;
+ * `buildApp` turns it off (SERVER_OPTIONS) and this hook refuses such a request the API's way:
+ * 503 SERVICE_UNAVAILABLE with Retry-After, before authentication or any database work. Fastify
+ * still marks those answers `Connection: close`, so the client reconnects — to another node.
+ */
+function installDrainRefusal(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw serviceUnavailable(1);
+  });
+}
+
+/** Options every OneWindow server is built with (tests that build their own Fastify use them too). */
+export const SERVER_OPTIONS = {
+  // Small bodies (no endpoint needs more than a few KB), __proto__ and constructor.prototype refused.
+  bodyLimit: 256 * 1024,
+  onProtoPoisoning: 'error',
+  onConstructorPoisoning: 'error',
+  // Requests during a drain are refused by installDrainRefusal, in the API's error format.
+  return503OnClosing: false,
+} satisfies FastifyServerOptions;
+
 export async function buildApp(
   partial: Omit<AppDeps, 'limits'> & { limits?: Partial<Limits> },
   options: FastifyServerOptions = {},
 ): Promise<FastifyInstance> {
   const deps: AppDeps = { ...partial, limits: { ...LIMITS, ...partial.limits } };
-  // Small bodies (no endpoint needs more than a few KB), __proto__ and constructor.prototype refused.
-  const app = Fastify({ bodyLimit: 256 * 1024, onProtoPoisoning: 'error', onConstructorPoisoning: 'error', ...options });
+  const app = Fastify({ ...SERVER_OPTIONS, ...options });
   await app.register(oneWindowApp, deps);
   if (deps.webRoot) await app.register(workbench, { root: deps.webRoot });
   await app.ready();

@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { oneWindowApp } from '../../src/http/app.ts';
+import { SERVER_OPTIONS, oneWindowApp } from '../../src/http/app.ts';
+import net from 'node:net';
 import { LIMITS } from '../../src/http/abuse.ts';
 import type { Actor } from '../../src/engine/engine.ts';
 import { seedDemo } from '../../src/seed.ts';
@@ -123,7 +124,7 @@ describe('graceful shutdown of the service', () => {
   const gate = new Promise<void>((r) => (release = r));
 
   beforeAll(async () => {
-    app = Fastify();
+    app = Fastify(SERVER_OPTIONS);
     await app.register(oneWindowApp, { db: database.db, engine, sessionHours: 1, limits: LIMITS });
     // A request that is in flight when SIGTERM comes: it waits for the test, then uses the database.
     app.get('/slow', { config: { public: true, probe: true } }, async () => {
@@ -157,5 +158,48 @@ describe('graceful shutdown of the service', () => {
     expect(await done).toBe('clean');
     // …and closed after it.
     expect((database.db.client as { pool?: unknown }).pool).toBeFalsy();
+  });
+});
+
+describe('a request that arrives while the service drains', () => {
+  it('is refused in the API error format (503 SERVICE_UNAVAILABLE, Retry-After, Connection: close), after the one in flight', async () => {
+    const app = Fastify(SERVER_OPTIONS);
+    await app.register(oneWindowApp, { db: database.db, engine, sessionHours: 1, limits: LIMITS });
+    let entered!: () => void;
+    const inHandler = new Promise<void>((r) => (entered = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    app.get('/slow', { config: { public: true, probe: true } }, async () => {
+      entered();
+      await gate;
+      return { ok: true };
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (app.server.address() as AddressInfo).port;
+
+    // One keep-alive connection: the first request is in flight when the drain starts, the second
+    // arrives on the same (busy, so not reaped) connection during the drain.
+    const socket = net.connect(port, '127.0.0.1');
+    let raw = '';
+    socket.setEncoding('utf8').on('data', (d) => (raw += d));
+    const ended = new Promise<void>((r) => socket.on('close', () => r()));
+    socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    await inHandler;
+    const done = gracefulShutdown({ app, loops: [], db: { destroy: async () => {} } as never, timeoutMs: 30_000 });
+    for (let i = 0; i < 1000 && app.server.listening; i++) await new Promise((r) => setImmediate(r));
+    socket.write('GET /api/auth/me HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 50));
+    release();
+    await ended;
+    expect(await done).toBe('clean');
+
+    const answers = raw.split(/(?=HTTP\/1\.1 )/);
+    expect(answers).toHaveLength(2);
+    expect(answers[0]).toMatch(/^HTTP\/1\.1 200/);
+    const [head, body] = answers[1].split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 503/);
+    expect(head).toMatch(/\r\nretry-after: 1\r\n/i);
+    expect(head).toMatch(/\r\nconnection: close\r\n/i);
+    expect(JSON.parse(body)).toMatchObject({ code: 'SERVICE_UNAVAILABLE', message: '服务暂时繁忙或不可用，请稍后重试' });
   });
 });
