@@ -18,6 +18,8 @@ export interface LeadRow {
   registered_at: Date;
   review_due_at: Date | null;
   review_due_note: string | null;
+  /** The due date was counted through a year not yet announced (provisionalCalendar.ts). */
+  review_due_provisional: boolean;
   reviewed_by: string | null;
   reviewed_by_name: string | null;
   reviewed_at: Date | null;
@@ -131,4 +133,24 @@ export async function leadMonthCounts(db: Db, regionPrefix: string, from: Date, 
     [from, asOf, region],
   );
   return { registered, converted: Number(rows[0].converted), closed: Number(rows[0].closed), overdue };
+}
+
+/**
+ * Open leads of a region (prefix; 'CN' for all) whose review due date may have used `year`'s days:
+ * provisional, waiting for the year, or falling in it — locked, as a review may race the recompute.
+ */
+export async function openLeadsTouchingYear(db: Db, q: { regionCode: string; year: number }): Promise<LeadRow[]> {
+  const from = new Date(Date.parse(`${q.year}-01-01T00:00:00+08:00`));
+  return db<LeadRow>('leads')
+    .where('status', 'open')
+    .modify((b) => {
+      if (q.regionCode !== 'CN') b.whereRaw(`region_code like ? || '%'`, [likePrefix(q.regionCode)]);
+    })
+    .where((w) => w.where('review_due_provisional', true).orWhere('review_due_note', 'like', 'CALENDAR_YEAR_MISSING%').orWhere('review_due_at', '>=', from))
+    .orderBy('id')
+    .forNoKeyUpdate();
+}
+
+export async function setLeadDue(db: Db, id: string, due: { due: Date | null; note: string | null; provisional: boolean }): Promise<void> {
+  await db('leads').where({ id }).update({ review_due_at: due.due, review_due_note: due.note, review_due_provisional: due.provisional });
 }

@@ -11,6 +11,7 @@ import { dueOrNote, escalationTimers, planTaskDeadline } from './deadlines.ts';
 import { DomainError } from './errors.ts';
 import { DEADLINES_RECOMPUTED } from './views.ts';
 import type { Engine } from './engine.ts';
+import { recomputeLeadDues } from './commands/leads.ts';
 
 /**
  * After a calendar load: recomputes the due, warning and red dates and the pending timers of every
@@ -145,6 +146,8 @@ export interface RecomputeResult {
   batches: number;
   seen: number;
   changed: number;
+  /** Open leads whose review due date moved (counted in the job's last batch). */
+  leadsChanged: number;
   done: boolean;
   busy: boolean;
 }
@@ -167,7 +170,7 @@ export async function runRecomputeOnce(o: RecomputeOptions): Promise<RecomputeRe
   const { db, engine, workerId } = o;
   const batchSize = o.batchSize ?? 200;
   const leaseMs = o.leaseMs ?? 60_000;
-  const result: RecomputeResult = { jobId: null, batches: 0, seen: 0, changed: 0, done: false, busy: false };
+  const result: RecomputeResult = { jobId: null, batches: 0, seen: 0, changed: 0, leadsChanged: 0, done: false, busy: false };
   const now = () => engine.clock();
   const job = await jobs.claimRecomputeJob(db, workerId, now(), new Date(now().getTime() + leaseMs));
   if (!job) return result;
@@ -206,6 +209,8 @@ export async function runRecomputeOnce(o: RecomputeOptions): Promise<RecomputeRe
           last = id;
         }
         const done = !result.busy && ids.length < batchSize;
+        // With the last batch of cases, the region's open leads (主动发现 review due dates).
+        if (done) result.leadsChanged += await recomputeLeadDues(engine, trx, owned);
         await jobs.saveProgress(trx, job.id, { afterCaseId: last, seen, changed, leaseUntil: new Date(now().getTime() + leaseMs), done, now: now() });
         result.batches++;
         result.seen += seen;

@@ -59,6 +59,12 @@ describe('a case opened before the 2027 notice', () => {
     expect(check).toMatchObject({ dueAt: '2027-02-12T15:59:59.999Z', deadlineProvisional: true });
     const inbox = (await (await ctx.as('verify.xihu')).get('/api/tasks?pageSize=200')).json();
     expect(inbox.items.find((t: any) => t.id === check.id)).toMatchObject({ deadlineProvisional: true, deadlineText: `预计 2027年2月12日前${CAVEAT}` });
+    // A 主动发现 lead registered the same morning: 5 WD to review, provisionally Mon 1 February.
+    const grid = await ctx.as('grid.beishan');
+    const household = { headName: '张三丰', headIdNumber: '330106198001010013', phone: '13800138000', address: '北山街道葛岭路1号', size: 3 };
+    const lead = await grid.post('/api/leads', { household, situation: '户主突发重病住院', suggestedProcedure: 'temporary-assistance', urgency: 'normal' });
+    expect(lead.statusCode, lead.body).toBe(201);
+    expect(lead.json()).toMatchObject({ reviewDueAt: '2027-02-01T15:59:59.999Z', reviewDueProvisional: true });
     const timersBefore = await db()('timers').where({ task_id: check.id, status: 'pending' }).orderBy('due_at');
     expect(timersBefore.map((t: any) => t.kind)).toEqual(['warn', 'overdue', 'red']);
     expect(timersBefore[1].due_at.toISOString()).toBe('2027-02-12T15:59:59.999Z');
@@ -86,6 +92,9 @@ describe('a case opened before the 2027 notice', () => {
     const moved = view.openTasks.find((t: any) => t.id === check.id);
     expect(moved).toMatchObject({ dueAt: '2027-02-15T15:59:59.999Z', deadlineProvisional: false, deadlineText: '2027年2月15日前' });
     expect(view.openTasks.every((t: any) => t.deadlineProvisional === false)).toBe(true);
+    // The lead too: Sunday 31 January is worked in the notice, so its 5 WD end that day.
+    const reread = await grid.get(`/api/leads/${lead.json().id}`);
+    expect(reread.json()).toMatchObject({ reviewDueAt: '2027-01-31T15:59:59.999Z', reviewDueProvisional: false });
     const timersAfter = await db()('timers').where({ task_id: check.id, status: 'pending' }).orderBy('due_at');
     expect(timersAfter.map((t: any) => [t.kind, t.due_at.toISOString()])).toEqual([
       ['warn', expect.any(String)],

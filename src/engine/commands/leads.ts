@@ -92,6 +92,7 @@ export function leadView(engine: Engine, row: leads.LeadRow, now: Date) {
     registeredAt: new Date(row.registered_at).toISOString(),
     reviewDueAt: row.review_due_at ? new Date(row.review_due_at).toISOString() : null,
     reviewDueNote: row.review_due_note,
+    reviewDueProvisional: !!row.review_due_provisional,
     overdue: row.status === 'open' && !!row.review_due_at && new Date(row.review_due_at) <= now,
     reviewedBy: row.reviewed_by_name,
     reviewedAt: row.reviewed_at ? new Date(row.reviewed_at).toISOString() : null,
@@ -122,6 +123,7 @@ export async function registerLead(engine: Engine, trx: Db, actor: Actor, input:
     registered_at: now,
     review_due_at: due.due,
     review_due_note: due.note,
+    review_due_provisional: due.provisional,
     reviewed_by: null,
     reviewed_by_name: null,
     reviewed_at: null,
@@ -210,4 +212,24 @@ export async function convertLead(engine: Engine, trx: Db, actor: Actor, id: str
   const now = engine.clock();
   await leads.reviewLead(trx, row.id, { status: 'converted', reviewedBy: actor.id!, reviewedByName: actor.name, at: now, caseId: opened.id });
   return { ...(await getLead(engine, trx, actor, id)), caseReference: opened.reference };
+}
+
+/**
+ * After a calendar load (calendarRecompute.ts): every open lead whose review due date touched the
+ * year is counted again from its registration on the region's fresh calendar. Leads have no event
+ * log and no timers (overdue is read at request time), so the row is all there is to move.
+ */
+export async function recomputeLeadDues(engine: Engine, trx: Db, job: { region_code: string; year: number }): Promise<number> {
+  let changed = 0;
+  const calendars = new Map<string, Awaited<ReturnType<Engine['calendars']['fresh']>>>();
+  for (const row of await leads.openLeadsTouchingYear(trx, { regionCode: job.region_code, year: job.year })) {
+    let calendar = calendars.get(row.region_code);
+    if (!calendar) calendars.set(row.region_code, (calendar = await engine.calendars.fresh(trx, row.region_code)));
+    const due = dueOrNote(calendar, new Date(row.registered_at), LEAD_REVIEW_LIMITS[row.urgency]);
+    const same = (due.due?.getTime() ?? null) === (row.review_due_at ? new Date(row.review_due_at).getTime() : null) && due.note === row.review_due_note && due.provisional === !!row.review_due_provisional;
+    if (same) continue;
+    await leads.setLeadDue(trx, row.id, due);
+    changed++;
+  }
+  return changed;
 }

@@ -32,6 +32,7 @@ const leadSchema = z
     registeredAt: z.string(),
     reviewDueAt: z.string().nullable().describe('Review due date (end of the working day); null when the calendar year is not loaded (reviewDueNote)'),
     reviewDueNote: z.string().nullable(),
+    reviewDueProvisional: z.boolean().describe('reviewDueAt was counted through a year whose holidays are not announced yet: an estimate, recomputed when the official schedule is loaded'),
     overdue: z.boolean().describe('Open and past reviewDueAt, at the moment of the request'),
     reviewedBy: z.string().nullable(),
     reviewedAt: z.string().nullable(),

@@ -3275,6 +3275,8 @@ export interface components {
             /** @description Review due date (end of the working day); null when the calendar year is not loaded (reviewDueNote) */
             reviewDueAt: string | null;
             reviewDueNote: string | null;
+            /** @description reviewDueAt was counted through a year whose holidays are not announced yet: an estimate, recomputed when the official schedule is loaded */
+            reviewDueProvisional: boolean;
             /** @description Open and past reviewDueAt, at the moment of the request */
             overdue: boolean;
             reviewedBy: string | null;
