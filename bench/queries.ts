@@ -14,6 +14,7 @@ import { PersonalDataCipher } from '../src/engine/personalData.ts';
 import { DEMO_PASSWORD } from '../src/seed.ts';
 import { TEST_DATA_KEYS, createEngine } from '../src/services.ts';
 import { BENCH_DB, baseUrl, benchUrl, freshBenchDatabase } from './support.ts';
+import { figure } from './summary.ts';
 import * as scaleIndexes from '../migrations/20261202_016_scale_indexes.ts';
 import { HEAVY_DEPARTMENT, SCALE_CASES, generateScaleData, type Generated } from './scale/generate.ts';
 
@@ -53,6 +54,7 @@ export async function benchQueries(): Promise<void> {
   console.log(`\n## Queries at scale: ${SCALE_CASES.toLocaleString('en')} cases, ${ROUNDS} HTTP requests each`);
   const { db, gen } = await reuseOrGenerate();
   if (gen) {
+    figure('queries', 'generation', gen.seconds, 's', { op: '<', value: 300 }, `${gen.cases} cases`);
     console.log(`generated in ${gen.seconds.toFixed(1)} s: ${gen.cases} cases, ${gen.tasks} tasks (${gen.liveTasks} live, ${(gen.liveTasks / gen.tasks * 100).toFixed(0)} %; ${gen.heavyLive} in ${HEAVY_DEPARTMENT}), ${gen.pendingTimers} pending timers, ${gen.events} events`);
   } else console.log(`reused ${BENCH_DB}`);
   // BENCH_WITHOUT_SCALE_INDEXES=1: the figures before migration 016 (its indexes dropped, put back after).
@@ -133,6 +135,7 @@ export async function benchQueries(): Promise<void> {
       const at = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))];
       const t = TARGETS[kind];
       const value = t.p === 'p95' ? at(0.95) : at(0.99);
+      figure('queries', `${name} ${t.p}`, value, 'ms', { op: '<', value: t.ms });
       console.log(
         `${name.padEnd(28)} ${at(0.5).toFixed(1).padStart(7)} ${at(0.95).toFixed(1).padStart(7)} ${at(0.99).toFixed(1).padStart(7)}   ${t.p} < ${t.ms} ms ${value < t.ms ? 'met' : 'MISSED'}`,
       );

@@ -106,13 +106,13 @@ export async function boardCells(db: Db, regionPrefix: string, now: Date, soon: 
     }));
   }
   const pairs = await tasks.liveTaskPairs(db);
-  const filters: Record<string, tasks.TaskFilter> = {};
+  const filters: Record<string, tasks.TaskFilter & { department: string; procedureId: string }> = {};
   for (const [i, p] of pairs.entries()) {
     for (const b of BUCKETS) {
       filters[`${i}:${b}`] = { regionPrefix, statuses: tasks.LIVE_STATUSES, department: p.department, procedureId: p.procedure_id, ...bucketFilter(b, now, soon) };
     }
   }
-  const n = await tasks.countTasksCapped(db, filters, limits.cap);
+  const n = await tasks.countPairsCapped(db, filters, limits.cap);
   return pairs
     .map((p, i) => {
       const cell: Cell = { department: p.department, procedure_id: p.procedure_id, open: 0, dueSoon: 0, overdue: 0, red: 0, capped: [] };
