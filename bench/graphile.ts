@@ -9,6 +9,7 @@
  */
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
 import { benchUrl, freshBenchDatabase } from './support.ts';
+import { figure } from './summary.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
 const JOBS = Number(process.env.BENCH_GRAPHILE_JOBS ?? (SMALL ? 10_000 : 100_000));
@@ -45,6 +46,7 @@ async function phase(label: string, preset: object | undefined): Promise<number>
     const seconds = (performance.now() - t1) / 1000;
     await runner.stop();
     const rate = JOBS / seconds;
+    figure('graphile', `graphile-worker ${label}`, rate, 'jobs/s', undefined, `${JOBS} no-op jobs, concurrency ${CONCURRENCY}`);
     console.log(`graphile-worker ${label.padEnd(30)} ${rate.toFixed(0).padStart(6)} jobs/s  (${JOBS} no-op jobs in ${seconds.toFixed(1)} s, concurrency ${CONCURRENCY}; adding them took ${added.toFixed(1)} s)`);
     return rate;
   } finally {

@@ -14,6 +14,7 @@ import { ensureServerBuild } from '../scripts/build-server.ts';
 import { DEMO_PASSWORD } from '../src/seed.ts';
 import { freshBenchDatabase, growDatabase, openCases } from './support.ts';
 import { rssMb, startService, type Service } from './startup.ts';
+import { figure } from './summary.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
 const LARGE = Number(process.env.BENCH_MEMORY_CASES ?? (SMALL ? 100_000 : 1_000_000));
@@ -22,6 +23,8 @@ const CLIENTS = 8;
 const ROOT = path.resolve(import.meta.dirname, '..');
 const MAIN = path.join(ROOT, 'dist/server/main.js');
 
+// Goal 4: the PostgreSQL-mode service under 300 MB idle and under inbox load.
+const UNDER_300 = { op: '<' as const, value: 300 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function token(url: string, username: string): Promise<string> {
@@ -30,7 +33,7 @@ async function token(url: string, username: string): Promise<string> {
 }
 
 /** Idle RSS after settling, then peak and final RSS under inbox + board load. */
-async function measure(label: string, s: Service): Promise<void> {
+async function measure(label: string, s: Service, target?: { op: '<'; value: number }): Promise<void> {
   const pid = s.servingPid();
   await sleep(3000);
   const idle = rssMb(pid);
@@ -54,6 +57,8 @@ async function measure(label: string, s: Service): Promise<void> {
   );
   clearInterval(sampler);
   const after = rssMb(pid);
+  figure('memory', `${label}: idle RSS`, idle, 'MB', target);
+  figure('memory', `${label}: peak RSS under inbox load`, peak, 'MB', target, `${(requests / SECONDS).toFixed(0)} req/s, ${errors} errors`);
   console.log(`${label.padEnd(34)} idle ${idle.toFixed(0).padStart(4)} MB   under inbox load peak ${peak.toFixed(0).padStart(4)} MB, after ${after.toFixed(0).padStart(4)} MB  (${(requests / SECONDS).toFixed(0)} requests/s, ${errors} errors)`);
 }
 
@@ -67,11 +72,11 @@ export async function benchMemory(): Promise<void> {
     // growDatabase names its cases GROWN-<n>: make room for the second growth.
     await db.raw(`update cases set reference = 'G10K-' || substr(reference, 7) where reference like 'GROWN-%'`);
     let s = await startService(process.execPath, [MAIN]);
-    await measure('PostgreSQL, 10k cases', s);
+    await measure('PostgreSQL, 10k cases', s, UNDER_300);
     await s.stop();
     const grown = await growDatabase(LARGE - 10_000);
     s = await startService(process.execPath, [MAIN]);
-    await measure(`PostgreSQL, ${grown.cases} cases`, s);
+    await measure(`PostgreSQL, ${grown.cases} cases`, s, UNDER_300);
     await s.stop();
   } finally {
     await db.destroy();
@@ -84,6 +89,7 @@ export async function benchMemory(): Promise<void> {
     const firstRss = rssMb(first.servingPid());
     await first.stop();
     const s = await startService(process.execPath, [MAIN], embedded);
+    figure('memory', 'embedded (PGlite) first start: idle RSS', firstRss, 'MB', undefined, 'initdb + seed');
     console.log(`embedded (PGlite) first start (initdb + seed): ${firstRss.toFixed(0)} MB idle`);
     await measure('embedded (PGlite), demo data', s);
     await s.stop();

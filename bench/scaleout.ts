@@ -17,6 +17,7 @@ import { TEST_DATA_KEYS, createEngine } from '../src/services.ts';
 import { PersonalDataCipher } from '../src/engine/personalData.ts';
 import { benchUrl, demoActor, fmt, freshBenchDatabase, openCases, summarise } from './support.ts';
 import { startService, type Service } from './startup.ts';
+import { figure } from './summary.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
 const SECONDS = Number(process.env.BENCH_SCALEOUT_SECONDS ?? (SMALL ? 6 : 15));
@@ -118,6 +119,7 @@ export async function benchScaleout(): Promise<void> {
       }),
     );
     const stats = summarise(latencies, (performance.now() - t0) / 1000, errors);
+    figure('scaleout', 'HTTP transitions, 2 nodes + 2 workers', stats.perSecond, '/s', undefined, `p99 ${stats.p99.toFixed(0)} ms, ${errors} errors`);
     console.log(`HTTP through the proxy   ${fmt(stats)}`);
 
     // Conflicts: the same command twice at once with the same expected version, one to each node.
@@ -148,6 +150,10 @@ export async function benchScaleout(): Promise<void> {
     const fired = (await db.raw(`select count(*)::int as n from timers where status in ('fired', 'cancelled') and kind = 'warn' and case_id = any(?) and due_at <= now()`, [timerCases])).rows[0].n;
     const dbVersions = new Map<string, number>((await db('cases').whereIn('id', ids).select('id', 'version')).map((r) => [r.id, r.version]));
     const drift = ids.filter((id) => dbVersions.get(id) !== versions.get(id)).length;
+    figure('scaleout', 'same command to both nodes: won', won, 'of 100', { op: '>=', value: 100 }, `${conflicts} × 409, ${other} other`);
+    figure('scaleout', 'version conflicts lost', drift + lost + other, '', { op: '<', value: 1 });
+    figure('scaleout', 'double fires', doubles, '', { op: '<', value: 1 });
+    figure('scaleout', 'due timers done', fired, `of ${TIMERS}`, { op: '>=', value: TIMERS });
     console.log(`same command to both nodes at once, 100 cases: ${won} won, ${conflicts} answered 409 VERSION_CONFLICT, ${other} other (must be 100 / 100 / 0)`);
     console.log(`correctness: ${drift} cases whose version differs from the client's count, ${lost} whose version differs from its event count, ${doubles} timers fired twice, ${fired} of ${TIMERS} due timers done`);
   } finally {

@@ -16,6 +16,7 @@ import { ensureServerBuild } from '../scripts/build-server.ts';
 import { ensureWebBuild } from '../scripts/build-web.ts';
 import { TEST_DATA_KEYS } from '../src/services.ts';
 import { benchUrl, freshBenchDatabase } from './support.ts';
+import { figure } from './summary.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
 const STARTS = Number(process.env.BENCH_STARTS ?? (SMALL ? 3 : 5));
@@ -140,16 +141,17 @@ export async function benchStartup(): Promise<void> {
   const db = await freshBenchDatabase();
   await db.destroy();
   const npm = process.env.npm_execpath ? [process.execPath, [process.env.npm_execpath]] as const : ['npm', []] as const;
-  await measure('npm start (prestart check + node dist/server)', npm[0], [...npm[1], 'start', '--silent', '--prefix', root]);
-  await measure('node dist/server/main.js', process.execPath, [path.join(root, 'dist/server/main.js')]);
-  await measure('node --import tsx src/main.ts (before)', process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts')]);
+  figure('startup', 'npm start → first request', await measure('npm start (prestart check + node dist/server)', npm[0], [...npm[1], 'start', '--silent', '--prefix', root]), 'ms', { op: '<', value: 2000 }, `median of ${STARTS}, warm`);
+  figure('startup', 'node dist/server/main.js → first request', await measure('node dist/server/main.js', process.execPath, [path.join(root, 'dist/server/main.js')]), 'ms');
+  figure('startup', 'tsx src/main.ts → first request (before)', await measure('node --import tsx src/main.ts (before)', process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts')]), 'ms');
   // Embedded: the first start creates and seeds the database; the figure is the next start.
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'onewindow-bench-pglite-'));
   try {
     const first = await startService(process.execPath, [path.join(root, 'dist/server/main.js')], { DATABASE_URL: undefined, ONEWINDOW_DATA_KEYS: undefined, ONEWINDOW_DATA_DIR: dataDir });
     await first.stop();
     console.log(`${'embedded (PGlite) first start, creates + seeds'.padEnd(44)} ${first.readyMs.toFixed(0).padStart(6)} ms`);
-    await measure('embedded (PGlite) next start', process.execPath, [path.join(root, 'dist/server/main.js')], { DATABASE_URL: undefined, ONEWINDOW_DATA_KEYS: undefined, ONEWINDOW_DATA_DIR: dataDir });
+    figure('startup', 'embedded (PGlite) first start', first.readyMs, 'ms', undefined, 'initdb + migrate + seed');
+    figure('startup', 'embedded (PGlite) next start', await measure('embedded (PGlite) next start', process.execPath, [path.join(root, 'dist/server/main.js')], { DATABASE_URL: undefined, ONEWINDOW_DATA_KEYS: undefined, ONEWINDOW_DATA_DIR: dataDir }), 'ms');
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
