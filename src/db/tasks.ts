@@ -188,36 +188,33 @@ export async function listTasks(db: Db, f: TaskFilter, page: { sort: TaskSort; a
 /**
  * Counts, each stopping at `cap` rows (exact below it, "cap or more" at it), all in one round
  * trip: a count never costs more than `cap` index entries however large the table grows.
+ * `orderFor` may name the index order a count should walk (see countPairsCapped).
  */
-export async function countTasksCapped(db: Db, filters: Record<string, TaskFilter>, cap: number): Promise<Record<string, number>> {
+export async function countTasksCapped<F extends TaskFilter>(db: Db, filters: Record<string, F>, cap: number, orderFor?: (f: F) => string): Promise<Record<string, number>> {
   const names = Object.keys(filters);
   if (names.length === 0) return {};
   const columns = Object.fromEntries(
-    names.map((name, i) => [`c${i}`, db.count('*').from(applyFilter(db('tasks').select(db.raw('1')), filters[name]).limit(cap).as(`s${i}`))]),
+    names.map((name, i) => {
+      const q = applyFilter(db('tasks').select(db.raw('1')), filters[name]);
+      if (orderFor) q.orderByRaw(orderFor(filters[name]));
+      return [`c${i}`, db.count('*').from(q.limit(cap).as(`s${i}`))];
+    }),
   );
   const row = (await db.select(columns).first()) as Record<string, string | number>;
   return Object.fromEntries(names.map((name, i) => [name, Number(row[`c${i}`])]));
 }
 
 /**
- * Capped counts of one department and procedure each (the board past BOARD_EXACT_BELOW), one
- * round trip. Each walks its own department index in key order — (department, procedure_id,
- * due_at) or, for a red_at bound, (department, procedure_id, red_at) — and stops at `cap`. The
- * ORDER BY is what keeps the planner there: without it the planner took tasks_live_region for
- * pairs it believed spread evenly over the region's range and read the whole range (~75 ms each).
+ * Capped counts of one department and procedure each (the board past BOARD_EXACT_BELOW). Each
+ * walks its own department index in key order — (department, procedure_id, due_at) or, for a
+ * red_at bound, (department, procedure_id, red_at) — and stops at `cap`. The ORDER BY is what
+ * keeps the planner there: without it the planner took tasks_live_region for pairs it believed
+ * spread evenly over the region's range and read the whole range (~75 ms each).
  */
-export async function countPairsCapped(db: Db, filters: Record<string, TaskFilter & { department: string; procedureId: string }>, cap: number): Promise<Record<string, number>> {
-  const names = Object.keys(filters);
-  if (names.length === 0) return {};
-  const columns = Object.fromEntries(
-    names.map((name, i) => {
-      const f = filters[name];
-      const order = f.redAtOrBefore ? 'tasks.department, tasks.procedure_id, tasks.red_at' : 'tasks.department, tasks.procedure_id, tasks.due_at, tasks.id';
-      return [`c${i}`, db.count('*').from(applyFilter(db('tasks').select(db.raw('1')), f).orderByRaw(order).limit(cap).as(`s${i}`))];
-    }),
+export function countPairsCapped(db: Db, filters: Record<string, TaskFilter & { department: string; procedureId: string }>, cap: number): Promise<Record<string, number>> {
+  return countTasksCapped(db, filters, cap, (f) =>
+    f.redAtOrBefore ? 'tasks.department, tasks.procedure_id, tasks.red_at' : 'tasks.department, tasks.procedure_id, tasks.due_at, tasks.id',
   );
-  const row = (await db.select(columns).first()) as Record<string, string | number>;
-  return Object.fromEntries(names.map((name, i) => [name, Number(row[`c${i}`])]));
 }
 
 export interface BoardRow {

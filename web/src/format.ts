@@ -39,3 +39,6 @@ export function expectedCompletion(deadline: { dueAt: string | null; note: strin
   if (year) return `预计完成日期待定（${year}年节假日安排尚未公布）`;
   return '预计完成日期待定';
 }
+
+/** A date counted through a year whose holidays are not announced: marked as the server marks task deadlines. */
+export const provisionalText = (text: string, provisional: boolean) => (provisional ? `预计 ${text}（以国务院公布的节假日安排为准）` : text);

@@ -4,6 +4,7 @@ import { labelledEnum, residentId, FEN } from '../../../workflows/shared/schemas
 import type { Db } from '../../db/connection.ts';
 import * as leads from '../../db/leads.ts';
 import { coversRegion, type Actor } from '../authorization.ts';
+import type { WorkCalendar } from '../calendar.ts';
 import { dueOrNote } from '../deadlines.ts';
 import { DomainError, notFound } from '../errors.ts';
 import type { Engine } from '../engine.ts';
@@ -221,13 +222,13 @@ export async function convertLead(engine: Engine, trx: Db, actor: Actor, id: str
  */
 export async function recomputeLeadDues(engine: Engine, trx: Db, job: { region_code: string; year: number }): Promise<number> {
   let changed = 0;
-  const calendars = new Map<string, Awaited<ReturnType<Engine['calendars']['fresh']>>>();
+  const calendars = new Map<string, WorkCalendar>();
   for (const row of await leads.openLeadsTouchingYear(trx, { regionCode: job.region_code, year: job.year })) {
     let calendar = calendars.get(row.region_code);
     if (!calendar) calendars.set(row.region_code, (calendar = await engine.calendars.fresh(trx, row.region_code)));
     const due = dueOrNote(calendar, new Date(row.registered_at), LEAD_REVIEW_LIMITS[row.urgency]);
-    const same = (due.due?.getTime() ?? null) === (row.review_due_at ? new Date(row.review_due_at).getTime() : null) && due.note === row.review_due_note && due.provisional === !!row.review_due_provisional;
-    if (same) continue;
+    const before = row.review_due_at ? new Date(row.review_due_at).getTime() : null;
+    if ((due.due?.getTime() ?? null) === before && due.note === row.review_due_note && due.provisional === !!row.review_due_provisional) continue;
     await leads.setLeadDue(trx, row.id, due);
     changed++;
   }
