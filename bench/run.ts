@@ -1,6 +1,6 @@
 /**
  * npm run bench — against PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test);
- * creates and drops its own database `onewindow_bench_<pid>` (BENCH_DB to name it).
+ * creates and drops its own database `onewindow_bench_<pid>` (BENCH_DB to name it; BENCH_REUSE=1 keeps it).
  * BENCH_ONLY=transitions|timers|tracking|deep-json|queries|graphile|startup|memory|scaleout (comma-separated) runs only those parts.
  *
  * At the end it prints every figure the parts recorded (bench/summary.ts) with its target, each
@@ -44,7 +44,8 @@ for (const [name, run] of parts) {
     walls.push({ part: name, seconds: (performance.now() - p0) / 1000, failed: (err as Error).message });
   }
 }
-await dropBenchDatabase();
+// BENCH_REUSE keeps a generated database (the million takes minutes to make) for the next run.
+if (!process.env.BENCH_REUSE) await dropBenchDatabase();
 const total = (performance.now() - t0) / 1000;
 figure('run', `total wall time${process.env.BENCH_SCALE === 'small' ? ' (small)' : ''}`, total, 's', process.env.BENCH_SCALE === 'small' && !only ? { op: '<', value: 120 } : undefined);
 
