@@ -1,6 +1,8 @@
-// npm start's prestart, in plain JavaScript so that a warm start pays no TypeScript loader: checks
-// that the server bundle (dist/server) and the workbench (web/dist) are newer than their sources,
-// and only when one is not runs scripts/build-server.ts (which rebuilds what is stale).
+// npm start's prestart (and npm run worker's preworker, with --server-only), in plain JavaScript so
+// that a warm start pays no TypeScript loader: checks that the server bundle (dist/server) and —
+// unless --server-only, as the worker serves no workbench — the workbench (web/dist) are newer
+// than their sources, and only when one is not runs scripts/build-server.ts (which rebuilds what
+// is stale).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,8 +21,9 @@ const newest = (paths) => {
 const oldest = (files) => Math.min(...files.map((f) => (fs.existsSync(path.join(root, f)) ? fs.statSync(path.join(root, f)).mtimeMs : 0)));
 // The same source lists as scripts/build-server.ts and scripts/build-web.ts.
 const serverFresh = oldest(['dist/server/main.js', 'dist/server/worker.js']) >= newest(['src', 'workflows', 'migrations', 'package.json', 'scripts/build-server.ts']);
-const webFresh = oldest(['web/dist/index.html']) >= newest(['web/src', 'web/index.html', 'web/vite.config.ts', 'web/public']);
+const serverOnly = process.argv.includes('--server-only');
+const webFresh = serverOnly || oldest(['web/dist/index.html']) >= newest(['web/src', 'web/index.html', 'web/vite.config.ts', 'web/public']);
 if (!serverFresh || !webFresh) {
-  const r = spawnSync(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'scripts/build-server.ts')], { stdio: 'inherit' });
+  const r = spawnSync(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'scripts/build-server.ts'), ...(serverOnly ? ['--server-only'] : [])], { stdio: 'inherit' });
   process.exit(r.status ?? 1);
 }
