@@ -15,7 +15,8 @@ import { DEMO_PASSWORD } from '../src/seed.ts';
 import { TEST_DATA_KEYS, createEngine } from '../src/services.ts';
 import { freshBenchDatabase, summarise } from './support.ts';
 
-const ROUNDS = Number(process.env.BENCH_DEEP_ROUNDS ?? 60);
+// Logins per phase (warm-up, idle, under attack): BENCH_DEEP_ROUNDS, default 60, small 30.
+const ROUNDS = Number(process.env.BENCH_DEEP_ROUNDS ?? (process.env.BENCH_SCALE === 'small' ? 30 : 60));
 const ATTACKERS = 4;
 
 /** Plain JS for the worker thread: ATTACKERS loops posting the deep body until told to stop. */

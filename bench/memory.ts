@@ -4,21 +4,25 @@
  * supervisor board), at 10k cases and again after growing the database; then the embedded
  * (PGlite) mode idle on its second start.
  *
- *   BENCH_MEMORY_CASES (default 1000000, small 100000)  cases of the larger database
- *   BENCH_MEMORY_SECONDS (default 15, small 5)          inbox load per phase
+ *   BENCH_MEMORY_CASES (default 1000000, small 50000)  cases of the larger database
+ *   BENCH_MEMORY_SECONDS (default 15, small 2)         inbox load per phase
+ *
+ * Idle RSS is read after 3 s (small: 1.5 s). The embedded mode's first start is shared with the
+ * start-up part (embeddedFirstStart): whichever runs first pays initdb and the seed.
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { ensureServerBuild } from '../scripts/build-server.ts';
 import { DEMO_PASSWORD } from '../src/seed.ts';
-import { freshBenchDatabase, growDatabase, openCases } from './support.ts';
-import { rssMb, startService, type Service } from './startup.ts';
+import { freshBenchDatabase, growDatabase, openCases, steps } from './support.ts';
+import { embeddedEnv, embeddedFirstStart, rssMb, startService, type Service } from './startup.ts';
 import { figure } from './summary.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
-const LARGE = Number(process.env.BENCH_MEMORY_CASES ?? (SMALL ? 100_000 : 1_000_000));
-const SECONDS = Number(process.env.BENCH_MEMORY_SECONDS ?? (SMALL ? 5 : 15));
+const LARGE = Number(process.env.BENCH_MEMORY_CASES ?? (SMALL ? 50_000 : 1_000_000));
+const SECONDS = Number(process.env.BENCH_MEMORY_SECONDS ?? (SMALL ? 2 : 15));
+const SETTLE_MS = SMALL ? 1500 : 3000;
+// Cases opened through the engine (real tasks and events to copy) before the SQL growth to 10k.
+const OPENED = SMALL ? 50 : 200;
 const CLIENTS = 8;
 const ROOT = path.resolve(import.meta.dirname, '..');
 const MAIN = path.join(ROOT, 'dist/server/main.js');
@@ -35,7 +39,7 @@ async function token(url: string, username: string): Promise<string> {
 /** Idle RSS after settling, then peak and final RSS under inbox + board load. */
 async function measure(label: string, s: Service, target?: { op: '<'; value: number }): Promise<void> {
   const pid = s.servingPid();
-  await sleep(3000);
+  await sleep(SETTLE_MS);
   const idle = rssMb(pid);
   const [clerk, supervisor] = await Promise.all([token(s.url, 'clerk.beishan'), token(s.url, 'supervisor.xihu')]);
   let peak = idle;
@@ -64,36 +68,38 @@ async function measure(label: string, s: Service, target?: { op: '<'; value: num
 
 export async function benchMemory(): Promise<void> {
   console.log(`\n## Memory: RSS of the compiled service, PostgreSQL mode at 10k and ${LARGE} cases (${CLIENTS} clients on inbox and board, ${SECONDS} s), embedded mode`);
+  const mark = steps('memory');
   await ensureServerBuild();
   const db = await freshBenchDatabase();
   try {
-    await openCases(db, 200);
-    await growDatabase(10_000 - 200);
+    mark('fresh database');
+    await openCases(db, OPENED);
+    await growDatabase(10_000 - OPENED);
+    mark('grown to 10k');
     // growDatabase names its cases GROWN-<n>: make room for the second growth.
     await db.raw(`update cases set reference = 'G10K-' || substr(reference, 7) where reference like 'GROWN-%'`);
     let s = await startService(process.execPath, [MAIN]);
     await measure('PostgreSQL, 10k cases', s, UNDER_300);
     await s.stop();
+    mark('measured at 10k');
     const grown = await growDatabase(LARGE - 10_000);
+    mark(`grown to ${grown.cases}`);
     s = await startService(process.execPath, [MAIN]);
     await measure(`PostgreSQL, ${grown.cases} cases`, s, UNDER_300);
     await s.stop();
+    mark(`measured at ${grown.cases}`);
   } finally {
     await db.destroy();
   }
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'onewindow-bench-pglite-'));
-  const embedded = { DATABASE_URL: undefined, ONEWINDOW_DATA_KEYS: undefined, ONEWINDOW_DATA_DIR: path.join(dataDir, 'pglite') };
+  const first = await embeddedFirstStart(SETTLE_MS);
+  mark('embedded first start');
+  figure('memory', 'embedded (PGlite) first start: idle RSS', first.idleRssMb, 'MB', undefined, 'initdb + seed');
+  console.log(`embedded (PGlite) first start (initdb + seed): ${first.idleRssMb.toFixed(0)} MB idle`);
+  const s = await startService(process.execPath, [MAIN], embeddedEnv(first.dataDir));
   try {
-    const first = await startService(process.execPath, [MAIN], embedded);
-    await sleep(3000);
-    const firstRss = rssMb(first.servingPid());
-    await first.stop();
-    const s = await startService(process.execPath, [MAIN], embedded);
-    figure('memory', 'embedded (PGlite) first start: idle RSS', firstRss, 'MB', undefined, 'initdb + seed');
-    console.log(`embedded (PGlite) first start (initdb + seed): ${firstRss.toFixed(0)} MB idle`);
     await measure('embedded (PGlite), demo data', s);
-    await s.stop();
   } finally {
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await s.stop();
   }
+  mark('embedded measured');
 }

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describeMachine, dropBenchDatabase } from './support.ts';
+import { describeMachine, dropBenchDatabase, dropBenchTemplate } from './support.ts';
 import { figure, summaryTable } from './summary.ts';
 
 const parts: Array<[string, () => Promise<unknown>]> = [
@@ -46,6 +46,7 @@ for (const [name, run] of parts) {
 }
 // BENCH_REUSE keeps a generated database (the million takes minutes to make) for the next run.
 if (!process.env.BENCH_REUSE) await dropBenchDatabase();
+else await dropBenchTemplate();
 const total = (performance.now() - t0) / 1000;
 figure('run', `total wall time${process.env.BENCH_SCALE === 'small' ? ' (small)' : ''}`, total, 's', process.env.BENCH_SCALE === 'small' && !only ? { op: '<', value: 120 } : undefined);
 

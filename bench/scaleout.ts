@@ -5,7 +5,9 @@
  * correctness: concurrent writes to one case through different nodes (exactly one wins, none
  * lost), every case's version equals its event count, no timer fired twice.
  *
- *   BENCH_SCALEOUT_SECONDS (default 15, small 6), BENCH_SCALEOUT_TIMERS (default 20000, small 3000)
+ *   BENCH_SCALEOUT_SECONDS (default 15, small 4), BENCH_SCALEOUT_TIMERS (default 20000, small 1000)
+ *
+ * Small mode cycles 100 cases (not 200) and puts the due timers on 50 other cases (not 200).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
@@ -15,15 +17,18 @@ import { ensureServerBuild } from '../scripts/build-server.ts';
 import { DEMO_PASSWORD } from '../src/seed.ts';
 import { TEST_DATA_KEYS, createEngine } from '../src/services.ts';
 import { PersonalDataCipher } from '../src/engine/personalData.ts';
-import { benchUrl, demoActor, fmt, freshBenchDatabase, openCases, summarise } from './support.ts';
+import { benchUrl, demoActor, fmt, freshBenchDatabase, openCases, steps, summarise } from './support.ts';
 import { startService, type Service } from './startup.ts';
 import { figure } from './summary.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
-const SECONDS = Number(process.env.BENCH_SCALEOUT_SECONDS ?? (SMALL ? 6 : 15));
-const TIMERS = Number(process.env.BENCH_SCALEOUT_TIMERS ?? (SMALL ? 3000 : 20_000));
+const SECONDS = Number(process.env.BENCH_SCALEOUT_SECONDS ?? (SMALL ? 4 : 15));
+const TIMERS = Number(process.env.BENCH_SCALEOUT_TIMERS ?? (SMALL ? 1000 : 20_000));
 const CLIENTS = 8;
-const CASES = 200;
+const CASES = SMALL ? 100 : 200;
+const TIMER_CASES = SMALL ? 50 : 200;
+// The same command sent to both nodes at once, on this many cases.
+const CONFLICT_CASES = Math.min(100, CASES);
 const ROOT = path.resolve(import.meta.dirname, '..');
 
 // The transitions bench's loop: 公示 objection → both investigations → 初审 → 公示 again.
@@ -75,27 +80,32 @@ const post = async (url: string, token: string, id: string, body: object) => {
 
 export async function benchScaleout(): Promise<void> {
   console.log(`\n## Scale-out: 2 service processes behind one port + 2 workers on one PostgreSQL (${CLIENTS} clients, ${SECONDS} s, ${TIMERS} due timers)`);
+  const mark = steps('scaleout');
   await ensureServerBuild();
   const db = await freshBenchDatabase();
   const nodes: Service[] = [];
   const workers: ChildProcess[] = [];
   try {
+    mark('fresh database');
     const ids = await prepare(db);
+    mark(`${CASES} cases prepared`);
     const versions = new Map<string, number>((await db('cases').select('id', 'version')).map((r) => [r.id, r.version]));
     // Due warnings on other cases' tasks, for the workers to fire while the nodes take traffic.
-    const timerCases = await openCases(db, 200);
+    const timerCases = await openCases(db, TIMER_CASES);
     await db.raw(
       `insert into timers (case_id, task_id, state_id, kind, event_type, due_at, created_at)
        select t.case_id, t.id, t.state_id, 'warn', 'DEADLINE_WARNING', now() - interval '1 minute' * (g % 1000), now()
        from generate_series(1, ?) g join (select row_number() over () - 1 as i, id, case_id, state_id from tasks where status = 'open' and case_id = any(?)) t on t.i = g % ?`,
       [TIMERS, timerCases, timerCases.length],
     );
+    mark(`${TIMER_CASES} timer cases, ${TIMERS} timers`);
     nodes.push(...(await Promise.all([0, 1].map(() => startService(process.execPath, [path.join(ROOT, 'dist/server/main.js')], { WORKER: 'off' })))));
     const front = await proxy(nodes);
     const tokenOf = async (username: string) =>
       ((await (await fetch(`${front.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: DEMO_PASSWORD }) })).json()) as { token: string }).token;
     const tokens = { township: await tokenOf('township.beishan'), verify: await tokenOf('verify.xihu') };
     workers.push(worker('scale-a'), worker('scale-b'));
+    mark('2 nodes, proxy, 2 workers started');
 
     // Throughput: each client its own slice of the cases.
     const step = new Map(ids.map((id) => [id, 0]));
@@ -126,7 +136,7 @@ export async function benchScaleout(): Promise<void> {
     let won = 0;
     let conflicts = 0;
     let other = 0;
-    for (const id of ids.slice(0, 100)) {
+    for (const id of ids.slice(0, CONFLICT_CASES)) {
       const s = CYCLE[step.get(id)!];
       const body = { type: s.type, data: s.data, expectedVersion: versions.get(id) };
       const statuses = await Promise.all(nodes.map((n) => post(n.url, tokens[s.user], id, body)));
@@ -139,22 +149,24 @@ export async function benchScaleout(): Promise<void> {
       }
     }
     front.close();
+    mark('throughput and conflicts');
     // Let the workers finish the backlog.
     for (let i = 0; i < 600; i++) {
       const { rows } = await db.raw(`select count(*)::int as n from timers where status = 'pending' and due_at <= now()`);
       if (rows[0].n === 0) break;
       await new Promise((r) => setTimeout(r, 500));
     }
+    mark('backlog drained');
     const lost = (await db.raw(`select count(*)::int as n from cases c where c.version <> (select count(*) from case_events e where e.case_id = c.id)`)).rows[0].n;
     const doubles = (await db.raw(`select count(*)::int as n from (select payload->>'timerId' from case_events where type = 'DEADLINE_WARNING' group by 1 having count(*) > 1) d`)).rows[0].n;
     const fired = (await db.raw(`select count(*)::int as n from timers where status in ('fired', 'cancelled') and kind = 'warn' and case_id = any(?) and due_at <= now()`, [timerCases])).rows[0].n;
     const dbVersions = new Map<string, number>((await db('cases').whereIn('id', ids).select('id', 'version')).map((r) => [r.id, r.version]));
     const drift = ids.filter((id) => dbVersions.get(id) !== versions.get(id)).length;
-    figure('scaleout', 'same command to both nodes: won', won, 'of 100', { op: '>=', value: 100 }, `${conflicts} × 409, ${other} other`);
+    figure('scaleout', 'same command to both nodes: won', won, `of ${CONFLICT_CASES}`, { op: '>=', value: CONFLICT_CASES }, `${conflicts} × 409, ${other} other`);
     figure('scaleout', 'version conflicts lost', drift + lost + other, '', { op: '<', value: 1 });
     figure('scaleout', 'double fires', doubles, '', { op: '<', value: 1 });
     figure('scaleout', 'due timers done', fired, `of ${TIMERS}`, { op: '>=', value: TIMERS });
-    console.log(`same command to both nodes at once, 100 cases: ${won} won, ${conflicts} answered 409 VERSION_CONFLICT, ${other} other (must be 100 / 100 / 0)`);
+    console.log(`same command to both nodes at once, ${CONFLICT_CASES} cases: ${won} won, ${conflicts} answered 409 VERSION_CONFLICT, ${other} other (must be ${CONFLICT_CASES} / ${CONFLICT_CASES} / 0)`);
     console.log(`correctness: ${drift} cases whose version differs from the client's count, ${lost} whose version differs from its event count, ${doubles} timers fired twice, ${fired} of ${TIMERS} due timers done`);
   } finally {
     for (const w of workers) w.kill('SIGTERM');

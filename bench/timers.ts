@@ -5,10 +5,13 @@
  * HTTP transition rate uses the transitions part's figure of the same run
  * (globalThis.benchHttpTransitionsPerSecond) or BENCH_HTTP_RATE.
  *
- *   BENCH_TIMERS (default 100000, small 10000)   due timers in the throughput backlog
+ *   BENCH_TIMERS (default 100000, small 2500)    due timers in the throughput backlog
  *   BENCH_PENDING (default 1000000, small 100000) future timers sitting in the table during the lag test
- *   BENCH_LAG_SECONDS (default 20, small 8), BENCH_LAG_RATE (default 100 timers/s)
+ *   BENCH_LAG_SECONDS (default 20, small 4), BENCH_LAG_RATE (default 100 timers/s)
  *   BENCH_WORKERS (default 1,2,4)
+ *
+ * Small mode also profiles 1,000 timers in process instead of 2,000 and spreads the timers over
+ * 300 cases instead of 1,000.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -17,16 +20,17 @@ import type { Knex } from 'knex';
 import { TEST_DATA_KEYS, createEngine } from '../src/services.ts';
 import { PersonalDataCipher } from '../src/engine/personalData.ts';
 import { TimerWorker } from '../src/worker/timerWorker.ts';
-import { benchUrl, freshBenchDatabase, openCases, summarise } from './support.ts';
+import { benchUrl, freshBenchDatabase, openCases, steps, summarise } from './support.ts';
 import { figure } from './summary.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
-const TIMERS = Number(process.env.BENCH_TIMERS ?? (SMALL ? 10_000 : 100_000));
+const TIMERS = Number(process.env.BENCH_TIMERS ?? (SMALL ? 2500 : 100_000));
 const PENDING = Number(process.env.BENCH_PENDING ?? (SMALL ? 100_000 : 1_000_000));
-const LAG_SECONDS = Number(process.env.BENCH_LAG_SECONDS ?? (SMALL ? 8 : 20));
+const LAG_SECONDS = Number(process.env.BENCH_LAG_SECONDS ?? (SMALL ? 4 : 20));
 const WORKERS = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number);
 const LAG_RATE = Number(process.env.BENCH_LAG_RATE ?? 100);
-const CASES = 1000;
+const CASES = SMALL ? 300 : 1000;
+const PROFILED = SMALL ? 1000 : 2000;
 const ROOT = path.resolve(import.meta.dirname, '..');
 
 /** Inserts `n` warning timers on the cases' live tasks, due at `dueSql` (an SQL expression of g). */
@@ -71,10 +75,10 @@ async function throughput(db: Knex, workers: number): Promise<number> {
   return total / seconds;
 }
 
-/** In-process: SQL statements (round trips) and Node CPU per firing, one worker, for 2,000 timers. */
+/** In-process: SQL statements (round trips) and Node CPU per firing, one worker, for 2,000 timers (small: 1,000). */
 async function profile(db: Knex): Promise<void> {
   await db('timers').delete();
-  const n = Math.min(2000, TIMERS);
+  const n = Math.min(PROFILED, TIMERS);
   await insertTimers(db, n, `now() - (random() * interval '1 day')`);
   await db.raw('analyze timers');
   const engine = createEngine({ cipher: PersonalDataCipher.fromSpec(TEST_DATA_KEYS) });
@@ -112,7 +116,8 @@ async function lag(db: Knex): Promise<void> {
     inserted += Math.ceil(LAG_RATE / 10);
     await new Promise((r) => setTimeout(r, 100));
   }
-  await new Promise((r) => setTimeout(r, 3000));
+  // The last timers fall due 0.5 s after they were inserted; the worker polls every 100 ms.
+  await new Promise((r) => setTimeout(r, SMALL ? 1500 : 3000));
   await worker.stop();
   const rows = await db('timers').where({ status: 'fired' }).select(db.raw('extract(epoch from (fired_at - due_at)) * 1000 as lag_ms'));
   const stats = summarise(rows.map((r: any) => Number(r.lag_ms)), LAG_SECONDS);
@@ -122,13 +127,21 @@ async function lag(db: Knex): Promise<void> {
 
 export async function benchTimers(): Promise<void> {
   console.log(`\n## Timers: ${TIMERS} due timers; lag with ${PENDING} pending`);
+  const step = steps('timers');
   await ensureServerBuild();
   const db = await freshBenchDatabase();
   try {
+    step('fresh database');
     await openCases(db, CASES);
+    step(`${CASES} cases opened`);
     await profile(db);
-    for (const w of WORKERS) await throughput(db, w);
+    step('in-process profile');
+    for (const w of WORKERS) {
+      await throughput(db, w);
+      step(`${w} worker(s)`);
+    }
     await lag(db);
+    step('lag');
   } finally {
     await db.destroy();
   }
