@@ -15,8 +15,10 @@ import { DEMO_PASSWORD } from '../src/seed.ts';
 import { TEST_DATA_KEYS, createEngine } from '../src/services.ts';
 import { freshBenchDatabase, summarise } from './support.ts';
 
-// Logins per phase (warm-up, idle, under attack): BENCH_DEEP_ROUNDS, default 60, small 30.
-const ROUNDS = Number(process.env.BENCH_DEEP_ROUNDS ?? (process.env.BENCH_SCALE === 'small' ? 30 : 60));
+const SMALL = process.env.BENCH_SCALE === 'small';
+// Logins measured idle and under attack: BENCH_DEEP_ROUNDS, default 60, small 20 (warm-up: as many, small 5).
+const ROUNDS = Number(process.env.BENCH_DEEP_ROUNDS ?? (SMALL ? 20 : 60));
+const WARM_UP = SMALL ? 5 : ROUNDS;
 const ATTACKERS = 4;
 
 /** Plain JS for the worker thread: ATTACKERS loops posting the deep body until told to stop. */
@@ -70,9 +72,9 @@ export async function benchDeepJson(): Promise<void> {
   const { port } = app.server.address() as AddressInfo;
   const user = new http.Agent({ keepAlive: true, localAddress: '127.0.0.2' });
   const legit = JSON.stringify({ username: 'clerk.beishan', password: DEMO_PASSWORD });
-  const logins = async () => {
+  const logins = async (rounds = ROUNDS) => {
     const ms: number[] = [];
-    for (let i = 0; i < ROUNDS; i++) {
+    for (let i = 0; i < rounds; i++) {
       const r = await post(port, user, legit);
       if (r.status !== 200) throw new Error(`legitimate login answered ${r.status}`);
       ms.push(r.ms);
@@ -80,7 +82,7 @@ export async function benchDeepJson(): Promise<void> {
     return ms;
   };
   try {
-    await logins(); // warm-up
+    await logins(WARM_UP);
     const t0 = performance.now();
     const idle = summarise(await logins(), (performance.now() - t0) / 1000);
 

@@ -4,7 +4,7 @@
  * worker, whose every firing is also a whole engine command (lock the case, check the chart,
  * append a hash-chained event, escalate the task, finish the timer).
  *
- *   BENCH_GRAPHILE_JOBS (default 100000, small 5000)
+ *   BENCH_GRAPHILE_JOBS (default 100000, small 3000)
  *   BENCH_GRAPHILE_CONCURRENCY (default 10)
  */
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
@@ -12,7 +12,7 @@ import { benchUrl, freshBenchDatabase } from './support.ts';
 import { figure } from './summary.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
-const JOBS = Number(process.env.BENCH_GRAPHILE_JOBS ?? (SMALL ? 5000 : 100_000));
+const JOBS = Number(process.env.BENCH_GRAPHILE_JOBS ?? (SMALL ? 3000 : 100_000));
 const CONCURRENCY = Number(process.env.BENCH_GRAPHILE_CONCURRENCY ?? 10);
 
 const quiet = new Logger(() => () => {});

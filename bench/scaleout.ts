@@ -5,7 +5,7 @@
  * correctness: concurrent writes to one case through different nodes (exactly one wins, none
  * lost), every case's version equals its event count, no timer fired twice.
  *
- *   BENCH_SCALEOUT_SECONDS (default 15, small 4), BENCH_SCALEOUT_TIMERS (default 20000, small 1000)
+ *   BENCH_SCALEOUT_SECONDS (default 15, small 3), BENCH_SCALEOUT_TIMERS (default 20000, small 1000)
  *
  * Small mode cycles 100 cases (not 200) and puts the due timers on 50 other cases (not 200).
  */
@@ -22,7 +22,7 @@ import { startService, type Service } from './startup.ts';
 import { figure } from './summary.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
-const SECONDS = Number(process.env.BENCH_SCALEOUT_SECONDS ?? (SMALL ? 4 : 15));
+const SECONDS = Number(process.env.BENCH_SCALEOUT_SECONDS ?? (SMALL ? 3 : 15));
 const TIMERS = Number(process.env.BENCH_SCALEOUT_TIMERS ?? (SMALL ? 1000 : 20_000));
 const CLIENTS = 8;
 const CASES = SMALL ? 100 : 200;

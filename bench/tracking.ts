@@ -7,14 +7,14 @@
  * sends from an address of its own, with that address's counters cleared first — so the result
  * does not depend on which parts ran before it in the same process or database.
  *
- *   BENCH_TRACK_ROUNDS (default 2000, small 500)
+ *   BENCH_TRACK_ROUNDS (default 2000, small 300)
  */
 import { buildApp } from '../src/http/app.ts';
 import { PersonalDataCipher } from '../src/engine/personalData.ts';
 import { TEST_DATA_KEYS, createEngine } from '../src/services.ts';
 import { demoActor, freshBenchDatabase, summarise } from './support.ts';
 
-const ROUNDS = Number(process.env.BENCH_TRACK_ROUNDS ?? (process.env.BENCH_SCALE === 'small' ? 500 : 2000));
+const ROUNDS = Number(process.env.BENCH_TRACK_ROUNDS ?? (process.env.BENCH_SCALE === 'small' ? 300 : 2000));
 // TEST-NET-2 (RFC 5737): no real client has it, so no earlier request shares its buckets.
 const ADDRESS = '198.51.100.11';
 
