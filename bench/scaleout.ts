@@ -7,7 +7,8 @@
  *
  *   BENCH_SCALEOUT_SECONDS (default 15, small 3), BENCH_SCALEOUT_TIMERS (default 20000, small 1000)
  *
- * Small mode cycles 100 cases (not 200) and puts the due timers on 50 other cases (not 200).
+ * Small mode cycles 64 cases (not 200), sends the same command to both nodes on 50 of them (not
+ * 100) and puts the due timers on 50 other cases (not 200).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
@@ -25,10 +26,10 @@ const SMALL = process.env.BENCH_SCALE === 'small';
 const SECONDS = Number(process.env.BENCH_SCALEOUT_SECONDS ?? (SMALL ? 3 : 15));
 const TIMERS = Number(process.env.BENCH_SCALEOUT_TIMERS ?? (SMALL ? 1000 : 20_000));
 const CLIENTS = 8;
-const CASES = SMALL ? 100 : 200;
+const CASES = SMALL ? 64 : 200;
 const TIMER_CASES = SMALL ? 50 : 200;
 // The same command sent to both nodes at once, on this many cases.
-const CONFLICT_CASES = Math.min(100, CASES);
+const CONFLICT_CASES = SMALL ? 50 : 100;
 const ROOT = path.resolve(import.meta.dirname, '..');
 
 // The transitions bench's loop: 公示 objection → both investigations → 初审 → 公示 again.

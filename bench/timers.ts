@@ -7,7 +7,7 @@
  *
  *   BENCH_TIMERS (default 100000, small 1500)    due timers in the throughput backlog
  *   BENCH_PENDING (default 1000000, small 100000) future timers sitting in the table during the lag test
- *   BENCH_LAG_SECONDS (default 20, small 4), BENCH_LAG_RATE (default 100 timers/s)
+ *   BENCH_LAG_SECONDS (default 20, small 3), BENCH_LAG_RATE (default 100 timers/s)
  *   BENCH_WORKERS (default 1,2,4)
  *
  * Small mode also profiles 500 timers in process instead of 2,000, and spreads the timers over
@@ -28,7 +28,7 @@ import { figure } from './summary.ts';
 const SMALL = process.env.BENCH_SCALE === 'small';
 const TIMERS = Number(process.env.BENCH_TIMERS ?? (SMALL ? 1500 : 100_000));
 const PENDING = Number(process.env.BENCH_PENDING ?? (SMALL ? 100_000 : 1_000_000));
-const LAG_SECONDS = Number(process.env.BENCH_LAG_SECONDS ?? (SMALL ? 4 : 20));
+const LAG_SECONDS = Number(process.env.BENCH_LAG_SECONDS ?? (SMALL ? 3 : 20));
 const WORKERS = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number);
 const LAG_RATE = Number(process.env.BENCH_LAG_RATE ?? 100);
 const CASES = SMALL ? 300 : 1000;
