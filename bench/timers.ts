@@ -5,8 +5,8 @@
  * HTTP transition rate uses the transitions part's figure of the same run
  * (globalThis.benchHttpTransitionsPerSecond) or BENCH_HTTP_RATE.
  *
- *   BENCH_TIMERS (default 100000, small 1500)    due timers in the throughput backlog
- *   BENCH_PENDING (default 1000000, small 100000) future timers sitting in the table during the lag test
+ *   BENCH_TIMERS (default 100000, small 1000)    due timers in the throughput backlog
+ *   BENCH_PENDING (default 1000000, small 50000) future timers sitting in the table during the lag test
  *   BENCH_LAG_SECONDS (default 20, small 3), BENCH_LAG_RATE (default 100 timers/s)
  *   BENCH_WORKERS (default 1,2,4)
  *
@@ -26,8 +26,8 @@ import { benchUrl, freshBenchDatabase, growDatabase, openCases, steps, summarise
 import { figure } from './summary.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
-const TIMERS = Number(process.env.BENCH_TIMERS ?? (SMALL ? 1500 : 100_000));
-const PENDING = Number(process.env.BENCH_PENDING ?? (SMALL ? 100_000 : 1_000_000));
+const TIMERS = Number(process.env.BENCH_TIMERS ?? (SMALL ? 1000 : 100_000));
+const PENDING = Number(process.env.BENCH_PENDING ?? (SMALL ? 50_000 : 1_000_000));
 const LAG_SECONDS = Number(process.env.BENCH_LAG_SECONDS ?? (SMALL ? 3 : 20));
 const WORKERS = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number);
 const LAG_RATE = Number(process.env.BENCH_LAG_RATE ?? 100);

@@ -5,8 +5,9 @@ import { ensureWebBuild } from './build-web.ts';
 /**
  * Bundles the service and the worker (src/main.ts, src/worker.ts → dist/server/*.js) with
  * esbuild, packages left external, when the bundle is missing or older than its sources; then
- * builds the workbench the same way (build-web.ts). `npm start` runs it first (prestart), so
- * production runs plain `node` — no TypeScript loader compiling hundreds of modules at start-up.
+ * builds the workbench the same way (build-web.ts). `npm start` and `npm run worker` run it first
+ * when scripts/prestart.mjs finds the bundle stale, so production runs plain `node` — no
+ * TypeScript loader compiling hundreds of modules at start-up.
  *
  * Paths survive bundling: the bundle sits two levels below the root like src/http/static.ts, so
  * its `../../web/dist` still finds the workbench; the migration that reads
@@ -77,7 +78,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   try {
     if (force) await buildServer();
     else await ensureServerBuild(console.log);
-    // The workbench too, so prestart is one process.
+    // The workbench too, so a stale start needs one build process.
     if (!process.argv.includes('--server-only')) await ensureWebBuild(console.log);
   } catch (err) {
     console.error((err as Error).message);
