@@ -1,6 +1,8 @@
 /**
  * npm run bench — against PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test);
- * creates and drops its own database `onewindow_bench_<pid>` (BENCH_DB to name it; BENCH_REUSE=1 keeps it).
+ * creates and drops its own database `onewindow_bench_<pid>` (BENCH_DB to name it; BENCH_REUSE=1 keeps it),
+ * each part's a copy of one migrated and seeded template `<BENCH_DB>_template` (always dropped at the end).
+ * BENCH_SCALE=small: the same parts and figures at small sizes; BENCH_STEPS=1: each step's wall time.
  * BENCH_ONLY=transitions|timers|tracking|deep-json|queries|graphile|startup|memory|scaleout (comma-separated) runs only those parts.
  *
  * At the end it prints every figure the parts recorded (bench/summary.ts) with its target, each
