@@ -16,7 +16,7 @@
  *   DATABASE_URL                server to use (default postgres://postgres@127.0.0.1:5432/test);
  *                               the bench creates and drops its own database `onewindow_bench_<pid>`.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -64,10 +64,17 @@ async function prepare() {
   return { ids, versions };
 }
 
+/** The compiled service, as `npm start` runs it: a TypeScript loader in the process would cost CPU the figure is about. */
+function ensureServerBuild(): void {
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL('../scripts/prestart.mjs', import.meta.url))], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('building dist/server failed');
+}
+
 async function startServer(): Promise<{ url: string; pid: number; stop(): void }> {
+  ensureServerBuild();
   const port = 3900 + Math.floor(Math.random() * 90);
   const profile = process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROFILE] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [...profile, fileURLToPath(new URL('../dist/server/main.js', import.meta.url))], {
     env: { ...process.env, DATABASE_URL: benchUrl, ONEWINDOW_DATA_KEYS: TEST_DATA_KEYS, PORT: String(port), LOG_LEVEL: 'warn', WORKER: 'off' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
