@@ -34,8 +34,6 @@ interface WireConnection {
   __owCommitted?: boolean;
 }
 
-const ENDING = /^\s*(COMMIT|ROLLBACK)\b/i;
-
 class DeferredBeginTransaction extends TransactionPG {
   constructor(...args: any[]) {
     super(...args);
@@ -46,34 +44,53 @@ class DeferredBeginTransaction extends TransactionPG {
     conn.__owBegin = mode ? `BEGIN TRANSACTION ${mode};` : 'BEGIN;';
     return Promise.resolve();
   }
+
+  // Nothing to send: BEGIN never went (nothing ran), or COMMIT already went with the last write.
+  commit(conn: WireConnection, value: unknown) {
+    if (!conn.__owBegin && !conn.__owCommitted) return super.commit(conn, value);
+    clear(conn);
+    return this.settle(1, value);
+  }
+
+  rollback(conn: WireConnection, error: unknown) {
+    // After COMMIT went with the last write a ROLLBACK could undo nothing; the error still surfaces.
+    if (!conn.__owBegin && !conn.__owCommitted) return super.rollback(conn, error);
+    clear(conn);
+    return this.settle(2, error);
+  }
+
+  /** What knex's Transaction.query does with a COMMIT's (1) or ROLLBACK's (2) outcome. */
+  private settle(status: 1 | 2, value: unknown) {
+    const self = this as any;
+    self._completed = true;
+    if (status === 1) self._resolver(value);
+    else if (value === undefined && self.doNotRejectOnRollback) self._resolver();
+    else self._rejecter(value ?? new Error(`Transaction rejected with non-error: ${value}`));
+    return Promise.resolve();
+  }
 }
+
+const clear = (conn: WireConnection) => {
+  delete conn.__owBegin;
+  delete conn.__owCommitted;
+};
 
 export class OneWindowPgClient extends ClientPG {
   transaction(container: unknown, config: unknown, outerTx: unknown) {
     return new DeferredBeginTransaction(this, container, config, outerTx);
   }
 
-  async _query(connection: WireConnection, obj: { sql: string; response?: unknown }) {
-    if (connection.__owCommitted) {
-      if (ENDING.test(obj.sql)) {
-        // Already committed with the last write: COMMIT has nothing to do; a ROLLBACK now could
-        // not undo it (the caller's error still surfaces).
-        delete connection.__owCommitted;
-        obj.response = { command: 'COMMIT', rows: [], rowCount: 0 };
-        return obj;
-      }
-      throw new Error(`statement after the transaction committed: ${obj.sql.slice(0, 80)}`);
-    }
+  async query(connection: WireConnection, queryParam: string | { sql: string }) {
+    const sql = typeof queryParam === 'string' ? queryParam : queryParam.sql;
+    if (connection.__owCommitted) throw new Error(`statement after the transaction committed: ${sql.slice(0, 80)}`);
     if (connection.__owBegin) {
       const begin = connection.__owBegin;
       delete connection.__owBegin;
-      if (ENDING.test(obj.sql)) {
-        obj.response = { command: obj.sql.trim().split(/\s/)[0].toUpperCase(), rows: [], rowCount: 0 };
-        return obj;
-      }
+      // Counted like any statement by knex's 'query' listeners (logging, the bench's round trips).
+      (this as any).emit('query', { sql: begin, bindings: [] });
       await connection.query(begin);
     }
-    return super._query(connection, obj);
+    return super.query(connection, queryParam);
   }
 }
 
