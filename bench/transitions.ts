@@ -26,6 +26,7 @@ import { buildApp } from '../src/http/app.ts';
 import { DEMO_PASSWORD } from '../src/seed.ts';
 import { TEST_DATA_KEYS, createEngine } from '../src/services.ts';
 import { PersonalDataCipher } from '../src/engine/personalData.ts';
+import { figure } from './summary.ts';
 import { benchUrl, demoActor, fmt, freshBenchDatabase, growDatabase, openCases, processCpuMs, runPgbench, summarise, type Stats } from './support.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
@@ -263,11 +264,14 @@ async function pgbenchPhase(): Promise<{ perSecond: number; latencyMs: number; t
   await c.connect();
   const { rows } = await c.query(`select s.token_hash, s.user_id from sessions s join users u on u.id = s.user_id where u.username = 'township.beishan' order by s.expires_at desc limit 1`);
   await c.end();
+  const script = process.env.BENCH_PGBENCH_SCRIPT ?? 'transition';
   const out = await runPgbench([
-    '-n', '-M', 'extended', '-c', String(CONCURRENCY), '-j', '2', '-T', String(SECONDS),
+    // transition.sql is what the engine sends since db/wire.ts: simple queries; the older scripts, extended.
+    '-n', '-M', script === 'transition' ? 'simple' : 'extended', '-c', String(CONCURRENCY), '-j', '2', '-T', String(SECONDS),
     '-D', `ncases=${CEILING_CASES}`, '-D', `token=${rows[0].token_hash}`, '-D', `actor=${rows[0].user_id}`,
-    // BENCH_PGBENCH_SCRIPT=transition-per-statement: the statements as the engine sent them before issue 11.
-    '-f', fileURLToPath(new URL(`./pgbench/${process.env.BENCH_PGBENCH_SCRIPT ?? 'transition'}.sql`, import.meta.url)),
+    // BENCH_PGBENCH_SCRIPT=transition-per-statement: the statements as the engine sent them before
+    // issue 11; =transition-before-wire: six round trips, before BEGIN and COMMIT rode with others.
+    '-f', fileURLToPath(new URL(`./pgbench/${script}.sql`, import.meta.url)),
   ]);
   const tps = /tps = ([\d.]+)/.exec(out);
   const latency = /latency average = ([\d.]+) ms/.exec(out);
@@ -315,6 +319,7 @@ export async function benchTransitions(): Promise<void> {
   const step = new Map(ids.map((id) => [id, 0]));
   const captured = await captureStatements(ids.slice(0, 2), versions, step);
   console.log(`statements per transition ${captured.perTransition.toFixed(2)}, SQL round trips ${captured.roundTrips.toFixed(2)} (BEGIN and COMMIT included; knex 'query' events over ${2 * CYCLE.length} transitions)`);
+  figure('transitions', 'SQL round trips per transition', captured.roundTrips, '', undefined, `${captured.perTransition.toFixed(2)} statements besides BEGIN/COMMIT`);
   if (process.env.BENCH_PRINT_SQL === '1') for (const [sql, n] of captured.texts) console.log(`  ${String(n).padStart(3)} × ${sql.slice(0, 160)}`);
 
   const server = await startServer();
@@ -328,11 +333,16 @@ export async function benchTransitions(): Promise<void> {
     // The timer bench compares its firing rate with this (bench/timers.ts).
     (globalThis as { benchHttpTransitionsPerSecond?: number }).benchHttpTransitionsPerSecond = saturated.perSecond;
     console.log(`service CPU            ${cpuPer.toFixed(2)} ms per transition (user + system of the service process, saturated phase)`);
+    figure('transitions', 'HTTP transitions, saturated', saturated.perSecond, '/s', undefined, `${CONCURRENCY} clients, p99 ${saturated.p99.toFixed(0)} ms, ${saturated.errors} errors`);
+    figure('transitions', 'service CPU per transition', cpuPer, 'ms');
     const half = await httpPhase(server.url, tokens, ids, versions, step, saturated.perSecond / 2);
     console.log(`HTTP API, half load    ${fmt(half)}${half.p99 < 50 ? '' : '  (p99 over the 50 ms goal)'}`);
+    figure('transitions', 'p99 at half load', half.p99, 'ms', { op: '<', value: 50 }, `${half.perSecond.toFixed(0)}/s offered`);
     const ceiling = await pgbenchPhase();
-    console.log(`pgbench ceiling        ${ceiling.perSecond.toFixed(0).padStart(6)} transitions/s  latency avg ${ceiling.latencyMs.toFixed(1)} ms  (pgbench -M extended -c ${CONCURRENCY} -j 2 -T ${SECONDS}, bench/pgbench/${process.env.BENCH_PGBENCH_SCRIPT ?? 'transition'}.sql)`);
+    console.log(`pgbench ceiling        ${ceiling.perSecond.toFixed(0).padStart(6)} transitions/s  latency avg ${ceiling.latencyMs.toFixed(1)} ms  (pgbench -c ${CONCURRENCY} -j 2 -T ${SECONDS}, bench/pgbench/${process.env.BENCH_PGBENCH_SCRIPT ?? 'transition'}.sql)`);
     console.log(`ratio HTTP / pgbench   ${(saturated.perSecond / ceiling.perSecond).toFixed(2)} (goal ≥ 0.6)`);
+    figure('transitions', 'pgbench ceiling', ceiling.perSecond, '/s', undefined, `bench/pgbench/${process.env.BENCH_PGBENCH_SCRIPT ?? 'transition'}.sql, ${CONCURRENCY} clients`);
+    figure('transitions', 'ratio HTTP / pgbench', saturated.perSecond / ceiling.perSecond, '', { op: '>=', value: 0.6 });
     if (GROW > 0) {
       // The same load on the database grown by GROW cases: a command's cost must not grow with it.
       // The small figure again, right before: on a shared machine load drifts between phases.
