@@ -17,6 +17,9 @@
  *                               the bench creates and drops its own database `onewindow_bench_<pid>`.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -101,6 +104,42 @@ async function login(url: string, username: string): Promise<string> {
   return ((await res.json()) as { token: string }).token;
 }
 
+// The load generator shares the machine's cores with the service and PostgreSQL (pgbench's client
+// is C): node:http on keep-alive sockets costs it about a third of what fetch() does.
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
+
+function post(url: string, token: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` } }, (res) => {
+      res.on('data', () => {});
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * CPU time (ms) PostgreSQL has used on this machine: every live server process, plus what the
+ * postmaster collected from backends that exited (pgbench's connections end with its run).
+ */
+function postgresCpuMs(): number {
+  let total = 0;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime, stime, cutime, cstime: fields 14–17 of stat(5), here counted from field 3.
+      total += ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1000) / 100;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
 /** Drives the cycle over HTTP. `ratePerSecond` set → open-loop at that rate; unset → saturate. */
 async function httpPhase(url: string, tokens: Record<string, string>, ids: string[], versions: Map<string, number>, step: Map<string, number>, ratePerSecond?: number): Promise<Stats> {
   const latencies: number[] = [];
@@ -112,14 +151,9 @@ async function httpPhase(url: string, tokens: Record<string, string>, ids: strin
   const one = async (id: string) => {
     const s = CYCLE[step.get(id)!];
     const t0 = performance.now();
-    const res = await fetch(`${url}/api/cases/${id}/events`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[s.user]}` },
-      body: JSON.stringify({ type: s.type, data: s.data, expectedVersion: versions.get(id) }),
-    });
-    await res.arrayBuffer();
+    const status = await post(`${url}/api/cases/${id}/events`, tokens[s.user], JSON.stringify({ type: s.type, data: s.data, expectedVersion: versions.get(id) }));
     latencies.push(performance.now() - t0);
-    if (res.status !== 200) errors++;
+    if (status !== 200) errors++;
     else {
       versions.set(id, versions.get(id)! + 1);
       step.set(id, (step.get(id)! + 1) % CYCLE.length);
@@ -327,9 +361,15 @@ export async function benchTransitions(): Promise<void> {
     const tokens = { township: await login(server.url, 'township.beishan'), verify: await login(server.url, 'verify.xihu') };
     await httpPhase(server.url, tokens, ids.slice(0, 20), versions, step, 50); // warm-up
     const cpuBefore = processCpuMs(server.pid);
+    const clientBefore = processCpuMs(process.pid);
+    const pgBefore = postgresCpuMs();
     const saturated = await httpPhase(server.url, tokens, ids, versions, step);
     const cpuPer = (processCpuMs(server.pid) - cpuBefore) / Math.max(1, saturated.count);
+    const clientPer = (processCpuMs(process.pid) - clientBefore) / Math.max(1, saturated.count);
+    const pgPer = (postgresCpuMs() - pgBefore) / Math.max(1, saturated.count);
     console.log(`HTTP API, saturated    ${fmt(saturated)}`);
+    console.log(`CPU per transition     service ${cpuPer.toFixed(2)} ms, PostgreSQL ${pgPer.toFixed(2)} ms, load generator ${clientPer.toFixed(2)} ms (the ${os.cpus().length} cores had ${((os.cpus().length * 1000) / Math.max(1, saturated.perSecond)).toFixed(2)} ms per transition)`);
+    figure('transitions', 'PostgreSQL CPU per transition (HTTP)', pgPer, 'ms');
     // The timer bench compares its firing rate with this (bench/timers.ts).
     (globalThis as { benchHttpTransitionsPerSecond?: number }).benchHttpTransitionsPerSecond = saturated.perSecond;
     console.log(`service CPU            ${cpuPer.toFixed(2)} ms per transition (user + system of the service process, saturated phase)`);
@@ -338,7 +378,11 @@ export async function benchTransitions(): Promise<void> {
     const half = await httpPhase(server.url, tokens, ids, versions, step, saturated.perSecond / 2);
     console.log(`HTTP API, half load    ${fmt(half)}${half.p99 < 50 ? '' : '  (p99 over the 50 ms goal)'}`);
     figure('transitions', 'p99 at half load', half.p99, 'ms', { op: '<', value: 50 }, `${half.perSecond.toFixed(0)}/s offered`);
+    const pgBench0 = postgresCpuMs();
     const ceiling = await pgbenchPhase();
+    const pgPerCeiling = (postgresCpuMs() - pgBench0) / Math.max(1, ceiling.perSecond * SECONDS);
+    console.log(`PostgreSQL CPU         ${pgPerCeiling.toFixed(2)} ms per pgbench transition`);
+    figure('transitions', 'PostgreSQL CPU per transition (pgbench)', pgPerCeiling, 'ms');
     console.log(`pgbench ceiling        ${ceiling.perSecond.toFixed(0).padStart(6)} transitions/s  latency avg ${ceiling.latencyMs.toFixed(1)} ms  (pgbench -c ${CONCURRENCY} -j 2 -T ${SECONDS}, bench/pgbench/${process.env.BENCH_PGBENCH_SCRIPT ?? 'transition'}.sql)`);
     console.log(`ratio HTTP / pgbench   ${(saturated.perSecond / ceiling.perSecond).toFixed(2)} (goal ≥ 0.6)`);
     figure('transitions', 'pgbench ceiling', ceiling.perSecond, '/s', undefined, `bench/pgbench/${process.env.BENCH_PGBENCH_SCRIPT ?? 'transition'}.sql, ${CONCURRENCY} clients`);
