@@ -16,7 +16,10 @@
  *   DATABASE_URL                server to use (default postgres://postgres@127.0.0.1:5432/test);
  *                               the bench creates and drops its own database `onewindow_bench_<pid>`.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -26,6 +29,7 @@ import { buildApp } from '../src/http/app.ts';
 import { DEMO_PASSWORD } from '../src/seed.ts';
 import { TEST_DATA_KEYS, createEngine } from '../src/services.ts';
 import { PersonalDataCipher } from '../src/engine/personalData.ts';
+import { figure } from './summary.ts';
 import { benchUrl, demoActor, fmt, freshBenchDatabase, growDatabase, openCases, processCpuMs, runPgbench, summarise, type Stats } from './support.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
@@ -64,10 +68,17 @@ async function prepare() {
   return { ids, versions };
 }
 
+/** The compiled service, as `npm start` runs it: a TypeScript loader in the process would cost CPU the figure is about. */
+function ensureServerBuild(): void {
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL('../scripts/prestart.mjs', import.meta.url))], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('building dist/server failed');
+}
+
 async function startServer(): Promise<{ url: string; pid: number; stop(): void }> {
+  ensureServerBuild();
   const port = 3900 + Math.floor(Math.random() * 90);
   const profile = process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROFILE] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [...profile, fileURLToPath(new URL('../dist/server/main.js', import.meta.url))], {
     env: { ...process.env, DATABASE_URL: benchUrl, ONEWINDOW_DATA_KEYS: TEST_DATA_KEYS, PORT: String(port), LOG_LEVEL: 'warn', WORKER: 'off' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -93,6 +104,42 @@ async function login(url: string, username: string): Promise<string> {
   return ((await res.json()) as { token: string }).token;
 }
 
+// The load generator shares the machine's cores with the service and PostgreSQL (pgbench's client
+// is C): node:http on keep-alive sockets costs it about a third of what fetch() does.
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
+
+function post(url: string, token: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` } }, (res) => {
+      res.on('data', () => {});
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * CPU time (ms) PostgreSQL has used on this machine: every live server process, plus what the
+ * postmaster collected from backends that exited (pgbench's connections end with its run).
+ */
+function postgresCpuMs(): number {
+  let total = 0;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime, stime, cutime, cstime: fields 14–17 of stat(5), here counted from field 3.
+      total += ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1000) / 100;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
 /** Drives the cycle over HTTP. `ratePerSecond` set → open-loop at that rate; unset → saturate. */
 async function httpPhase(url: string, tokens: Record<string, string>, ids: string[], versions: Map<string, number>, step: Map<string, number>, ratePerSecond?: number): Promise<Stats> {
   const latencies: number[] = [];
@@ -104,14 +151,9 @@ async function httpPhase(url: string, tokens: Record<string, string>, ids: strin
   const one = async (id: string) => {
     const s = CYCLE[step.get(id)!];
     const t0 = performance.now();
-    const res = await fetch(`${url}/api/cases/${id}/events`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[s.user]}` },
-      body: JSON.stringify({ type: s.type, data: s.data, expectedVersion: versions.get(id) }),
-    });
-    await res.arrayBuffer();
+    const status = await post(`${url}/api/cases/${id}/events`, tokens[s.user], JSON.stringify({ type: s.type, data: s.data, expectedVersion: versions.get(id) }));
     latencies.push(performance.now() - t0);
-    if (res.status !== 200) errors++;
+    if (status !== 200) errors++;
     else {
       versions.set(id, versions.get(id)! + 1);
       step.set(id, (step.get(id)! + 1) % CYCLE.length);
@@ -256,11 +298,14 @@ async function pgbenchPhase(): Promise<{ perSecond: number; latencyMs: number; t
   await c.connect();
   const { rows } = await c.query(`select s.token_hash, s.user_id from sessions s join users u on u.id = s.user_id where u.username = 'township.beishan' order by s.expires_at desc limit 1`);
   await c.end();
+  const script = process.env.BENCH_PGBENCH_SCRIPT ?? 'transition';
   const out = await runPgbench([
-    '-n', '-M', 'extended', '-c', String(CONCURRENCY), '-j', '2', '-T', String(SECONDS),
+    // transition.sql is what the engine sends since db/wire.ts: simple queries; the older scripts, extended.
+    '-n', '-M', script === 'transition' ? 'simple' : 'extended', '-c', String(CONCURRENCY), '-j', '2', '-T', String(SECONDS),
     '-D', `ncases=${CEILING_CASES}`, '-D', `token=${rows[0].token_hash}`, '-D', `actor=${rows[0].user_id}`,
-    // BENCH_PGBENCH_SCRIPT=transition-per-statement: the statements as the engine sent them before issue 11.
-    '-f', fileURLToPath(new URL(`./pgbench/${process.env.BENCH_PGBENCH_SCRIPT ?? 'transition'}.sql`, import.meta.url)),
+    // BENCH_PGBENCH_SCRIPT=transition-per-statement: the statements as the engine sent them before
+    // issue 11; =transition-before-wire: six round trips, before BEGIN and COMMIT rode with others.
+    '-f', fileURLToPath(new URL(`./pgbench/${script}.sql`, import.meta.url)),
   ]);
   const tps = /tps = ([\d.]+)/.exec(out);
   const latency = /latency average = ([\d.]+) ms/.exec(out);
@@ -308,6 +353,7 @@ export async function benchTransitions(): Promise<void> {
   const step = new Map(ids.map((id) => [id, 0]));
   const captured = await captureStatements(ids.slice(0, 2), versions, step);
   console.log(`statements per transition ${captured.perTransition.toFixed(2)}, SQL round trips ${captured.roundTrips.toFixed(2)} (BEGIN and COMMIT included; knex 'query' events over ${2 * CYCLE.length} transitions)`);
+  figure('transitions', 'SQL round trips per transition', captured.roundTrips, '', undefined, `${captured.perTransition.toFixed(2)} statements besides BEGIN/COMMIT`);
   if (process.env.BENCH_PRINT_SQL === '1') for (const [sql, n] of captured.texts) console.log(`  ${String(n).padStart(3)} × ${sql.slice(0, 160)}`);
 
   const server = await startServer();
@@ -315,17 +361,32 @@ export async function benchTransitions(): Promise<void> {
     const tokens = { township: await login(server.url, 'township.beishan'), verify: await login(server.url, 'verify.xihu') };
     await httpPhase(server.url, tokens, ids.slice(0, 20), versions, step, 50); // warm-up
     const cpuBefore = processCpuMs(server.pid);
+    const clientBefore = processCpuMs(process.pid);
+    const pgBefore = postgresCpuMs();
     const saturated = await httpPhase(server.url, tokens, ids, versions, step);
     const cpuPer = (processCpuMs(server.pid) - cpuBefore) / Math.max(1, saturated.count);
+    const clientPer = (processCpuMs(process.pid) - clientBefore) / Math.max(1, saturated.count);
+    const pgPer = (postgresCpuMs() - pgBefore) / Math.max(1, saturated.count);
     console.log(`HTTP API, saturated    ${fmt(saturated)}`);
+    console.log(`CPU per transition     service ${cpuPer.toFixed(2)} ms, PostgreSQL ${pgPer.toFixed(2)} ms, load generator ${clientPer.toFixed(2)} ms (the ${os.cpus().length} cores had ${((os.cpus().length * 1000) / Math.max(1, saturated.perSecond)).toFixed(2)} ms per transition)`);
+    figure('transitions', 'PostgreSQL CPU per transition (HTTP)', pgPer, 'ms');
     // The timer bench compares its firing rate with this (bench/timers.ts).
     (globalThis as { benchHttpTransitionsPerSecond?: number }).benchHttpTransitionsPerSecond = saturated.perSecond;
     console.log(`service CPU            ${cpuPer.toFixed(2)} ms per transition (user + system of the service process, saturated phase)`);
+    figure('transitions', 'HTTP transitions, saturated', saturated.perSecond, '/s', undefined, `${CONCURRENCY} clients, p99 ${saturated.p99.toFixed(0)} ms, ${saturated.errors} errors`);
+    figure('transitions', 'service CPU per transition', cpuPer, 'ms');
     const half = await httpPhase(server.url, tokens, ids, versions, step, saturated.perSecond / 2);
     console.log(`HTTP API, half load    ${fmt(half)}${half.p99 < 50 ? '' : '  (p99 over the 50 ms goal)'}`);
+    figure('transitions', 'p99 at half load', half.p99, 'ms', { op: '<', value: 50 }, `${half.perSecond.toFixed(0)}/s offered`);
+    const pgBench0 = postgresCpuMs();
     const ceiling = await pgbenchPhase();
-    console.log(`pgbench ceiling        ${ceiling.perSecond.toFixed(0).padStart(6)} transitions/s  latency avg ${ceiling.latencyMs.toFixed(1)} ms  (pgbench -M extended -c ${CONCURRENCY} -j 2 -T ${SECONDS}, bench/pgbench/${process.env.BENCH_PGBENCH_SCRIPT ?? 'transition'}.sql)`);
+    const pgPerCeiling = (postgresCpuMs() - pgBench0) / Math.max(1, ceiling.perSecond * SECONDS);
+    console.log(`PostgreSQL CPU         ${pgPerCeiling.toFixed(2)} ms per pgbench transition`);
+    figure('transitions', 'PostgreSQL CPU per transition (pgbench)', pgPerCeiling, 'ms');
+    console.log(`pgbench ceiling        ${ceiling.perSecond.toFixed(0).padStart(6)} transitions/s  latency avg ${ceiling.latencyMs.toFixed(1)} ms  (pgbench -c ${CONCURRENCY} -j 2 -T ${SECONDS}, bench/pgbench/${process.env.BENCH_PGBENCH_SCRIPT ?? 'transition'}.sql)`);
     console.log(`ratio HTTP / pgbench   ${(saturated.perSecond / ceiling.perSecond).toFixed(2)} (goal ≥ 0.6)`);
+    figure('transitions', 'pgbench ceiling', ceiling.perSecond, '/s', undefined, `bench/pgbench/${process.env.BENCH_PGBENCH_SCRIPT ?? 'transition'}.sql, ${CONCURRENCY} clients`);
+    figure('transitions', 'ratio HTTP / pgbench', saturated.perSecond / ceiling.perSecond, '', { op: '>=', value: 0.6 });
     if (GROW > 0) {
       // The same load on the database grown by GROW cases: a command's cost must not grow with it.
       // The small figure again, right before: on a shared machine load drifts between phases.

@@ -13,6 +13,7 @@ import * as operations from './20261202_014_operations.ts';
 import * as provisionalCalendar from './20261202_012_provisional_calendar.ts';
 import * as definitionMigrations from './20261202_015_definition_migrations.ts';
 import * as leadDueProvisional from './20261202_019_lead_due_provisional.ts';
+import * as expectFunction from './20261202_020_expect_function.ts';
 import * as paymentDelivery from './20261202_013_payment_delivery.ts';
 import * as scaleIndexes from './20261202_016_scale_indexes.ts';
 
@@ -35,6 +36,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down?(k: Knex): P
   '20261202_013_payment_delivery': paymentDelivery,
   '20261202_016_scale_indexes': scaleIndexes,
   '20261202_019_lead_due_provisional': leadDueProvisional,
+  '20261202_020_expect_function': expectFunction,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,5 +1,7 @@
 import type { Db } from './connection.ts';
 import { caseBusy } from '../engine/errors.ts';
+import { LIVE_STATUSES, liveTasksOfCase, type TaskRow } from './tasks.ts';
+import { isWireClient, literal, sendWire } from './wire.ts';
 
 export interface CaseRow {
   id: string;
@@ -52,6 +54,43 @@ export async function getCaseByReference(db: Db, reference: string): Promise<Cas
   return db<CaseRow>('cases').where({ reference }).first();
 }
 
+/** Locks the case row for the rest of the transaction: every writer of a case goes through here first. */
+export async function lockCase(db: Db, id: string): Promise<CaseRow | undefined> {
+  // NO KEY UPDATE: writers of one case exclude each other, yet rows that merely reference the case
+  // (timers, tasks, events inserted elsewhere) are not blocked by the lock.
+  return queued(id, (noWait) => {
+    const query = db<CaseRow>('cases').where({ id }).forNoKeyUpdate();
+    if (noWait) query.noWait();
+    return query.first();
+  });
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * lockCase and the case's live tasks, on PostgreSQL in one round trip (with the transaction's
+ * deferred BEGIN in front, db/wire.ts): two statements in one simple query. The tasks are read by
+ * a statement of their own after the lock is granted, so under READ COMMITTED they include what
+ * the writer it waited for committed — as two separate queries would.
+ */
+export async function lockCaseWithLiveTasks(db: Db, id: string): Promise<{ row: CaseRow | undefined; live: TaskRow[] }> {
+  if (!isWireClient(db)) {
+    const row = await lockCase(db, id);
+    return { row, live: row ? await liveTasksOfCase(db, id) : [] };
+  }
+  // A case id is inlined into the text only as a checked uuid; anything else names no case.
+  if (!UUID.test(id)) return { row: undefined, live: [] };
+  const idLiteral = literal(id.toLowerCase());
+  const [rows, live] = await queued(id, (noWait) =>
+    sendWire(db, [
+      `select * from cases where id = ${idLiteral} limit 1 for no key update${noWait ? ' nowait' : ''}`,
+      `select * from tasks where case_id = ${idLiteral} and status in (${LIVE_STATUSES.map(literal).join(', ')}) order by opened_at asc`,
+    ]),
+  );
+  const row = rows[0] as CaseRow | undefined;
+  return { row, live: row ? (live as TaskRow[]) : [] };
+}
+
 /**
  * Case locks being waited for in this process, by case id. One command per case may wait (up to
  * the pool's lock_timeout, DB_TIMEOUTS.lock) for the command ahead of it — the usual race of two
@@ -61,16 +100,11 @@ export async function getCaseByReference(db: Db, reference: string): Promise<Cas
  */
 const waiting = new Map<string, number>();
 
-/** Locks the case row for the rest of the transaction: every writer of a case goes through here first. */
-export async function lockCase(db: Db, id: string): Promise<CaseRow | undefined> {
-  // NO KEY UPDATE: writers of one case exclude each other, yet rows that merely reference the case
-  // (timers, tasks, events inserted elsewhere) are not blocked by the lock.
-  const query = db<CaseRow>('cases').where({ id }).forNoKeyUpdate();
-  const queued = waiting.get(id) ?? 0;
-  if (queued > 0) query.noWait();
-  waiting.set(id, queued + 1);
+async function queued<T>(id: string, lock: (noWait: boolean) => Promise<T>): Promise<T> {
+  const queuedBefore = waiting.get(id) ?? 0;
+  waiting.set(id, queuedBefore + 1);
   try {
-    return await query.first();
+    return await lock(queuedBefore > 0);
   } catch (err) {
     // 55P03: NOWAIT found the row locked, or lock_timeout expired while waiting.
     if ((err as { code?: string }).code === '55P03') throw caseBusy();

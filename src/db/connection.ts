@@ -3,6 +3,7 @@ import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import { migrationSource } from '../../migrations/index.ts';
 import { APP_ROLE } from '../../migrations/20261123_003_trust.ts';
+import { OneWindowPgClient } from './wire.ts';
 
 export type Db = Knex | Knex.Transaction;
 
@@ -46,7 +47,8 @@ export function connect(target: DatabaseTarget, options: { role?: string } = {})
     const t = { ...DB_TIMEOUTS, ...Object.fromEntries(Object.entries(target.timeouts ?? {}).filter(([, v]) => v !== undefined)) } as DbTimeouts;
     const guarded = Boolean(options.role);
     return knexFactory({
-      client: 'pg',
+      // Knex's pg client with BEGIN deferred and COMMIT able to ride with the last write (wire.ts).
+      client: OneWindowPgClient as unknown as Knex.Config['client'],
       connection: guarded
         ? {
             connectionString: target.url,

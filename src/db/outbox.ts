@@ -19,6 +19,11 @@ export async function insertNotice(db: Db, caseId: string, notice: { kind: strin
   await insertOutbox(db, caseId, `notice.${notice.kind}`, notice.payload, createdAt);
 }
 
+/** insertNotice for several notices of one case, in order, as a statement to run with others (batch.ts). */
+export function insertNoticesQuery(db: Db, caseId: string, notices: Array<{ kind: string; payload: unknown }>, createdAt: Date) {
+  return db('outbox').insert(notices.map((n) => ({ case_id: caseId, kind: `notice.${n.kind}`, payload: JSON.stringify(n.payload), created_at: createdAt })));
+}
+
 /** A notice of an online application (the phone code, a return at 预审): no case exists yet. */
 export async function insertApplicationNotice(db: Db, applicationId: string, notice: { kind: string; payload: unknown }, createdAt: Date): Promise<void> {
   await db('outbox').insert({ case_id: null, application_id: applicationId, kind: `notice.${notice.kind}`, payload: JSON.stringify(notice.payload), created_at: createdAt });

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { DomainError, serviceUnavailable } from '../engine/errors.ts';
+import { allowCommitWithLastWrite, commitWasSent } from './wire.ts';
 
 /**
  * How a database failure bears on a transaction:
@@ -39,6 +40,11 @@ export interface RunOptions {
   /** Aborted when the client has gone away: the running statement is cancelled, its connection freed. */
   signal?: AbortSignal;
   deadlineMs?: number;
+  /**
+   * The work ends with a write that says so (writeTogether's `commit`): on PostgreSQL COMMIT
+   * then goes in that write's round trip (db/wire.ts). Only for work that writes nothing after.
+   */
+  commitWithLastWrite?: boolean;
 }
 
 /**
@@ -54,8 +60,11 @@ export interface RunOptions {
 export async function runTransaction<T>(db: Knex, work: (trx: Knex.Transaction) => Promise<T>, options: RunOptions = {}): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     let workDone = false;
+    let transaction: Knex.Transaction | undefined;
     try {
       return await db.transaction(async (trx) => {
+        transaction = trx;
+        if (options.commitWithLastWrite) allowCommitWithLastWrite(trx);
         const result = await guarded(db, trx, work, options);
         workDone = true; // from here on, knex sends COMMIT
         return result;
@@ -64,7 +73,9 @@ export async function runTransaction<T>(db: Knex, work: (trx: Knex.Transaction) 
       if (err instanceof DomainError) throw err;
       const failure = classifyDbError(err);
       if (!failure) throw err;
-      const certainlyRolledBack = !workDone && (failure === 'connection' || failure === 'conflict');
+      // COMMIT may have left with the work's last write: then, as after knex's own COMMIT, nobody knows.
+      const commitSent = workDone || (transaction !== undefined && commitWasSent(transaction));
+      const certainlyRolledBack = !commitSent && (failure === 'connection' || failure === 'conflict');
       if (certainlyRolledBack && attempt === 0 && !options.signal?.aborted) continue;
       throw asDomainError(err);
     }

@@ -214,10 +214,10 @@ export class Engine {
 
   /** Sends an event to a case. `viaTaskId` is set when a reviewer completes a task from the inbox. */
   async sendEvent(trx: Db, actor: Actor, caseId: string, command: EventCommand, viaTaskId?: string): Promise<TransitionResult> {
-    const row = await cases.lockCase(trx, caseId);
+    // The lock and the live tasks in one round trip, with BEGIN in front on PostgreSQL (db/wire.ts).
+    const { row, live } = await cases.lockCaseWithLiveTasks(trx, caseId);
     if (!row || !coversRegion(actor, row.region_code)) throw notFound();
     const def = this.registry.pinned(row.procedure_id, row.definition_version);
-    const live = await tasks.liveTasksOfCase(trx, caseId);
     // Need to know before anything else: a refusal must not reveal that the case exists.
     await this.assertVisible(trx, actor, def, row, live);
     if (command.expectedVersion !== undefined && command.expectedVersion !== row.version) {
@@ -278,25 +278,7 @@ export class Engine {
     );
     const closing = caseStatus(next) === 'done' && row.status !== 'done' ? { closedAt: now } : {};
     const planned = await this.planTasks(trx, def, row, activeLeaves(current), leaves, live, usedTask, actor, now, command.type);
-    // The snapshot, the event and every task and timer write in one statement (db/batch.ts): the
-    // version check still decides — no saved row, no command (the transaction rolls back).
-    const [written] = await writeTogether(
-      trx,
-      [
-        cases.saveTransitionQuery(trx, caseId, row.version, { status: caseStatus(next), stateValue: next.value, snapshot: next, updatedAt: now, chainHead: logged.hash, ...clock, ...closing }),
-        caseEvents.appendEventQuery(trx, logged),
-        ...planned.writes,
-      ],
-      'select (select count(*) from w0)::int as saved, (select id from w1) as event_id',
-    );
-    if (Number(written.saved) !== 1) {
-      throw new DomainError('conflict', 'VERSION_CONFLICT', '办件已被他人更新，请刷新后重试');
-    }
-    const eventId = String(written.event_id);
     const liveTasks = planned.liveTasks;
-    for (const effect of emitted) await this.recordEffect(trx, def, row, eventId, effect, now);
-    // Just decided: the rating invitation (commands/service.ts).
-    await service.afterTransition(trx, caseId, row.region_code, { leaves: activeLeaves(current), done: row.status === 'done' }, { leaves, done: caseStatus(next) === 'done' }, now);
     const notices = transitionNotices(def, {
       reference: row.reference,
       eventType: command.type,
@@ -308,7 +290,39 @@ export class Engine {
       liveTasks,
       liveBefore: new Set(live.map((t) => t.id)),
     });
-    for (const n of notices) await outbox.insertNotice(trx, caseId, n, now);
+    const before = { leaves: activeLeaves(current), done: row.status === 'done' };
+    const after = { leaves, done: caseStatus(next) === 'done' };
+    // Most transitions write nothing that needs the event's id (a payment does) and decide nothing
+    // (the rating invitation follows a decision): then their notices join the one statement, and
+    // that statement is the command's last — COMMIT may go with it (db/batch.ts, db/wire.ts).
+    const last = emitted.length === 0 && !service.decidesNow(before, after);
+    // The snapshot, the event and every task, timer and notice write in one statement: the version
+    // check still decides, inside it (ow_expect fails the statement, migration 020) — no saved
+    // row, no command.
+    let written: Record<string, unknown>;
+    try {
+      [written] = await writeTogether(
+        trx,
+        [
+          cases.saveTransitionQuery(trx, caseId, row.version, { status: caseStatus(next), stateValue: next.value, snapshot: next, updatedAt: now, chainHead: logged.hash, ...clock, ...closing }),
+          caseEvents.appendEventQuery(trx, logged),
+          ...planned.writes,
+          ...(last && notices.length ? [outbox.insertNoticesQuery(trx, caseId, notices, now)] : []),
+        ],
+        `select ow_expect((select count(*) from w0) = 1, 'VERSION_CONFLICT') as saved, (select id from w1) as event_id`,
+        { commit: last },
+      );
+    } catch (err) {
+      if ((err as { code?: string }).code === 'OW409') throw new DomainError('conflict', 'VERSION_CONFLICT', '办件已被他人更新，请刷新后重试');
+      throw err;
+    }
+    if (!last) {
+      const eventId = String(written.event_id);
+      for (const effect of emitted) await this.recordEffect(trx, def, row, eventId, effect, now);
+      // Just decided: the rating invitation (commands/service.ts).
+      await service.afterTransition(trx, caseId, row.region_code, before, after, now);
+      for (const n of notices) await outbox.insertNotice(trx, caseId, n, now);
+    }
     if (this.onTransition) afterCommit(trx, () => this.onTransition!({ procedureId: def.id, event: command.type, caseId }));
     // Built from what the transition already holds: no extra queries on the hot path.
     return {

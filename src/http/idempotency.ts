@@ -30,10 +30,15 @@ export async function command<T>(
   work: (trx: Knex.Transaction) => Promise<T>,
   /** What identifies the request instead of its body — a body holding a password must not be hashed as it is. */
   fingerprint: unknown = request.body,
+  /**
+   * `work` writes nothing after its last engine write (a transition): without a key, COMMIT may go
+   * with that write (runTransaction's commitWithLastWrite). With a key the response is stored after.
+   */
+  options: { commitWithLastWrite?: boolean } = {},
 ): Promise<T> {
   const key = request.headers['idempotency-key'];
   if (key === undefined) {
-    const result = await runTransaction(db, work, { signal: clientGone(reply) });
+    const result = await runTransaction(db, work, { signal: clientGone(reply), commitWithLastWrite: options.commitWithLastWrite });
     reply.status(status);
     return result;
   }

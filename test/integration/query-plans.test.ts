@@ -3,7 +3,7 @@ import { TimerWorker } from '../../src/worker/timerWorker.ts';
 import { DevSinkChannel } from '../../src/notifications/channels.ts';
 import { NoticeDispatcher } from '../../src/notifications/dispatcher.ts';
 import { applicant, application, useTestApp } from '../support/app.ts';
-import { wholeScanOffenders, type Captured } from '../support/plans.ts';
+import { statementsOf, wholeScanOffenders, type Captured } from '../support/plans.ts';
 import { leadCounts } from '../../src/db/leads.ts';
 
 // B10: a command's cost must not grow with the database. Every statement that real commands, a
@@ -18,7 +18,7 @@ describe('query plans', () => {
   it('uses an index its predicate matches in every statement of commands, a timer firing, notice dispatch, a login and tracking', async () => {
     const { db } = ctx.database;
     const captured: Captured[] = [];
-    const listener = (q: { sql: string; bindings?: unknown[] }) => captured.push({ sql: q.sql, bindings: q.bindings ?? [] });
+    const listener = (q: { sql: string; bindings?: unknown[] }) => captured.push(...statementsOf({ sql: q.sql, bindings: q.bindings ?? [] }));
     db.on('query', listener);
     let track: { reference: string; trackingCode: string };
     let invited = '';

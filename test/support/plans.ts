@@ -14,6 +14,19 @@ export interface Captured {
   bindings: unknown[];
 }
 
+/**
+ * A captured query as its statements: src/db/wire.ts sends several in one simple query (values
+ * inlined, no bindings) joined by ";\n" — BEGIN with the case lock, the writes with COMMIT.
+ */
+export function statementsOf(q: Captured): Captured[] {
+  if (q.bindings.length || !/;\n/.test(q.sql)) return [q];
+  return q.sql
+    .split(/;\n/)
+    .map((s) => s.replace(/;\s*$/, ''))
+    .filter((s) => s.trim())
+    .map((sql) => ({ sql, bindings: [] }));
+}
+
 interface PlanNode {
   'Node Type': string;
   'Relation Name'?: string;

@@ -156,8 +156,13 @@ export async function ratedStages(db: Db, caseId: string): Promise<Set<string>> 
  * Called by the engine after a transition, under the case lock: when the case has just become
  * decided, schedules the rating invitation (3 days later).
  */
+/** Whether a transition from `before` to `after` decides the case, so afterTransition has work to do. */
+export function decidesNow(before: { leaves: ActiveLeaf[]; done: boolean }, after: { leaves: ActiveLeaf[]; done: boolean }): boolean {
+  return !isDecided(before.leaves, before.done) && isDecided(after.leaves, after.done);
+}
+
 export async function afterTransition(trx: Db, caseId: string, regionCode: string, before: { leaves: ActiveLeaf[]; done: boolean }, after: { leaves: ActiveLeaf[]; done: boolean }, now: Date) {
-  if (isDecided(before.leaves, before.done) || !isDecided(after.leaves, after.done)) return;
+  if (!decidesNow(before, after)) return;
   const settings = await effectiveSettings(trx, regionCode);
   // A case decided a second time (a late 转办 reopened work) may get a second timer: firing sends
   // the invitation only if none was sent (fireInvitation), so the citizen gets one.

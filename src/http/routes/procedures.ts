@@ -141,7 +141,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         const result = await command(db, request, reply, 200, async (trx) => {
           if ((await cases.getCase(trx, request.params.id))?.procedure_id !== def.id) throw notFound();
           return engine.sendEvent(trx, actor, request.params.id, request.body);
-        });
+        }, request.body, { commitWithLastWrite: true });
         return withActionSchemas(def, result);
       },
     );
@@ -166,7 +166,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         const result = await command(db, request, reply, 200, async (trx) => {
           if ((await tasks.getTask(trx, request.params.id))?.procedure_id !== def.id) throw notFound('任务');
           return engine.completeTask(trx, actor, request.params.id, request.body);
-        });
+        }, request.body, { commitWithLastWrite: true });
         return withActionSchemas(def, result);
       },
     );

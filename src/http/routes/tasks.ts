@@ -109,7 +109,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const actor = actorOf(request);
-      const result = await command(db, request, reply, 200, (trx) => engine.completeTask(trx, actor, request.params.id, request.body));
+      const result = await command(db, request, reply, 200, (trx) => engine.completeTask(trx, actor, request.params.id, request.body), request.body, { commitWithLastWrite: true });
       return withActionSchemas(procedureOfReference(engine.registry, result.reference), result);
     },
   );
