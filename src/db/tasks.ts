@@ -138,8 +138,23 @@ function applyFilter(q: Knex.QueryBuilder, f: TaskFilter): Knex.QueryBuilder {
   if (notOverdue) q.andWhere((w) => w.whereNull('tasks.due_at').orWhere('tasks.due_at', '>', notOverdue));
   const notRed = f.notRedAt;
   if (notRed) q.andWhere((w) => w.whereNull('tasks.red_at').orWhere('tasks.red_at', '>', notRed));
+  // Overdue, not yet red (黄牌): due_at <= now < red_at <= due_at + the largest red delay of any
+  // dated live task, so due_at > now − that delay — a lower bound for the due-date range, which
+  // would otherwise start at the oldest due date and step over every red task first. A dated task
+  // without a red date (overdue for good) lifts the bound. Both are probes of tasks_live_red_delay,
+  // read in the statement's own snapshot: exact, not an estimate.
+  if (notRed && f.dueAtOrBefore && f.statuses.every((s) => LIVE_STATUSES.includes(s))) {
+    q.andWhereRaw(
+      `tasks.due_at > case when exists (select 1 from tasks d where ${LIVE_DATED} and (d.red_at - d.due_at) is null) then '-infinity'::timestamptz
+        else ?::timestamptz - (select max(d.red_at - d.due_at) from tasks d where ${LIVE_DATED}) end`,
+      [notRed],
+    );
+  }
   return q;
 }
+
+/** The predicate of tasks_live_red_delay (migration 017), for a subquery over `tasks d`. */
+const LIVE_DATED = `d.status in ('open', 'claimed') and d.due_at is not null`;
 
 /** Region codes are digits; anything else must not act as a LIKE wildcard. */
 const likePrefix = (prefix: string) => prefix.replace(/[\\%_]/g, (c) => `\\${c}`);

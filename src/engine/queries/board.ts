@@ -25,6 +25,12 @@ export const BUCKETS = ['open', 'dueSoon', 'overdue', 'red'] as const;
 export type Bucket = (typeof BUCKETS)[number];
 export const DUE_SOON_WORKING_DAYS = 2;
 export const DAILY_DAYS = 30;
+/**
+ * The last days of the daily figures counted live on every request (today and yesterday); older
+ * ones are settled and kept. A day is settled a full day after it ends, a margin for a transaction
+ * that took its "now" before midnight and commits after it, and for clocks of several processes.
+ */
+export const LIVE_DAYS = 2;
 /** The earlier board lists this many escalated tasks, oldest deadline first (listSupervisionTasks pages through all). */
 export const LEGACY_LIST = 50;
 
@@ -93,7 +99,8 @@ interface Cell extends Record<Bucket, number> {
 }
 
 export async function boardCells(db: Db, regionPrefix: string, now: Date, soon: Date, limits = { exactBelow: BOARD_EXACT_BELOW, cap: COUNT_CAP }): Promise<Cell[]> {
-  const { live } = await tasks.countTasksCapped(db, { live: { regionPrefix, statuses: tasks.LIVE_STATUSES } }, limits.exactBelow);
+  // The pairs are only needed past the exact limit, but finding them is a few index probes: ask both at once.
+  const [{ live }, pairs] = await Promise.all([tasks.countTasksCapped(db, { live: { regionPrefix, statuses: tasks.LIVE_STATUSES } }, limits.exactBelow), tasks.liveTaskPairs(db)]);
   if (live < limits.exactBelow) {
     return (await tasks.boardCounts(db, regionPrefix, now, soon)).map((r) => ({
       department: r.department,
@@ -105,7 +112,6 @@ export async function boardCells(db: Db, regionPrefix: string, now: Date, soon: 
       capped: [],
     }));
   }
-  const pairs = await tasks.liveTaskPairs(db);
   const filters: Record<string, tasks.TaskFilter & { department: string; procedureId: string }> = {};
   for (const [i, p] of pairs.entries()) {
     for (const b of BUCKETS) {
@@ -130,7 +136,26 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
   const now = ctx.clock();
   const calendar = await ctx.calendars.forRegion(db, actor.regionCode);
   const soon = dueSoonUntil(calendar, now);
-  const rows = await boardCells(db, actor.regionCode, now, soon);
+  // Cases opened and closed per China-time day, the last DAILY_DAYS days including today: today
+  // and yesterday counted live, the days before kept once counted (openedAndClosedPerDay).
+  const today = chinaDay(now);
+  const firstDay = addDays(today, -(DAILY_DAYS - 1));
+  // The board's parts are independent: run side by side on the pool, not one after the other.
+  const [rows, perDay, escalated, levels, leadBlock] = await Promise.all([
+    boardCells(db, actor.regionCode, now, soon),
+    cases.openedAndClosedPerDay(db, actor.regionCode, firstDay, addDays(today, -(LIVE_DAYS - 1))),
+    // The earlier board: warned, overdue and red tasks by recorded escalation level — the oldest
+    // deadlines listed (LEGACY_LIST), each level counted up to the cap (exact below it), so neither
+    // grows with a province's backlog.
+    tasks.listEscalated(db, actor.regionCode, LEGACY_LIST),
+    tasks.countTasksCapped(
+      db,
+      Object.fromEntries((['warned', 'overdue', 'red'] as const).map((escalation) => [escalation, { regionPrefix: actor.regionCode, statuses: tasks.LIVE_STATUSES, escalation }])),
+      COUNT_CAP,
+    ),
+    // 主动发现 (docs/leads.md): the region's leads; overdue = open past its review due date, now.
+    leadCounts(db, actor.regionCode, now),
+  ]);
   const byDepartment = new Map<string, Counts>();
   const byProcedure = new Map<string, Counts>();
   const total = zero();
@@ -139,21 +164,10 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
     add(byDepartment.get(r.department) ?? byDepartment.set(r.department, zero()).get(r.department)!, r);
     add(byProcedure.get(r.procedure_id) ?? byProcedure.set(r.procedure_id, zero()).get(r.procedure_id)!, r);
   }
-
-  // Cases opened and closed per China-time day, the last DAILY_DAYS days including today.
-  const today = chinaDay(now);
-  const firstDay = addDays(today, -(DAILY_DAYS - 1));
-  const since = new Date(Date.parse(`${firstDay}T00:00:00+08:00`));
-  const perDay = await cases.openedAndClosedPerDay(db, actor.regionCode, since);
   const daily = Array.from({ length: DAILY_DAYS }, (_, i) => {
     const day = addDays(firstDay, i);
     return { day, opened: perDay.opened.get(day) ?? 0, closed: perDay.closed.get(day) ?? 0 };
   });
-
-  // The earlier board: warned, overdue and red tasks by recorded escalation level — the oldest
-  // deadlines listed (LEGACY_LIST), each level counted up to the cap (exact below it), so neither
-  // grows with a province's backlog.
-  const escalated = await tasks.listEscalated(db, actor.regionCode, LEGACY_LIST);
   const remaining = remainingFn(calendar, now);
   const legacy = new Map<string, Array<ReturnType<typeof inboxItem>>>();
   for (const r of escalated) {
@@ -161,14 +175,7 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
     const view = inboxItem(def, { ...r, actions: taskActions(actor, def, r) }, remaining);
     legacy.set(r.department, [...(legacy.get(r.department) ?? []), view]);
   }
-  const levels = await tasks.countTasksCapped(
-    db,
-    Object.fromEntries((['warned', 'overdue', 'red'] as const).map((escalation) => [escalation, { regionPrefix: actor.regionCode, statuses: tasks.LIVE_STATUSES, escalation }])),
-    COUNT_CAP,
-  );
   const level = (l: 'warned' | 'overdue' | 'red') => Math.min(levels[l], COUNT_CAP);
-  // 主动发现 (docs/leads.md): the region's leads; overdue = open past its review due date, now.
-  const leadBlock = await leadCounts(db, actor.regionCode, now);
 
   return {
     regionCode: actor.regionCode,
@@ -223,8 +230,10 @@ export async function supervisionTasks(ctx: ReadContext, db: Db, actor: Actor, q
     procedureId: q.procedureId,
     ...bucketFilter(q.bucket, now, soon),
   };
-  const rows = await tasks.listTasks(db, filter, { sort: 'due', after, offset: (q.page - 1) * q.pageSize, limit: q.pageSize + 1 });
-  const { total } = await tasks.countTasksCapped(db, { total: filter }, COUNT_CAP);
+  const [rows, { total }] = await Promise.all([
+    tasks.listTasks(db, filter, { sort: 'due', after, offset: (q.page - 1) * q.pageSize, limit: q.pageSize + 1 }),
+    tasks.countTasksCapped(db, { total: filter }, COUNT_CAP),
+  ]);
   const page = rows.slice(0, q.pageSize);
   const last = page.at(-1);
   const remaining = remainingFn(calendar, now);
