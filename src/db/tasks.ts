@@ -138,23 +138,28 @@ function applyFilter(q: Knex.QueryBuilder, f: TaskFilter): Knex.QueryBuilder {
   if (notOverdue) q.andWhere((w) => w.whereNull('tasks.due_at').orWhere('tasks.due_at', '>', notOverdue));
   const notRed = f.notRedAt;
   if (notRed) q.andWhere((w) => w.whereNull('tasks.red_at').orWhere('tasks.red_at', '>', notRed));
-  // Overdue, not yet red (黄牌): due_at <= now < red_at <= due_at + the largest red delay of any
-  // dated live task, so due_at > now − that delay — a lower bound for the due-date range, which
-  // would otherwise start at the oldest due date and step over every red task first. A dated task
-  // without a red date (overdue for good) lifts the bound. Both are probes of tasks_live_red_delay,
-  // read in the statement's own snapshot: exact, not an estimate.
-  if (notRed && f.dueAtOrBefore && f.statuses.every((s) => LIVE_STATUSES.includes(s))) {
-    q.andWhereRaw(
-      `tasks.due_at > case when exists (select 1 from tasks d where ${LIVE_DATED} and (d.red_at - d.due_at) is null) then '-infinity'::timestamptz
-        else ?::timestamptz - (select max(d.red_at - d.due_at) from tasks d where ${LIVE_DATED}) end`,
-      [notRed],
-    );
-  }
   return q;
 }
 
-/** The predicate of tasks_live_red_delay (migration 017), for a subquery over `tasks d`. */
-const LIVE_DATED = `d.status in ('open', 'claimed') and d.due_at is not null`;
+/**
+ * A lower bound of the due dates of the live tasks overdue but not yet red (黄牌) at `now`:
+ * due_at <= now < red_at <= due_at + the largest red delay (red_at − due_at) of any dated live
+ * task, so due_at > now − that delay. Given as `dueAfter` it turns the overdue counts' and lists'
+ * due-date range from "everything due before now" — every red task stepped over first — into the
+ * last few working days. Two probes of tasks_live_red_delay (migration 017). A dated live task
+ * without a red date (overdue for good) leaves no bound (undefined); no dated live task at all,
+ * `now` (nothing is overdue). Read in its own statement, like each of the board's (they run side
+ * by side, not in one snapshot): a task opened meanwhile is due in the future, not overdue.
+ */
+export async function overdueDueAfter(db: Db, now: Date): Promise<Date | undefined> {
+  const dated = `status in ('open', 'claimed') and due_at is not null`;
+  const { rows } = await db.raw(`select exists (select 1 from tasks where ${dated} and (red_at - due_at) is null) as unbounded,
+      (select extract(epoch from max(red_at - due_at)) from tasks where ${dated}) as delay`);
+  const r = rows[0] as { unbounded: boolean; delay: string | number | null };
+  if (r.unbounded) return undefined;
+  if (r.delay === null) return now;
+  return new Date(now.getTime() - Math.ceil(Number(r.delay) * 1000));
+}
 
 /** Region codes are digits; anything else must not act as a LIKE wildcard. */
 const likePrefix = (prefix: string) => prefix.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -203,15 +208,13 @@ export async function listTasks(db: Db, f: TaskFilter, page: { sort: TaskSort; a
 /**
  * Counts, each stopping at `cap` rows (exact below it, "cap or more" at it), all in one round
  * trip: a count never costs more than `cap` index entries however large the table grows.
- * `orderFor` may name the index order a count should walk (see countPairsCapped).
  */
-export async function countTasksCapped<F extends TaskFilter>(db: Db, filters: Record<string, F>, cap: number, orderFor?: (f: F) => string): Promise<Record<string, number>> {
+export async function countTasksCapped<F extends TaskFilter>(db: Db, filters: Record<string, F>, cap: number): Promise<Record<string, number>> {
   const names = Object.keys(filters);
   if (names.length === 0) return {};
   const columns = Object.fromEntries(
     names.map((name, i) => {
       const q = applyFilter(db('tasks').select(db.raw('1')), filters[name]);
-      if (orderFor) q.orderByRaw(orderFor(filters[name]));
       return [`c${i}`, db.count('*').from(q.limit(cap).as(`s${i}`))];
     }),
   );
@@ -224,12 +227,35 @@ export async function countTasksCapped<F extends TaskFilter>(db: Db, filters: Re
  * walks its own department index in key order — (department, procedure_id, due_at) or, for a
  * red_at bound, (department, procedure_id, red_at) — and stops at `cap`. The ORDER BY is what
  * keeps the planner there: without it the planner took tasks_live_region for pairs it believed
- * spread evenly over the region's range and read the whole range (~75 ms each).
+ * spread evenly over the region's range and read the whole range (~75 ms each). But with the
+ * department and procedure equal to constants the ORDER BY comes down to (due_at, id), which
+ * tasks_live_dept_due (the department's whole queue, the procedure a filter) keeps as well: the
+ * planner took it for a department's largest procedure and read 30,000 entries for 7,600 (issue
+ * 11, docs/benchmarks.md). So a count with no date bound (`open`) has its procedure as a one-value
+ * range (`>= p and <= p`), which only tasks_live_dept_procedure keeps in order. The counts go as `statements` statements side by side on the pool.
  */
-export function countPairsCapped(db: Db, filters: Record<string, TaskFilter & { department: string; procedureId: string }>, cap: number): Promise<Record<string, number>> {
-  return countTasksCapped(db, filters, cap, (f) =>
-    f.redAtOrBefore ? 'tasks.department, tasks.procedure_id, tasks.red_at' : 'tasks.department, tasks.procedure_id, tasks.due_at, tasks.id',
+export async function countPairsCapped(db: Db, filters: Record<string, TaskFilter & { department: string; procedureId: string }>, cap: number, statements = 2): Promise<Record<string, number>> {
+  // Spread round-robin in the order given (the board's: each pair's buckets in turn), shifted by
+  // one per pair so the costly open counts do not all land in one statement.
+  const names = Object.keys(filters);
+  const n = Math.max(1, Math.min(statements, names.length));
+  const parts = Array.from({ length: n }, (_, i) => names.filter((_, j) => (j + Math.floor(j / 4)) % n === i));
+  const counted = await Promise.all(
+    parts.map((part) => {
+      const columns = Object.fromEntries(
+        part.map((name, i) => {
+          const f = filters[name];
+          const dated = !!(f.dueAtOrBefore || f.dueAfter || f.redAtOrBefore);
+          const q = applyFilter(db('tasks').select(db.raw('1')), dated ? f : { ...f, procedureId: undefined });
+          if (!dated) q.andWhere('tasks.procedure_id', '>=', f.procedureId).andWhere('tasks.procedure_id', '<=', f.procedureId);
+          q.orderByRaw(f.redAtOrBefore ? 'tasks.department, tasks.procedure_id, tasks.red_at' : 'tasks.department, tasks.procedure_id, tasks.due_at, tasks.id');
+          return [`c${i}`, db.count('*').from(q.limit(cap).as(`s${i}`))];
+        }),
+      );
+      return db.select(columns).first() as Promise<Record<string, string | number>>;
+    }),
   );
+  return Object.fromEntries(parts.flatMap((part, k) => part.map((name, i) => [name, Number(counted[k][`c${i}`])])));
 }
 
 export interface BoardRow {

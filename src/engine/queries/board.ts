@@ -55,14 +55,15 @@ function dueSoonUntil(calendar: WorkCalendar, now: Date): Date {
   }
 }
 
-function bucketFilter(bucket: Bucket, now: Date, soon: Date): Partial<tasks.TaskFilter> {
+/** `overdueAfter`: tasks.overdueDueAfter — a bound of the overdue range that leaves the bucket as it is. */
+function bucketFilter(bucket: Bucket, now: Date, soon: Date, overdueAfter?: Date): Partial<tasks.TaskFilter> {
   switch (bucket) {
     case 'open':
       return {};
     case 'dueSoon':
       return { dueAfter: now, dueAtOrBefore: soon };
     case 'overdue':
-      return { dueAtOrBefore: now, notRedAt: now };
+      return { dueAtOrBefore: now, notRedAt: now, ...(overdueAfter ? { dueAfter: overdueAfter } : {}) };
     case 'red':
       return { redAtOrBefore: now };
   }
@@ -98,11 +99,15 @@ interface Cell extends Record<Bucket, number> {
   capped: Bucket[];
 }
 
+/**
+ * A county (6-digit code) or above: its board is expected past BOARD_EXACT_BELOW, so the capped
+ * counts run first and the 50,000-entry exactness probe only when they do not settle it.
+ */
+const SPECULATE_UP_TO_CODE_LENGTH = 6;
+
 export async function boardCells(db: Db, regionPrefix: string, now: Date, soon: Date, limits = { exactBelow: BOARD_EXACT_BELOW, cap: COUNT_CAP }): Promise<Cell[]> {
-  // The pairs are only needed past the exact limit, but finding them is a few index probes: ask both at once.
-  const [{ live }, pairs] = await Promise.all([tasks.countTasksCapped(db, { live: { regionPrefix, statuses: tasks.LIVE_STATUSES } }, limits.exactBelow), tasks.liveTaskPairs(db)]);
-  if (live < limits.exactBelow) {
-    return (await tasks.boardCounts(db, regionPrefix, now, soon)).map((r) => ({
+  const exact = async () =>
+    (await tasks.boardCounts(db, regionPrefix, now, soon)).map((r) => ({
       department: r.department,
       procedure_id: r.procedure_id,
       open: Number(r.open),
@@ -111,20 +116,38 @@ export async function boardCells(db: Db, regionPrefix: string, now: Date, soon: 
       red: Number(r.red),
       capped: [],
     }));
+  const liveBelowExact = async () => (await tasks.countTasksCapped(db, { live: { regionPrefix, statuses: tasks.LIVE_STATUSES } }, limits.exactBelow)).live < limits.exactBelow;
+  if (regionPrefix.length > SPECULATE_UP_TO_CODE_LENGTH) {
+    // A township: its live tasks are one range of tasks_live_region, counted exactly below the limit.
+    if (await liveBelowExact()) return exact();
+    return cappedCells(db, regionPrefix, now, soon, limits.cap);
   }
+  // The same answer, cheaper for a large region: the capped counts' open numbers add up to a lower
+  // bound of its live tasks — at or past the limit, the capped answer stands; below it with no
+  // number capped, every number is exact already (each at most its pair's open count).
+  const cells = await cappedCells(db, regionPrefix, now, soon, limits.cap);
+  const lower = cells.reduce((n, c) => n + c.open, 0);
+  if (lower >= limits.exactBelow) return cells;
+  if (cells.every((c) => c.capped.length === 0)) return cells;
+  return (await liveBelowExact()) ? exact() : cells;
+}
+
+/** Each (department, procedure) pair's numbers counted up to `cap`, the ones that reached it marked. */
+async function cappedCells(db: Db, regionPrefix: string, now: Date, soon: Date, cap: number): Promise<Cell[]> {
+  const [pairs, overdueAfter] = await Promise.all([tasks.liveTaskPairs(db), tasks.overdueDueAfter(db, now)]);
   const filters: Record<string, tasks.TaskFilter & { department: string; procedureId: string }> = {};
   for (const [i, p] of pairs.entries()) {
     for (const b of BUCKETS) {
-      filters[`${i}:${b}`] = { regionPrefix, statuses: tasks.LIVE_STATUSES, department: p.department, procedureId: p.procedure_id, ...bucketFilter(b, now, soon) };
+      filters[`${i}:${b}`] = { regionPrefix, statuses: tasks.LIVE_STATUSES, department: p.department, procedureId: p.procedure_id, ...bucketFilter(b, now, soon, overdueAfter) };
     }
   }
-  const n = await tasks.countPairsCapped(db, filters, limits.cap);
+  const n = await tasks.countPairsCapped(db, filters, cap);
   return pairs
     .map((p, i) => {
       const cell: Cell = { department: p.department, procedure_id: p.procedure_id, open: 0, dueSoon: 0, overdue: 0, red: 0, capped: [] };
       for (const b of BUCKETS) {
         cell[b] = n[`${i}:${b}`];
-        if (cell[b] >= limits.cap) cell.capped.push(b);
+        if (cell[b] >= cap) cell.capped.push(b);
       }
       return cell;
     })
@@ -228,7 +251,7 @@ export async function supervisionTasks(ctx: ReadContext, db: Db, actor: Actor, q
     statuses: tasks.LIVE_STATUSES,
     department: q.department,
     procedureId: q.procedureId,
-    ...bucketFilter(q.bucket, now, soon),
+    ...bucketFilter(q.bucket, now, soon, q.bucket === 'overdue' ? await tasks.overdueDueAfter(db, now) : undefined),
   };
   const [rows, { total }] = await Promise.all([
     tasks.listTasks(db, filter, { sort: 'due', after, offset: (q.page - 1) * q.pageSize, limit: q.pageSize + 1 }),
