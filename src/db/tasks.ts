@@ -223,8 +223,9 @@ export async function countTasksCapped<F extends TaskFilter>(db: Db, filters: Re
 }
 
 /**
- * Capped counts of one department and procedure each (the board past BOARD_EXACT_BELOW). Each
- * walks its own department index in key order — (department, procedure_id, due_at) or, for a
+ * Capped counts of each (department, procedure) pair in each bucket (the board past
+ * BOARD_EXACT_BELOW; `buckets` name the filters, region and dates, department and procedure left
+ * to the pair), `out[i][bucket]` for `pairs[i]`. Each count walks its own department index in key order — (department, procedure_id, due_at) or, for a
  * red_at bound, (department, procedure_id, red_at) — and stops at `cap`. The ORDER BY is what
  * keeps the planner there: without it the planner took tasks_live_region for pairs it believed
  * spread evenly over the region's range and read the whole range (~75 ms each). But with the
@@ -232,30 +233,42 @@ export async function countTasksCapped<F extends TaskFilter>(db: Db, filters: Re
  * tasks_live_dept_due (the department's whole queue, the procedure a filter) keeps as well: the
  * planner took it for a department's largest procedure and read 30,000 entries for 7,600 (issue
  * 11, docs/benchmarks.md). So a count with no date bound (`open`) has its procedure as a one-value
- * range (`>= p and <= p`), which only tasks_live_dept_procedure keeps in order. The counts go as `statements` statements side by side on the pool.
+ * range (`>= p and <= p`), which only tasks_live_dept_procedure keeps in order. The pairs are a
+ * VALUES list: one subquery per bucket, planned once and run per pair (32 subqueries planned one
+ * by one cost 8–10 ms of planning per statement at a million), the pairs split over `statements`
+ * statements side by side on the pool.
  */
-export async function countPairsCapped(db: Db, filters: Record<string, TaskFilter & { department: string; procedureId: string }>, cap: number, statements = 2): Promise<Record<string, number>> {
-  // Spread round-robin in the order given (the board's: each pair's buckets in turn), shifted by
-  // one per pair so the costly open counts do not all land in one statement.
-  const names = Object.keys(filters);
-  const n = Math.max(1, Math.min(statements, names.length));
-  const parts = Array.from({ length: n }, (_, i) => names.filter((_, j) => (j + Math.floor(j / 4)) % n === i));
-  const counted = await Promise.all(
-    parts.map((part) => {
-      const columns = Object.fromEntries(
-        part.map((name, i) => {
-          const f = filters[name];
-          const dated = !!(f.dueAtOrBefore || f.dueAfter || f.redAtOrBefore);
-          const q = applyFilter(db('tasks').select(db.raw('1')), dated ? f : { ...f, procedureId: undefined });
-          if (!dated) q.andWhere('tasks.procedure_id', '>=', f.procedureId).andWhere('tasks.procedure_id', '<=', f.procedureId);
-          q.orderByRaw(f.redAtOrBefore ? 'tasks.department, tasks.procedure_id, tasks.red_at' : 'tasks.department, tasks.procedure_id, tasks.due_at, tasks.id');
-          return [`c${i}`, db.count('*').from(q.limit(cap).as(`s${i}`))];
-        }),
-      );
-      return db.select(columns).first() as Promise<Record<string, string | number>>;
+export async function countPairsCapped(
+  db: Db,
+  pairs: Array<{ department: string; procedure_id: string }>,
+  buckets: Record<string, TaskFilter>,
+  cap: number,
+  statements = 2,
+): Promise<Array<Record<string, number>>> {
+  const names = Object.keys(buckets);
+  if (pairs.length === 0 || names.length === 0) return pairs.map(() => ({}));
+  const columns = Object.fromEntries(
+    names.map((name, k) => {
+      const f = buckets[name];
+      const dated = !!(f.dueAtOrBefore || f.dueAfter || f.redAtOrBefore);
+      const q = applyFilter(db('tasks').select(db.raw('1')), { ...f, department: undefined, procedureId: undefined }).whereRaw('tasks.department = v.department');
+      if (dated) q.whereRaw('tasks.procedure_id = v.procedure_id');
+      else q.whereRaw('tasks.procedure_id >= v.procedure_id and tasks.procedure_id <= v.procedure_id');
+      q.orderByRaw(f.redAtOrBefore ? 'tasks.department, tasks.procedure_id, tasks.red_at' : 'tasks.department, tasks.procedure_id, tasks.due_at, tasks.id');
+      return [`c${k}`, db.count('*').from(q.limit(cap).as(`s${k}`))];
     }),
   );
-  return Object.fromEntries(parts.flatMap((part, k) => part.map((name, i) => [name, Number(counted[k][`c${i}`])])));
+  const n = Math.max(1, Math.min(statements, pairs.length));
+  const parts = Array.from({ length: n }, (_, i) => pairs.map((p, j) => ({ ...p, j })).filter((p) => p.j % n === i));
+  const rows = await Promise.all(
+    parts.map(async (part) => {
+      const values = db.raw(`(values ${part.map(() => '(?::int, ?::text, ?::text)').join(', ')}) as v (j, department, procedure_id)`, part.flatMap((p) => [p.j, p.department, p.procedure_id]));
+      return (await db.select('v.j', columns).from(values)) as Array<Record<string, string | number>>;
+    }),
+  );
+  const out = pairs.map(() => ({}) as Record<string, number>);
+  for (const r of rows.flat()) for (const [k, name] of names.entries()) out[Number(r.j)][name] = Number(r[`c${k}`]);
+  return out;
 }
 
 export interface BoardRow {

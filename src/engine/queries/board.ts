@@ -135,18 +135,13 @@ export async function boardCells(db: Db, regionPrefix: string, now: Date, soon: 
 /** Each (department, procedure) pair's numbers counted up to `cap`, the ones that reached it marked. */
 async function cappedCells(db: Db, regionPrefix: string, now: Date, soon: Date, cap: number): Promise<Cell[]> {
   const [pairs, overdueAfter] = await Promise.all([tasks.liveTaskPairs(db), tasks.overdueDueAfter(db, now)]);
-  const filters: Record<string, tasks.TaskFilter & { department: string; procedureId: string }> = {};
-  for (const [i, p] of pairs.entries()) {
-    for (const b of BUCKETS) {
-      filters[`${i}:${b}`] = { regionPrefix, statuses: tasks.LIVE_STATUSES, department: p.department, procedureId: p.procedure_id, ...bucketFilter(b, now, soon, overdueAfter) };
-    }
-  }
-  const n = await tasks.countPairsCapped(db, filters, cap);
+  const buckets = Object.fromEntries(BUCKETS.map((b) => [b, { regionPrefix, statuses: tasks.LIVE_STATUSES, ...bucketFilter(b, now, soon, overdueAfter) }]));
+  const n = await tasks.countPairsCapped(db, pairs, buckets, cap);
   return pairs
     .map((p, i) => {
       const cell: Cell = { department: p.department, procedure_id: p.procedure_id, open: 0, dueSoon: 0, overdue: 0, red: 0, capped: [] };
       for (const b of BUCKETS) {
-        cell[b] = n[`${i}:${b}`];
+        cell[b] = n[i][b];
         if (cell[b] >= cap) cell.capped.push(b);
       }
       return cell;
