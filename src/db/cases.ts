@@ -166,7 +166,14 @@ export async function openedAndClosedPerDay(db: Db, regionPrefix: string, firstD
     const until = chinaDayStart(liveFrom);
     const [o, c] = await Promise.all([perDay('created_at', from, until), perDay('closed_at', from, until)]);
     const rows = missing.map((day) => ({ region_prefix: regionPrefix, day, opened: o.get(day) ?? 0, closed: c.get(day) ?? 0 }));
-    await db('board_daily_cases').insert(rows).onConflict(['region_prefix', 'day']).ignore();
+    // On a read-only replica (25006) the days are counted, not kept: the primary keeps them.
+    await db('board_daily_cases')
+      .insert(rows)
+      .onConflict(['region_prefix', 'day'])
+      .ignore()
+      .catch((e: { code?: string }) => {
+        if (e.code !== '25006') throw e;
+      });
     for (const r of rows) {
       opened.set(r.day, r.opened);
       closed.set(r.day, r.closed);
