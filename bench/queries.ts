@@ -1,7 +1,8 @@
 /**
  * BENCH_ONLY=queries — the read side at a million cases (issue 11, goal 2): the generated
  * database (bench/scale/generate.ts), the real app listening on a port, requests over HTTP with
- * keep-alive, one at a time, p50/p95/p99 over BENCH_QUERY_ROUNDS requests each (500; small: 200).
+ * keep-alive, one at a time, p50/p95/p99 over BENCH_QUERY_ROUNDS requests each (500 after 20
+ * warm-up requests; small: 40 after 3 — a smoke run, its tails are rough).
  * BENCH_WITHOUT_SCALE_INDEXES=1 measures without migration 016's indexes. BENCH_REUSE=1 with a
  * named BENCH_DB keeps an already generated database (and does not drop it).
  */
@@ -18,7 +19,10 @@ import { figure } from './summary.ts';
 import * as scaleIndexes from '../migrations/20261202_016_scale_indexes.ts';
 import { HEAVY_DEPARTMENT, SCALE_CASES, generateScaleData, type Generated } from './scale/generate.ts';
 
-const ROUNDS = Number(process.env.BENCH_QUERY_ROUNDS ?? (process.env.BENCH_SCALE === 'small' ? 200 : 500));
+const SMALL = process.env.BENCH_SCALE === 'small';
+// Small is a smoke run (the figures that count are at the million): fewer requests, kept under 20 s.
+const ROUNDS = Number(process.env.BENCH_QUERY_ROUNDS ?? (SMALL ? 40 : 500));
+const WARM_UP = SMALL ? 3 : 20;
 const TARGETS: Record<string, { p: 'p95' | 'p99'; ms: number }> = { inbox: { p: 'p95', ms: 50 }, board: { p: 'p95', ms: 50 }, case: { p: 'p95', ms: 30 }, track: { p: 'p99', ms: 10 } };
 
 function get(port: number, agent: http.Agent, path: string, token?: string): Promise<{ status: number; body: string; ms: number }> {
@@ -124,7 +128,7 @@ export async function benchQueries(): Promise<void> {
     cases.push(['tracking', `/api/track/${tracked.reference}?code=${tracked.trackingCode}`, undefined, 'track']);
     console.log(`${'request'.padEnd(28)} ${'p50'.padStart(7)} ${'p95'.padStart(7)} ${'p99'.padStart(7)}   target`);
     for (const [name, path, token, kind] of cases) {
-      for (let i = 0; i < 20; i++) await get(port, agent, path, token); // warm-up
+      for (let i = 0; i < WARM_UP; i++) await get(port, agent, path, token);
       const ms: number[] = [];
       for (let i = 0; i < ROUNDS; i++) {
         const r = await get(port, agent, path, token);

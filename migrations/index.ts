@@ -16,6 +16,7 @@ import * as leadDueProvisional from './20261202_019_lead_due_provisional.ts';
 import * as expectFunction from './20261202_020_expect_function.ts';
 import * as paymentDelivery from './20261202_013_payment_delivery.ts';
 import * as scaleIndexes from './20261202_016_scale_indexes.ts';
+import * as boardDaily from './20261202_017_board_daily.ts';
 
 // Migrations are listed here (not discovered on disk) so they load the same way under
 // tsx, vitest and any bundler. Append only; never edit a migration that has shipped.
@@ -35,6 +36,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down?(k: Knex): P
   '20261202_015_definition_migrations': definitionMigrations,
   '20261202_013_payment_delivery': paymentDelivery,
   '20261202_016_scale_indexes': scaleIndexes,
+  '20261202_017_board_daily': boardDaily,
   '20261202_019_lead_due_provisional': leadDueProvisional,
   '20261202_020_expect_function': expectFunction,
 };

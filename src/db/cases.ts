@@ -157,19 +157,66 @@ export function saveTransitionQuery(db: Db, id: string, expectedVersion: number,
 /** `YYYY-MM-DD` of an instant in China time (UTC+8, no daylight saving), computed in SQL. */
 const chinaDaySql = (column: string) => `to_char((${column} at time zone 'UTC') + interval '8 hours', 'YYYY-MM-DD')`;
 
-/** Cases of a region and below opened, and closed, per China-time day since `since`. */
-export async function openedAndClosedPerDay(db: Db, regionPrefix: string, since: Date): Promise<{ opened: Map<string, number>; closed: Map<string, number> }> {
+const chinaDayStart = (day: string) => new Date(Date.parse(`${day}T00:00:00+08:00`));
+
+/**
+ * Cases of a region and below opened, and closed, per China-time day from `firstDay`: the days
+ * before `liveFrom` are settled (no case can still open or close on them: created_at and closed_at
+ * are each written once, at the writing transaction's "now") and come from board_daily_cases, the
+ * ones it lacks counted once and kept (insert … on conflict do nothing: racing processes write the
+ * same numbers); `liveFrom` and later are counted from the cases each time. The reads run side by
+ * side on the pool.
+ */
+export async function openedAndClosedPerDay(db: Db, regionPrefix: string, firstDay: string, liveFrom: string): Promise<{ opened: Map<string, number>; closed: Map<string, number> }> {
   const like = `${regionPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-  const perDay = async (column: 'created_at' | 'closed_at') => {
-    const rows: Array<{ day: string; n: string | number }> = await db('cases')
-      .where('region_code', 'like', like)
-      .andWhere(column, '>=', since)
-      .select(db.raw(`${chinaDaySql(column)} as day`), db.raw('count(*) as n'))
-      .groupByRaw('1');
+  const perDay = async (column: 'created_at' | 'closed_at', from: Date, until?: Date) => {
+    const q = db('cases').where('region_code', 'like', like).andWhere(column, '>=', from);
+    if (until) q.andWhere(column, '<', until);
+    const rows: Array<{ day: string; n: string | number }> = await q.select(db.raw(`${chinaDaySql(column)} as day`), db.raw('count(*) as n')).groupByRaw('1');
     return new Map(rows.map((r) => [r.day, Number(r.n)]));
   };
-  return { opened: await perDay('created_at'), closed: await perDay('closed_at') };
+  const [kept, liveOpened, liveClosed] = await Promise.all([
+    firstDay < liveFrom
+      ? (db('board_daily_cases')
+          .where({ region_prefix: regionPrefix })
+          .andWhere('day', '>=', firstDay)
+          .andWhere('day', '<', liveFrom)
+          .select(db.raw(`to_char(day, 'YYYY-MM-DD') as day`), 'opened', 'closed') as Promise<Array<{ day: string; opened: number; closed: number }>>)
+      : Promise.resolve([]),
+    perDay('created_at', chinaDayStart(liveFrom)),
+    perDay('closed_at', chinaDayStart(liveFrom)),
+  ]);
+  const opened = new Map(liveOpened);
+  const closed = new Map(liveClosed);
+  for (const r of kept) {
+    opened.set(r.day, r.opened);
+    closed.set(r.day, r.closed);
+  }
+  const have = new Set(kept.map((r) => r.day));
+  const missing: string[] = [];
+  for (let day = firstDay; day < liveFrom; day = nextDay(day)) if (!have.has(day)) missing.push(day);
+  if (missing.length > 0) {
+    const from = chinaDayStart(missing[0]);
+    const until = chinaDayStart(liveFrom);
+    const [o, c] = await Promise.all([perDay('created_at', from, until), perDay('closed_at', from, until)]);
+    const rows = missing.map((day) => ({ region_prefix: regionPrefix, day, opened: o.get(day) ?? 0, closed: c.get(day) ?? 0 }));
+    // On a read-only replica (25006) the days are counted, not kept: the primary keeps them.
+    await db('board_daily_cases')
+      .insert(rows)
+      .onConflict(['region_prefix', 'day'])
+      .ignore()
+      .catch((e: { code?: string }) => {
+        if (e.code !== '25006') throw e;
+      });
+    for (const r of rows) {
+      opened.set(r.day, r.opened);
+      closed.set(r.day, r.closed);
+    }
+  }
+  return { opened, closed };
 }
+
+const nextDay = (day: string) => new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 
 /** Running cases of one procedure version after `afterId`, in id order: one batch of a definition migration. */
 export async function runningCasesOfVersion(db: Db, procedureId: string, version: number, regionPrefix: string, afterId: string | null, limit: number): Promise<CaseRow[]> {

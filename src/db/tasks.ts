@@ -141,6 +141,26 @@ function applyFilter(q: Knex.QueryBuilder, f: TaskFilter): Knex.QueryBuilder {
   return q;
 }
 
+/**
+ * A lower bound of the due dates of the live tasks overdue but not yet red (黄牌) at `now`:
+ * due_at <= now < red_at <= due_at + the largest red delay (red_at − due_at) of any dated live
+ * task, so due_at > now − that delay. Given as `dueAfter` it turns the overdue counts' and lists'
+ * due-date range from "everything due before now" — every red task stepped over first — into the
+ * last few working days. Two probes of tasks_live_red_delay (migration 017). A dated live task
+ * without a red date (overdue for good) leaves no bound (undefined); no dated live task at all,
+ * `now` (nothing is overdue). Read in its own statement, like each of the board's (they run side
+ * by side, not in one snapshot): a task opened meanwhile is due in the future, not overdue.
+ */
+export async function overdueDueAfter(db: Db, now: Date): Promise<Date | undefined> {
+  const dated = `status in ('open', 'claimed') and due_at is not null`;
+  const { rows } = await db.raw(`select exists (select 1 from tasks where ${dated} and (red_at - due_at) is null) as unbounded,
+      (select extract(epoch from max(red_at - due_at)) from tasks where ${dated}) as delay`);
+  const r = rows[0] as { unbounded: boolean; delay: string | number | null };
+  if (r.unbounded) return undefined;
+  if (r.delay === null) return now;
+  return new Date(now.getTime() - Math.ceil(Number(r.delay) * 1000));
+}
+
 /** Region codes are digits; anything else must not act as a LIKE wildcard. */
 const likePrefix = (prefix: string) => prefix.replace(/[\\%_]/g, (c) => `\\${c}`);
 
@@ -188,15 +208,13 @@ export async function listTasks(db: Db, f: TaskFilter, page: { sort: TaskSort; a
 /**
  * Counts, each stopping at `cap` rows (exact below it, "cap or more" at it), all in one round
  * trip: a count never costs more than `cap` index entries however large the table grows.
- * `orderFor` may name the index order a count should walk (see countPairsCapped).
  */
-export async function countTasksCapped<F extends TaskFilter>(db: Db, filters: Record<string, F>, cap: number, orderFor?: (f: F) => string): Promise<Record<string, number>> {
+export async function countTasksCapped<F extends TaskFilter>(db: Db, filters: Record<string, F>, cap: number): Promise<Record<string, number>> {
   const names = Object.keys(filters);
   if (names.length === 0) return {};
   const columns = Object.fromEntries(
     names.map((name, i) => {
       const q = applyFilter(db('tasks').select(db.raw('1')), filters[name]);
-      if (orderFor) q.orderByRaw(orderFor(filters[name]));
       return [`c${i}`, db.count('*').from(q.limit(cap).as(`s${i}`))];
     }),
   );
@@ -205,16 +223,52 @@ export async function countTasksCapped<F extends TaskFilter>(db: Db, filters: Re
 }
 
 /**
- * Capped counts of one department and procedure each (the board past BOARD_EXACT_BELOW). Each
- * walks its own department index in key order — (department, procedure_id, due_at) or, for a
+ * Capped counts of each (department, procedure) pair in each bucket (the board past
+ * BOARD_EXACT_BELOW; `buckets` name the filters, region and dates, department and procedure left
+ * to the pair), `out[i][bucket]` for `pairs[i]`. Each count walks its own department index in key order — (department, procedure_id, due_at) or, for a
  * red_at bound, (department, procedure_id, red_at) — and stops at `cap`. The ORDER BY is what
  * keeps the planner there: without it the planner took tasks_live_region for pairs it believed
- * spread evenly over the region's range and read the whole range (~75 ms each).
+ * spread evenly over the region's range and read the whole range (~75 ms each). But with the
+ * department and procedure equal to constants the ORDER BY comes down to (due_at, id), which
+ * tasks_live_dept_due (the department's whole queue, the procedure a filter) keeps as well: the
+ * planner took it for a department's largest procedure and read 30,000 entries for 7,600 (issue
+ * 11, docs/benchmarks.md). So a count with no date bound (`open`) has its procedure as a one-value
+ * range (`>= p and <= p`), which only tasks_live_dept_procedure keeps in order. The pairs are a
+ * VALUES list: one subquery per bucket, planned once and run per pair (32 subqueries planned one
+ * by one cost 8–10 ms of planning per statement at a million), the pairs split over `statements`
+ * statements side by side on the pool.
  */
-export function countPairsCapped(db: Db, filters: Record<string, TaskFilter & { department: string; procedureId: string }>, cap: number): Promise<Record<string, number>> {
-  return countTasksCapped(db, filters, cap, (f) =>
-    f.redAtOrBefore ? 'tasks.department, tasks.procedure_id, tasks.red_at' : 'tasks.department, tasks.procedure_id, tasks.due_at, tasks.id',
+export async function countPairsCapped(
+  db: Db,
+  pairs: Array<{ department: string; procedure_id: string }>,
+  buckets: Record<string, TaskFilter>,
+  cap: number,
+  statements = 2,
+): Promise<Array<Record<string, number>>> {
+  const names = Object.keys(buckets);
+  if (pairs.length === 0 || names.length === 0) return pairs.map(() => ({}));
+  const columns = Object.fromEntries(
+    names.map((name, k) => {
+      const f = buckets[name];
+      const dated = !!(f.dueAtOrBefore || f.dueAfter || f.redAtOrBefore);
+      const q = applyFilter(db('tasks').select(db.raw('1')), { ...f, department: undefined, procedureId: undefined }).whereRaw('tasks.department = v.department');
+      if (dated) q.whereRaw('tasks.procedure_id = v.procedure_id');
+      else q.whereRaw('tasks.procedure_id >= v.procedure_id and tasks.procedure_id <= v.procedure_id');
+      q.orderByRaw(f.redAtOrBefore ? 'tasks.department, tasks.procedure_id, tasks.red_at' : 'tasks.department, tasks.procedure_id, tasks.due_at, tasks.id');
+      return [`c${k}`, db.count('*').from(q.limit(cap).as(`s${k}`))];
+    }),
   );
+  const n = Math.max(1, Math.min(statements, pairs.length));
+  const parts = Array.from({ length: n }, (_, i) => pairs.map((p, j) => ({ ...p, j })).filter((p) => p.j % n === i));
+  const rows = await Promise.all(
+    parts.map(async (part) => {
+      const values = db.raw(`(values ${part.map(() => '(?::int, ?::text, ?::text)').join(', ')}) as v (j, department, procedure_id)`, part.flatMap((p) => [p.j, p.department, p.procedure_id]));
+      return (await db.select('v.j', columns).from(values)) as Array<Record<string, string | number>>;
+    }),
+  );
+  const out = pairs.map(() => ({}) as Record<string, number>);
+  for (const r of rows.flat()) for (const [k, name] of names.entries()) out[Number(r.j)][name] = Number(r[`c${k}`]);
+  return out;
 }
 
 export interface BoardRow {

@@ -25,6 +25,12 @@ export const BUCKETS = ['open', 'dueSoon', 'overdue', 'red'] as const;
 export type Bucket = (typeof BUCKETS)[number];
 export const DUE_SOON_WORKING_DAYS = 2;
 export const DAILY_DAYS = 30;
+/**
+ * The last days of the daily figures counted live on every request (today and yesterday); older
+ * ones are settled and kept. A day is settled a full day after it ends, a margin for a transaction
+ * that took its "now" before midnight and commits after it, and for clocks of several processes.
+ */
+export const LIVE_DAYS = 2;
 /** The earlier board lists this many escalated tasks, oldest deadline first (listSupervisionTasks pages through all). */
 export const LEGACY_LIST = 50;
 
@@ -49,14 +55,15 @@ function dueSoonUntil(calendar: WorkCalendar, now: Date): Date {
   }
 }
 
-function bucketFilter(bucket: Bucket, now: Date, soon: Date): Partial<tasks.TaskFilter> {
+/** `overdueAfter`: tasks.overdueDueAfter — a bound of the overdue range that leaves the bucket as it is. */
+function bucketFilter(bucket: Bucket, now: Date, soon: Date, overdueAfter?: Date): Partial<tasks.TaskFilter> {
   switch (bucket) {
     case 'open':
       return {};
     case 'dueSoon':
       return { dueAfter: now, dueAtOrBefore: soon };
     case 'overdue':
-      return { dueAtOrBefore: now, notRedAt: now };
+      return { dueAtOrBefore: now, notRedAt: now, ...(overdueAfter ? { dueAfter: overdueAfter } : {}) };
     case 'red':
       return { redAtOrBefore: now };
   }
@@ -92,10 +99,15 @@ interface Cell extends Record<Bucket, number> {
   capped: Bucket[];
 }
 
+/**
+ * A county (6-digit code) or above: its board is expected past BOARD_EXACT_BELOW, so the capped
+ * counts run first and the 50,000-entry exactness probe only when they do not settle it.
+ */
+const SPECULATE_UP_TO_CODE_LENGTH = 6;
+
 export async function boardCells(db: Db, regionPrefix: string, now: Date, soon: Date, limits = { exactBelow: BOARD_EXACT_BELOW, cap: COUNT_CAP }): Promise<Cell[]> {
-  const { live } = await tasks.countTasksCapped(db, { live: { regionPrefix, statuses: tasks.LIVE_STATUSES } }, limits.exactBelow);
-  if (live < limits.exactBelow) {
-    return (await tasks.boardCounts(db, regionPrefix, now, soon)).map((r) => ({
+  const exact = async () =>
+    (await tasks.boardCounts(db, regionPrefix, now, soon)).map((r) => ({
       department: r.department,
       procedure_id: r.procedure_id,
       open: Number(r.open),
@@ -104,21 +116,33 @@ export async function boardCells(db: Db, regionPrefix: string, now: Date, soon: 
       red: Number(r.red),
       capped: [],
     }));
+  const liveBelowExact = async () => (await tasks.countTasksCapped(db, { live: { regionPrefix, statuses: tasks.LIVE_STATUSES } }, limits.exactBelow)).live < limits.exactBelow;
+  if (regionPrefix.length > SPECULATE_UP_TO_CODE_LENGTH) {
+    // A township: its live tasks are one range of tasks_live_region, counted exactly below the limit.
+    if (await liveBelowExact()) return exact();
+    return cappedCells(db, regionPrefix, now, soon, limits.cap);
   }
-  const pairs = await tasks.liveTaskPairs(db);
-  const filters: Record<string, tasks.TaskFilter & { department: string; procedureId: string }> = {};
-  for (const [i, p] of pairs.entries()) {
-    for (const b of BUCKETS) {
-      filters[`${i}:${b}`] = { regionPrefix, statuses: tasks.LIVE_STATUSES, department: p.department, procedureId: p.procedure_id, ...bucketFilter(b, now, soon) };
-    }
-  }
-  const n = await tasks.countPairsCapped(db, filters, limits.cap);
+  // The same answer, cheaper for a large region: the capped counts' open numbers add up to a lower
+  // bound of its live tasks — at or past the limit, the capped answer stands; below it with no
+  // number capped, every number is exact already (each at most its pair's open count).
+  const cells = await cappedCells(db, regionPrefix, now, soon, limits.cap);
+  const lower = cells.reduce((n, c) => n + c.open, 0);
+  if (lower >= limits.exactBelow) return cells;
+  if (cells.every((c) => c.capped.length === 0)) return cells;
+  return (await liveBelowExact()) ? exact() : cells;
+}
+
+/** Each (department, procedure) pair's numbers counted up to `cap`, the ones that reached it marked. */
+async function cappedCells(db: Db, regionPrefix: string, now: Date, soon: Date, cap: number): Promise<Cell[]> {
+  const [pairs, overdueAfter] = await Promise.all([tasks.liveTaskPairs(db), tasks.overdueDueAfter(db, now)]);
+  const buckets = Object.fromEntries(BUCKETS.map((b) => [b, { regionPrefix, statuses: tasks.LIVE_STATUSES, ...bucketFilter(b, now, soon, overdueAfter) }]));
+  const n = await tasks.countPairsCapped(db, pairs, buckets, cap);
   return pairs
     .map((p, i) => {
       const cell: Cell = { department: p.department, procedure_id: p.procedure_id, open: 0, dueSoon: 0, overdue: 0, red: 0, capped: [] };
       for (const b of BUCKETS) {
-        cell[b] = n[`${i}:${b}`];
-        if (cell[b] >= limits.cap) cell.capped.push(b);
+        cell[b] = n[i][b];
+        if (cell[b] >= cap) cell.capped.push(b);
       }
       return cell;
     })
@@ -130,7 +154,26 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
   const now = ctx.clock();
   const calendar = await ctx.calendars.forRegion(db, actor.regionCode);
   const soon = dueSoonUntil(calendar, now);
-  const rows = await boardCells(db, actor.regionCode, now, soon);
+  // Cases opened and closed per China-time day, the last DAILY_DAYS days including today: today
+  // and yesterday counted live, the days before kept once counted (openedAndClosedPerDay).
+  const today = chinaDay(now);
+  const firstDay = addDays(today, -(DAILY_DAYS - 1));
+  // The board's parts are independent: run side by side on the pool, not one after the other.
+  const [rows, perDay, escalated, levels, leadBlock] = await Promise.all([
+    boardCells(db, actor.regionCode, now, soon),
+    cases.openedAndClosedPerDay(db, actor.regionCode, firstDay, addDays(today, -(LIVE_DAYS - 1))),
+    // The earlier board: warned, overdue and red tasks by recorded escalation level — the oldest
+    // deadlines listed (LEGACY_LIST), each level counted up to the cap (exact below it), so neither
+    // grows with a province's backlog.
+    tasks.listEscalated(db, actor.regionCode, LEGACY_LIST),
+    tasks.countTasksCapped(
+      db,
+      Object.fromEntries((['warned', 'overdue', 'red'] as const).map((escalation) => [escalation, { regionPrefix: actor.regionCode, statuses: tasks.LIVE_STATUSES, escalation }])),
+      COUNT_CAP,
+    ),
+    // 主动发现 (docs/leads.md): the region's leads; overdue = open past its review due date, now.
+    leadCounts(db, actor.regionCode, now),
+  ]);
   const byDepartment = new Map<string, Counts>();
   const byProcedure = new Map<string, Counts>();
   const total = zero();
@@ -139,21 +182,10 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
     add(byDepartment.get(r.department) ?? byDepartment.set(r.department, zero()).get(r.department)!, r);
     add(byProcedure.get(r.procedure_id) ?? byProcedure.set(r.procedure_id, zero()).get(r.procedure_id)!, r);
   }
-
-  // Cases opened and closed per China-time day, the last DAILY_DAYS days including today.
-  const today = chinaDay(now);
-  const firstDay = addDays(today, -(DAILY_DAYS - 1));
-  const since = new Date(Date.parse(`${firstDay}T00:00:00+08:00`));
-  const perDay = await cases.openedAndClosedPerDay(db, actor.regionCode, since);
   const daily = Array.from({ length: DAILY_DAYS }, (_, i) => {
     const day = addDays(firstDay, i);
     return { day, opened: perDay.opened.get(day) ?? 0, closed: perDay.closed.get(day) ?? 0 };
   });
-
-  // The earlier board: warned, overdue and red tasks by recorded escalation level — the oldest
-  // deadlines listed (LEGACY_LIST), each level counted up to the cap (exact below it), so neither
-  // grows with a province's backlog.
-  const escalated = await tasks.listEscalated(db, actor.regionCode, LEGACY_LIST);
   const remaining = remainingFn(calendar, now);
   const legacy = new Map<string, Array<ReturnType<typeof inboxItem>>>();
   for (const r of escalated) {
@@ -161,14 +193,7 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
     const view = inboxItem(def, { ...r, actions: taskActions(actor, def, r) }, remaining);
     legacy.set(r.department, [...(legacy.get(r.department) ?? []), view]);
   }
-  const levels = await tasks.countTasksCapped(
-    db,
-    Object.fromEntries((['warned', 'overdue', 'red'] as const).map((escalation) => [escalation, { regionPrefix: actor.regionCode, statuses: tasks.LIVE_STATUSES, escalation }])),
-    COUNT_CAP,
-  );
   const level = (l: 'warned' | 'overdue' | 'red') => Math.min(levels[l], COUNT_CAP);
-  // 主动发现 (docs/leads.md): the region's leads; overdue = open past its review due date, now.
-  const leadBlock = await leadCounts(db, actor.regionCode, now);
 
   return {
     regionCode: actor.regionCode,
@@ -221,10 +246,12 @@ export async function supervisionTasks(ctx: ReadContext, db: Db, actor: Actor, q
     statuses: tasks.LIVE_STATUSES,
     department: q.department,
     procedureId: q.procedureId,
-    ...bucketFilter(q.bucket, now, soon),
+    ...bucketFilter(q.bucket, now, soon, q.bucket === 'overdue' ? await tasks.overdueDueAfter(db, now) : undefined),
   };
-  const rows = await tasks.listTasks(db, filter, { sort: 'due', after, offset: (q.page - 1) * q.pageSize, limit: q.pageSize + 1 });
-  const { total } = await tasks.countTasksCapped(db, { total: filter }, COUNT_CAP);
+  const [rows, { total }] = await Promise.all([
+    tasks.listTasks(db, filter, { sort: 'due', after, offset: (q.page - 1) * q.pageSize, limit: q.pageSize + 1 }),
+    tasks.countTasksCapped(db, { total: filter }, COUNT_CAP),
+  ]);
   const page = rows.slice(0, q.pageSize);
   const last = page.at(-1);
   const remaining = remainingFn(calendar, now);
