@@ -7,7 +7,7 @@
  * The real ceiling is pgbench running bench/pgbench/transition.sql — the engine's own statements
  * for one transition, as captured from knex — with the same 8 clients on the bench's database.
  *
- *   BENCH_SCALE=small           4 s phases, 100 cases, no growth, no raw-SQL loop (under a minute)
+ *   BENCH_SCALE=small           3 s phases, 100 cases (200 for pgbench), no growth, no raw-SQL loop
  *   BENCH_SECONDS (default 15)  duration of each phase
  *   BENCH_CONCURRENCY (default 8) clients in the saturating phases
  *   BENCH_CASES (default 400)   cases the load is spread over
@@ -33,12 +33,12 @@ import { figure } from './summary.ts';
 import { benchUrl, demoActor, fmt, freshBenchDatabase, growDatabase, openCases, processCpuMs, runPgbench, summarise, type Stats } from './support.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
-const SECONDS = Number(process.env.BENCH_SECONDS ?? (SMALL ? 4 : 15));
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (SMALL ? 3 : 15));
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const CASES = Number(process.env.BENCH_CASES ?? (SMALL ? 100 : 400));
 const GROW = Number(process.env.BENCH_GROW ?? (SMALL ? 0 : 100_000));
 /** Cases the pgbench ceiling spreads its load over: copies of a bench case, one live task each. */
-const CEILING_CASES = Math.max(CASES, 400);
+const CEILING_CASES = Math.max(CASES, SMALL ? 200 : 400);
 
 // The loop every bench case runs: 公示 objection → both investigation branches → 初审 → 公示 again.
 // Four transitions, each closing one task and opening others, as real traffic does.
