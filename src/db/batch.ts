@@ -15,7 +15,7 @@ import { inline, mayCommitWithWrite, sendWire } from './wire.ts';
  * `commit`: the caller writes nothing after this statement. If the transaction allows it
  * (runTransaction's commitWithLastWrite, PostgreSQL only), COMMIT goes in the same round trip
  * (db/wire.ts). A check that must undo the command then has to fail inside the statement
- * (migration 018's ow_expect), since there is no later chance to roll back.
+ * (ow_expect, migration 020), since there is no later chance to roll back.
  */
 export async function writeTogether(db: Db, writes: Knex.QueryBuilder[], select?: string, options: { commit?: boolean } = {}): Promise<Array<Record<string, unknown>>> {
   if (writes.length === 0) return [];

@@ -188,10 +188,13 @@ export async function openedAndClosedPerDay(db: Db, regionPrefix: string, firstD
   ]);
   const opened = new Map(liveOpened);
   const closed = new Map(liveClosed);
-  for (const r of kept) {
-    opened.set(r.day, r.opened);
-    closed.set(r.day, r.closed);
-  }
+  const settle = (rows: Array<{ day: string; opened: number; closed: number }>) => {
+    for (const r of rows) {
+      opened.set(r.day, r.opened);
+      closed.set(r.day, r.closed);
+    }
+  };
+  settle(kept);
   const have = new Set(kept.map((r) => r.day));
   const missing: string[] = [];
   for (let day = firstDay; day < liveFrom; day = nextDay(day)) if (!have.has(day)) missing.push(day);
@@ -208,10 +211,7 @@ export async function openedAndClosedPerDay(db: Db, regionPrefix: string, firstD
       .catch((e: { code?: string }) => {
         if (e.code !== '25006') throw e;
       });
-    for (const r of rows) {
-      opened.set(r.day, r.opened);
-      closed.set(r.day, r.closed);
-    }
+    settle(rows);
   }
   return { opened, closed };
 }

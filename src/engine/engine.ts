@@ -321,7 +321,7 @@ export class Engine {
       for (const effect of emitted) await this.recordEffect(trx, def, row, eventId, effect, now);
       // Just decided: the rating invitation (commands/service.ts).
       await service.afterTransition(trx, caseId, row.region_code, before, after, now);
-      for (const n of notices) await outbox.insertNotice(trx, caseId, n, now);
+      if (notices.length) await outbox.insertNoticesQuery(trx, caseId, notices, now);
     }
     if (this.onTransition) afterCommit(trx, () => this.onTransition!({ procedureId: def.id, event: command.type, caseId }));
     // Built from what the transition already holds: no extra queries on the hot path.

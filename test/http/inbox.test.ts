@@ -143,18 +143,8 @@ describe('the inbox', () => {
 
 describe('claim and release', () => {
   it('lets the assignee or a supervisor of the region release a claim; anyone else is refused', async () => {
-    const admin = await ctx.as('admin.xihu');
-    const created = await admin.post('/api/admin/users', {
-      username: 'township.beishan2',
-      displayName: '北山街道社会救助 刘洋',
-      regionCode: '330106001',
-      department: 'township-civil-affairs',
-      roles: ['reviewer'],
-      password: 'Initial#Pass2026',
-    });
-    expect(created.statusCode, created.body).toBe(201);
-    const login = await ctx.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'township.beishan2', password: 'Initial#Pass2026' } });
-    const colleague = { authorization: `Bearer ${login.json().token}` };
+    const created = await ctx.newUser({ username: 'township.beishan2', displayName: '北山街道社会救助 刘洋', regionCode: '330106001', department: 'township-civil-affairs', roles: ['reviewer'] });
+    const colleague = { authorization: `Bearer ${created.token}` };
 
     const township = await ctx.as('township.beishan');
     const task = mine(await inbox('township.beishan', '?pageSize=200'))[0];

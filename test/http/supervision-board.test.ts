@@ -107,18 +107,8 @@ describe('the supervision board', () => {
 
   it('shows a supervisor their region and below only, and refuses other roles', async () => {
     await openAccepted('clerk.xixi');
-    const admin = await ctx.as('admin.xihu');
-    const created = await admin.post('/api/admin/users', {
-      username: 'supervisor.xixi',
-      displayName: '西溪街道督办 黄蕾',
-      regionCode: '330106002',
-      department: 'township-civil-affairs',
-      roles: ['supervisor'],
-      password: 'Initial#Pass2026',
-    });
-    expect(created.statusCode, created.body).toBe(201);
-    const login = await ctx.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'supervisor.xixi', password: 'Initial#Pass2026' } });
-    const headers = { authorization: `Bearer ${login.json().token}` };
+    const created = await ctx.newUser({ username: 'supervisor.xixi', displayName: '西溪街道督办 黄蕾', regionCode: '330106002', department: 'township-civil-affairs', roles: ['supervisor'] });
+    const headers = { authorization: `Bearer ${created.token}` };
     const township = (await ctx.app.inject({ method: 'GET', url: '/api/supervision', headers })).json();
     expect(township.regionCode).toBe('330106002');
     expect(township.counts.total.open).toBe(2);

@@ -59,18 +59,8 @@ describe('the board at a million', () => {
     await ctx.database.asOwner((owner) => owner('board_daily_cases').where({ region_prefix: '330106', day: '2026-03-02' }).update({ opened: 2 }));
 
     // Another scope keeps its own rows: a township supervisor's numbers are the township's.
-    const admin = await ctx.as('admin.xihu');
-    const created = await admin.post('/api/admin/users', {
-      username: 'supervisor.xixi2',
-      displayName: '西溪街道督办',
-      regionCode: '330106002',
-      department: 'township-civil-affairs',
-      roles: ['supervisor'],
-      password: 'Initial#Pass2026',
-    });
-    expect(created.statusCode, created.body).toBe(201);
-    const login = await ctx.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'supervisor.xixi2', password: 'Initial#Pass2026' } });
-    const township = (await ctx.app.inject({ method: 'GET', url: '/api/supervision', headers: { authorization: `Bearer ${login.json().token}` } })).json();
+    const supervisor = await ctx.newUser({ username: 'supervisor.xixi2', displayName: '西溪街道督办', regionCode: '330106002', department: 'township-civil-affairs', roles: ['supervisor'] });
+    const township = (await supervisor.get('/api/supervision')).json();
     expect(dayOf(township, '2026-03-02')).toEqual({ day: '2026-03-02', opened: 0, closed: 0 });
     expect(await db('board_daily_cases').where({ region_prefix: '330106002' })).toHaveLength(28);
   });

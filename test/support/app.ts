@@ -24,7 +24,11 @@ export interface TestContext {
   clock: TestClock;
   /** Logs in a seeded demo user and returns a request helper acting as them. */
   as(username: string): Promise<Client>;
+  /** Creates a user through the admin API (as admin.xihu, password NEW_USER_PASSWORD), logs them in. */
+  newUser(user: { username: string; displayName: string; regionCode: string; department: string; roles: string[] }): Promise<Client>;
 }
+
+export const NEW_USER_PASSWORD = 'Initial#Pass2026';
 
 export interface Client {
   token: string;
@@ -57,12 +61,23 @@ export function useTestApp(options: { limits?: Partial<Limits> } = {}): TestCont
       token = res.json().token as string;
       tokens.set(username, token);
     }
+    return clientFor(token);
+  };
+  const clientFor = (token: string): Client => {
     const headers = { authorization: `Bearer ${token}` };
     return {
       token,
       get: (url) => ctx.app.inject({ method: 'GET', url, headers }),
       post: (url, body) => ctx.app.inject({ method: 'POST', url, headers, payload: (body ?? {}) as object }),
     };
+  };
+  ctx.newUser = async (user) => {
+    const admin = await ctx.as('admin.xihu');
+    const created = await admin.post('/api/admin/users', { ...user, password: NEW_USER_PASSWORD });
+    if (created.statusCode !== 201) throw new Error(`creating ${user.username}: ${created.statusCode} ${created.body}`);
+    const login = await ctx.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: user.username, password: NEW_USER_PASSWORD } });
+    if (login.statusCode !== 200) throw new Error(`login ${user.username}: ${login.statusCode} ${login.body}`);
+    return clientFor(login.json().token as string);
   };
   return ctx;
 }
