@@ -314,6 +314,54 @@ async function pgbenchPhase(): Promise<{ perSecond: number; latencyMs: number; t
 }
 
 /**
+ * bench/scale/bare-node.mjs — node:http + pg making pgbench's three round trips, no framework or
+ * engine — saturated by the same load generator as the service: what any Node HTTP service pays
+ * on this machine, so the gap to pgbench splits into that and what OneWindow's code adds.
+ */
+async function bareNodePhase(): Promise<{ stats: Stats; cpuPer: number }> {
+  const c = new pg.Client({ connectionString: benchUrl });
+  await c.connect();
+  const { rows } = await c.query(`select s.token_hash, s.user_id from sessions s join users u on u.id = s.user_id where u.username = 'township.beishan' order by s.expires_at desc limit 1`);
+  await c.end();
+  const port = 3990 + Math.floor(Math.random() * 9);
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./scale/bare-node.mjs', import.meta.url))], {
+    env: { ...process.env, DATABASE_URL: benchUrl, PORT: String(port), POOL: String(CONCURRENCY), TOKEN_HASH: rows[0].token_hash, ACTOR: rows[0].user_id },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.once('message', () => resolve());
+      child.once('exit', (code) => reject(new Error(`bare-node exited ${code}`)));
+    });
+    const url = `http://127.0.0.1:${port}`;
+    const body = JSON.stringify({ type: CYCLE[2].type, data: CYCLE[2].data });
+    const run = async (seconds: number) => {
+      const latencies: number[] = [];
+      let errors = 0;
+      const started = performance.now();
+      const deadline = started + seconds * 1000;
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (performance.now() < deadline) {
+            const t0 = performance.now();
+            const status = await post(`${url}/cases/${1 + Math.floor(Math.random() * CEILING_CASES)}`, 'bare', body);
+            latencies.push(performance.now() - t0);
+            if (status !== 200) errors++;
+          }
+        }),
+      );
+      return summarise(latencies, (performance.now() - started) / 1000, errors);
+    };
+    await run(1); // warm-up
+    const cpu0 = processCpuMs(child.pid!);
+    const stats = await run(SECONDS);
+    return { stats, cpuPer: (processCpuMs(child.pid!) - cpu0) / Math.max(1, stats.count) };
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+/**
  * The database's work, which does not drift with the machine's load as throughput does on shared
  * cores: shared-buffer pages touched and rows read (sequential scans plus index entries) in the
  * bench database, per transition.
@@ -387,6 +435,10 @@ export async function benchTransitions(): Promise<void> {
     console.log(`ratio HTTP / pgbench   ${(saturated.perSecond / ceiling.perSecond).toFixed(2)} (goal ≥ 0.6)`);
     figure('transitions', 'pgbench ceiling', ceiling.perSecond, '/s', undefined, `bench/pgbench/${process.env.BENCH_PGBENCH_SCRIPT ?? 'transition'}.sql, ${CONCURRENCY} clients`);
     figure('transitions', 'ratio HTTP / pgbench', saturated.perSecond / ceiling.perSecond, '', { op: '>=', value: 0.6 });
+    const bare = await bareNodePhase();
+    console.log(`bare Node HTTP + pg    ${fmt(bare.stats)}  (bench/scale/bare-node.mjs, same round trips as pgbench; its CPU ${bare.cpuPer.toFixed(2)} ms per transition)`);
+    console.log(`ratio bare / pgbench   ${(bare.stats.perSecond / ceiling.perSecond).toFixed(2)}; service / bare ${(saturated.perSecond / bare.stats.perSecond).toFixed(2)}`);
+    figure('transitions', 'bare Node HTTP + pg, saturated', bare.stats.perSecond, '/s', undefined, `ratio to pgbench ${(bare.stats.perSecond / ceiling.perSecond).toFixed(2)}, ${bare.cpuPer.toFixed(2)} ms Node CPU per transition, ${bare.stats.errors} errors`);
     if (GROW > 0) {
       // The same load on the database grown by GROW cases: a command's cost must not grow with it.
       // The small figure again, right before: on a shared machine load drifts between phases.
