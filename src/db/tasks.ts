@@ -100,6 +100,8 @@ export interface TaskFilter {
   dueAtOrBefore?: Date;
   /** due_at > this. */
   dueAfter?: Date;
+  /** due_at is null (no time limit). */
+  undated?: boolean;
   /** due_at is null or > this (not overdue at that instant). */
   notOverdueAt?: Date;
   /** red_at <= this (红牌 at that instant). */
@@ -133,6 +135,7 @@ function applyFilter(q: Knex.QueryBuilder, f: TaskFilter): Knex.QueryBuilder {
   if (f.escalation) q.andWhere('tasks.escalation', f.escalation);
   if (f.dueAtOrBefore) q.andWhere('tasks.due_at', '<=', f.dueAtOrBefore);
   if (f.dueAfter) q.andWhere('tasks.due_at', '>', f.dueAfter);
+  if (f.undated) q.whereNull('tasks.due_at');
   if (f.redAtOrBefore) q.andWhere('tasks.red_at', '<=', f.redAtOrBefore);
   const notOverdue = f.notOverdueAt;
   if (notOverdue) q.andWhere((w) => w.whereNull('tasks.due_at').orWhere('tasks.due_at', '>', notOverdue));
@@ -142,23 +145,34 @@ function applyFilter(q: Knex.QueryBuilder, f: TaskFilter): Knex.QueryBuilder {
 }
 
 /**
+ * The red delays (red_at − due_at) of the dated live tasks: two or three probes of
+ * tasks_live_red_delay (migration 017), whatever the backlog. `unbounded`: a dated live task has
+ * no red date; `min`/`max` in seconds, null when no dated live task has one.
+ */
+export async function liveRedDelays(db: Db): Promise<{ unbounded: boolean; min: number | null; max: number | null }> {
+  const dated = `status in ('open', 'claimed') and due_at is not null`;
+  const { rows } = await db.raw(`select exists (select 1 from tasks where ${dated} and (red_at - due_at) is null) as unbounded,
+      (select extract(epoch from min(red_at - due_at)) from tasks where ${dated}) as min,
+      (select extract(epoch from max(red_at - due_at)) from tasks where ${dated}) as max`);
+  const r = rows[0] as { unbounded: boolean; min: string | number | null; max: string | number | null };
+  return { unbounded: r.unbounded, min: r.min === null ? null : Number(r.min), max: r.max === null ? null : Number(r.max) };
+}
+
+/**
  * A lower bound of the due dates of the live tasks overdue but not yet red (黄牌) at `now`:
  * due_at <= now < red_at <= due_at + the largest red delay (red_at − due_at) of any dated live
  * task, so due_at > now − that delay. Given as `dueAfter` it turns the overdue counts' and lists'
  * due-date range from "everything due before now" — every red task stepped over first — into the
- * last few working days. Two probes of tasks_live_red_delay (migration 017). A dated live task
+ * last few working days. Probes of tasks_live_red_delay (liveRedDelays). A dated live task
  * without a red date (overdue for good) leaves no bound (undefined); no dated live task at all,
  * `now` (nothing is overdue). Read in its own statement, like each of the board's (they run side
  * by side, not in one snapshot): a task opened meanwhile is due in the future, not overdue.
  */
-export async function overdueDueAfter(db: Db, now: Date): Promise<Date | undefined> {
-  const dated = `status in ('open', 'claimed') and due_at is not null`;
-  const { rows } = await db.raw(`select exists (select 1 from tasks where ${dated} and (red_at - due_at) is null) as unbounded,
-      (select extract(epoch from max(red_at - due_at)) from tasks where ${dated}) as delay`);
-  const r = rows[0] as { unbounded: boolean; delay: string | number | null };
+export async function overdueDueAfter(db: Db, now: Date, delays?: Awaited<ReturnType<typeof liveRedDelays>>): Promise<Date | undefined> {
+  const r = delays ?? (await liveRedDelays(db));
   if (r.unbounded) return undefined;
-  if (r.delay === null) return now;
-  return new Date(now.getTime() - Math.ceil(Number(r.delay) * 1000));
+  if (r.max === null) return now;
+  return new Date(now.getTime() - Math.ceil(r.max * 1000));
 }
 
 /** Region codes are digits; anything else must not act as a LIKE wildcard. */
@@ -244,31 +258,54 @@ export async function countPairsCapped(
   buckets: Record<string, TaskFilter>,
   cap: number,
   statements = 2,
+  remainder?: PairRemainder,
 ): Promise<Array<Record<string, number>>> {
   const names = Object.keys(buckets);
   if (pairs.length === 0 || names.length === 0) return pairs.map(() => ({}));
-  const columns = Object.fromEntries(
-    names.map((name, k) => {
-      const f = buckets[name];
-      const dated = !!(f.dueAtOrBefore || f.dueAfter || f.redAtOrBefore);
-      const q = applyFilter(db('tasks').select(db.raw('1')), { ...f, department: undefined, procedureId: undefined }).whereRaw('tasks.department = v.department');
-      if (dated) q.whereRaw('tasks.procedure_id = v.procedure_id');
-      else q.whereRaw('tasks.procedure_id >= v.procedure_id and tasks.procedure_id <= v.procedure_id');
-      q.orderByRaw(f.redAtOrBefore ? 'tasks.department, tasks.procedure_id, tasks.red_at' : 'tasks.department, tasks.procedure_id, tasks.due_at, tasks.id');
-      return [`c${k}`, db.count('*').from(q.limit(cap).as(`s${k}`))];
-    }),
-  );
+  const pairRows = (f: TaskFilter) => {
+    const dated = !!(f.dueAtOrBefore || f.dueAfter || f.redAtOrBefore || f.undated);
+    const q = applyFilter(db('tasks').select(db.raw('1')), { ...f, department: undefined, procedureId: undefined }).whereRaw('tasks.department = v.department');
+    if (dated) q.whereRaw('tasks.procedure_id = v.procedure_id');
+    else q.whereRaw('tasks.procedure_id >= v.procedure_id and tasks.procedure_id <= v.procedure_id');
+    return q.orderByRaw(f.redAtOrBefore ? 'tasks.department, tasks.procedure_id, tasks.red_at' : 'tasks.department, tasks.procedure_id, tasks.due_at, tasks.id');
+  };
+  const columns = names.map((name, k) => db.raw(`(?) as c${k}`, [db.count('*').from(pairRows(buckets[name]).limit(cap).as(`s${k}`))]));
+  // The remainder: its parts' sum plus its rest ranges, these read only up to what the parts leave
+  // of the cap. The parts are counted once in a lateral subquery (OFFSET 0: not pulled up, else
+  // each reference to a part is its own subplan, run again).
+  const derived = () => {
+    if (!remainder) return [];
+    const sum = remainder.parts.map((p) => `a.c${names.indexOf(p)}`).join(' + ');
+    const rest = remainder.rest.map((f) => pairRows(f));
+    const union = db.raw(rest.map(() => '(?)').join(' union all '), rest);
+    return [db.raw(`least(?::int, ${sum} + (select count(*) from (select 1 from (?) u limit greatest(0, ?::int - (${sum}))) r)) as c${names.length}`, [cap, union, cap])];
+  };
   const n = Math.max(1, Math.min(statements, pairs.length));
   const parts = Array.from({ length: n }, (_, i) => pairs.map((p, j) => ({ ...p, j })).filter((p) => p.j % n === i));
   const rows = await Promise.all(
     parts.map(async (part) => {
       const values = db.raw(`(values ${part.map(() => '(?::int, ?::text, ?::text)').join(', ')}) as v (j, department, procedure_id)`, part.flatMap((p) => [p.j, p.department, p.procedure_id]));
-      return (await db.select('v.j', columns).from(values)) as Array<Record<string, string | number>>;
+      const q = db
+        .select('v.j', 'a.*', ...derived())
+        .from(values)
+        .joinRaw('cross join lateral (select ? offset 0) a', [db.raw(columns.map(() => '?').join(', '), columns)]);
+      return (await q) as Array<Record<string, string | number>>;
     }),
   );
   const out = pairs.map(() => ({}) as Record<string, number>);
-  for (const r of rows.flat()) for (const [k, name] of names.entries()) out[Number(r.j)][name] = Number(r[`c${k}`]);
+  const all = remainder ? [...names, remainder.name] : names;
+  for (const r of rows.flat()) for (const [k, name] of all.entries()) out[Number(r.j)][name] = Number(r[`c${k}`]);
   return out;
+}
+
+/**
+ * A count of countPairsCapped made of others: `parts` (names of its buckets) plus the `rest`
+ * filters, all pairwise disjoint and together exactly the count's tasks. Capped as the others.
+ */
+export interface PairRemainder {
+  name: string;
+  parts: string[];
+  rest: TaskFilter[];
 }
 
 export interface BoardRow {

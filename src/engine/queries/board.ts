@@ -132,11 +132,32 @@ export async function boardCells(db: Db, regionPrefix: string, now: Date, soon: 
   return (await liveBelowExact()) ? exact() : cells;
 }
 
-/** Each (department, procedure) pair's numbers counted up to `cap`, the ones that reached it marked. */
+/**
+ * Each (department, procedure) pair's numbers counted up to `cap`, the ones that reached it marked.
+ * `open` is not counted on its own (that read the pair's first `cap` tasks again, the other buckets'
+ * among them): it is red + overdue + dueSoon + the rest — not red, due after `soon` or undated —
+ * and the rest is read only up to what the three leave of the cap. Those four are disjoint while
+ * no live task turns red before it is due (red_at >= due_at, which deadlines.ts ensures); if one
+ * does (a direct edit), dueSoon may hold red tasks, so the rest starts at `now` instead and
+ * dueSoon is left out of the sum. Exact either way.
+ */
 async function cappedCells(db: Db, regionPrefix: string, now: Date, soon: Date, cap: number): Promise<Cell[]> {
-  const [pairs, overdueAfter] = await Promise.all([tasks.liveTaskPairs(db), tasks.overdueDueAfter(db, now)]);
-  const buckets = Object.fromEntries(BUCKETS.map((b) => [b, { regionPrefix, statuses: tasks.LIVE_STATUSES, ...bucketFilter(b, now, soon, overdueAfter) }]));
-  const n = await tasks.countPairsCapped(db, pairs, buckets, cap);
+  const [pairs, delays] = await Promise.all([tasks.liveTaskPairs(db), tasks.liveRedDelays(db)]);
+  const overdueAfter = await tasks.overdueDueAfter(db, now, delays);
+  const counted = BUCKETS.filter((b) => b !== 'open');
+  const buckets = Object.fromEntries(counted.map((b) => [b, { regionPrefix, statuses: tasks.LIVE_STATUSES, ...bucketFilter(b, now, soon, overdueAfter) }]));
+  const redNotBeforeDue = delays.min === null || delays.min >= 0;
+  // (`soon` is after `now` on the board; max() keeps the rest disjoint from overdue for any caller.)
+  const restFrom = redNotBeforeDue && soon > now ? soon : now;
+  const rest = { regionPrefix, statuses: tasks.LIVE_STATUSES, notRedAt: now };
+  const n = await tasks.countPairsCapped(db, pairs, buckets, cap, 2, {
+    name: 'open',
+    parts: redNotBeforeDue ? ['red', 'overdue', 'dueSoon'] : ['red', 'overdue'],
+    rest: [
+      { ...rest, dueAfter: restFrom },
+      { ...rest, undated: true },
+    ],
+  });
   return pairs
     .map((p, i) => {
       const cell: Cell = { department: p.department, procedure_id: p.procedure_id, open: 0, dueSoon: 0, overdue: 0, red: 0, capped: [] };

@@ -68,12 +68,17 @@ export async function inbox(ctx: ReadContext, db: Db, actor: Actor, q: InboxQuer
   // The department's procedures: those whose charts give it tasks.
   const procedures = ctx.registry.list().filter((d) => d.departments.includes(actor.department) || d.acceptingDepartments.includes(actor.department));
   const statusValues: tasks.TaskStatus[] = q.status && !tasks.LIVE_STATUSES.includes(q.status) ? [...tasks.LIVE_STATUSES, q.status] : tasks.LIVE_STATUSES;
-  const wanted: Record<string, tasks.TaskFilter> = { total: filter() };
+  // Without a status filter the total is the open count plus the claimed one (the live statuses):
+  // not counted a third time. Each part stops at the cap, so the sum reaches it exactly when the
+  // total does.
+  const totalFromStatuses = !q.status;
+  const wanted: Record<string, tasks.TaskFilter> = totalFromStatuses ? {} : { total: filter() };
   for (const s of statusValues) wanted[`status:${s}`] = { ...filter('status'), statuses: [s] };
   for (const e of ESCALATION_LEVELS) wanted[`escalation:${e}`] = { ...filter('escalation'), escalation: e };
   for (const d of procedures) wanted[`procedure:${d.id}`] = { ...filter('procedure'), procedureId: d.id };
   wanted['overdue:true'] = { ...filter('overdue'), dueAtOrBefore: now };
   const n = await tasks.countTasksCapped(db, wanted, COUNT_CAP);
+  if (totalFromStatuses) n.total = tasks.LIVE_STATUSES.reduce((sum, s) => sum + n[`status:${s}`], 0);
 
   const remaining = remainingFn(await ctx.calendars.forRegion(db, actor.regionCode), now);
   const last = page.at(-1);
