@@ -292,17 +292,26 @@ async function captureStatements(ids: string[], versions: Map<string, number>, s
   }
 }
 
-/** pgbench on bench/pgbench/transition.sql: the engine's statements without Node, 8 clients. */
-async function pgbenchPhase(): Promise<{ perSecond: number; latencyMs: number; text: string }> {
+/** The township reviewer's latest session (the HTTP phases logged in): pgbench and bare Node act as it. */
+async function benchSession(): Promise<{ token_hash: string; user_id: string }> {
   const c = new pg.Client({ connectionString: benchUrl });
   await c.connect();
-  const { rows } = await c.query(`select s.token_hash, s.user_id from sessions s join users u on u.id = s.user_id where u.username = 'township.beishan' order by s.expires_at desc limit 1`);
-  await c.end();
+  try {
+    const { rows } = await c.query(`select s.token_hash, s.user_id from sessions s join users u on u.id = s.user_id where u.username = 'township.beishan' order by s.expires_at desc limit 1`);
+    return rows[0];
+  } finally {
+    await c.end();
+  }
+}
+
+/** pgbench on bench/pgbench/transition.sql: the engine's statements without Node, 8 clients. */
+async function pgbenchPhase(): Promise<{ perSecond: number; latencyMs: number; text: string }> {
+  const session = await benchSession();
   const script = process.env.BENCH_PGBENCH_SCRIPT ?? 'transition';
   const out = await runPgbench([
     // transition.sql is what the engine sends since db/wire.ts: simple queries; the older scripts, extended.
     '-n', '-M', script === 'transition' ? 'simple' : 'extended', '-c', String(CONCURRENCY), '-j', '2', '-T', String(SECONDS),
-    '-D', `ncases=${CEILING_CASES}`, '-D', `token=${rows[0].token_hash}`, '-D', `actor=${rows[0].user_id}`,
+    '-D', `ncases=${CEILING_CASES}`, '-D', `token=${session.token_hash}`, '-D', `actor=${session.user_id}`,
     // BENCH_PGBENCH_SCRIPT=transition-per-statement: the statements as the engine sent them before
     // issue 11; =transition-before-wire: six round trips, before BEGIN and COMMIT rode with others.
     '-f', fileURLToPath(new URL(`./pgbench/${script}.sql`, import.meta.url)),
@@ -319,13 +328,10 @@ async function pgbenchPhase(): Promise<{ perSecond: number; latencyMs: number; t
  * on this machine, so the gap to pgbench splits into that and what OneWindow's code adds.
  */
 async function bareNodePhase(): Promise<{ stats: Stats; cpuPer: number }> {
-  const c = new pg.Client({ connectionString: benchUrl });
-  await c.connect();
-  const { rows } = await c.query(`select s.token_hash, s.user_id from sessions s join users u on u.id = s.user_id where u.username = 'township.beishan' order by s.expires_at desc limit 1`);
-  await c.end();
+  const session = await benchSession();
   const port = 3990 + Math.floor(Math.random() * 9);
   const child = spawn(process.execPath, [fileURLToPath(new URL('./scale/bare-node.mjs', import.meta.url))], {
-    env: { ...process.env, DATABASE_URL: benchUrl, PORT: String(port), POOL: String(CONCURRENCY), TOKEN_HASH: rows[0].token_hash, ACTOR: rows[0].user_id },
+    env: { ...process.env, DATABASE_URL: benchUrl, PORT: String(port), POOL: String(CONCURRENCY), TOKEN_HASH: session.token_hash, ACTOR: session.user_id },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   try {

@@ -147,7 +147,7 @@ async function cappedCells(db: Db, regionPrefix: string, now: Date, soon: Date, 
   const counted = BUCKETS.filter((b) => b !== 'open');
   const buckets = Object.fromEntries(counted.map((b) => [b, { regionPrefix, statuses: tasks.LIVE_STATUSES, ...bucketFilter(b, now, soon, overdueAfter) }]));
   const redNotBeforeDue = delays.min === null || delays.min >= 0;
-  // (`soon` is after `now` on the board; max() keeps the rest disjoint from overdue for any caller.)
+  // `soon` is after `now` on the board; the check keeps the rest disjoint from overdue for any caller.
   const restFrom = redNotBeforeDue && soon > now ? soon : now;
   const rest = { regionPrefix, statuses: tasks.LIVE_STATUSES, notRedAt: now };
   const n = await tasks.countPairsCapped(db, pairs, buckets, cap, 2, {
