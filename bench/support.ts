@@ -195,6 +195,13 @@ export function processCpuMs(pid: number): number {
 }
 const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux
 
+/** User and system CPU time of a process so far, in ms: system time is the kernel's (syscalls, wake-ups). */
+export function processCpuSplitMs(pid: number): { user: number; sys: number } {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: (Number(fields[11]) * 1000) / CLOCK_TICKS, sys: (Number(fields[12]) * 1000) / CLOCK_TICKS };
+}
+
 /** Runs pgbench with `args` against the bench database; returns its stdout (tps, latencies). */
 export function runPgbench(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {

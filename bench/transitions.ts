@@ -30,7 +30,7 @@ import { DEMO_PASSWORD } from '../src/seed.ts';
 import { TEST_DATA_KEYS, createEngine } from '../src/services.ts';
 import { PersonalDataCipher } from '../src/engine/personalData.ts';
 import { figure } from './summary.ts';
-import { benchUrl, demoActor, fmt, freshBenchDatabase, growDatabase, openCases, processCpuMs, runPgbench, summarise, type Stats } from './support.ts';
+import { benchUrl, demoActor, fmt, freshBenchDatabase, growDatabase, openCases, processCpuMs, processCpuSplitMs, runPgbench, summarise, type Stats } from './support.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (SMALL ? 3 : 15));
@@ -327,7 +327,7 @@ async function pgbenchPhase(): Promise<{ perSecond: number; latencyMs: number; t
  * engine — saturated by the same load generator as the service: what any Node HTTP service pays
  * on this machine, so the gap to pgbench splits into that and what OneWindow's code adds.
  */
-async function bareNodePhase(): Promise<{ stats: Stats; cpuPer: number }> {
+async function bareNodePhase(): Promise<{ stats: Stats; cpuPer: number; sysPer: number; pgPer: number }> {
   const session = await benchSession();
   const port = 3990 + Math.floor(Math.random() * 9);
   const child = spawn(process.execPath, [fileURLToPath(new URL('./scale/bare-node.mjs', import.meta.url))], {
@@ -360,8 +360,11 @@ async function bareNodePhase(): Promise<{ stats: Stats; cpuPer: number }> {
     };
     await run(1); // warm-up
     const cpu0 = processCpuMs(child.pid!);
+    const sys0 = processCpuSplitMs(child.pid!).sys;
+    const pg0 = postgresCpuMs();
     const stats = await run(SECONDS);
-    return { stats, cpuPer: (processCpuMs(child.pid!) - cpu0) / Math.max(1, stats.count) };
+    const n = Math.max(1, stats.count);
+    return { stats, cpuPer: (processCpuMs(child.pid!) - cpu0) / n, sysPer: (processCpuSplitMs(child.pid!).sys - sys0) / n, pgPer: (postgresCpuMs() - pg0) / n };
   } finally {
     child.kill('SIGTERM');
   }
@@ -415,10 +418,13 @@ export async function benchTransitions(): Promise<void> {
     const tokens = { township: await login(server.url, 'township.beishan'), verify: await login(server.url, 'verify.xihu') };
     await httpPhase(server.url, tokens, ids.slice(0, 20), versions, step, 50); // warm-up
     const cpuBefore = processCpuMs(server.pid);
+    const splitBefore = processCpuSplitMs(server.pid);
     const clientBefore = processCpuMs(process.pid);
     const pgBefore = postgresCpuMs();
     const saturated = await httpPhase(server.url, tokens, ids, versions, step);
     const cpuPer = (processCpuMs(server.pid) - cpuBefore) / Math.max(1, saturated.count);
+    const splitAfter = processCpuSplitMs(server.pid);
+    const sysPer = (splitAfter.sys - splitBefore.sys) / Math.max(1, saturated.count);
     const clientPer = (processCpuMs(process.pid) - clientBefore) / Math.max(1, saturated.count);
     const pgPer = (postgresCpuMs() - pgBefore) / Math.max(1, saturated.count);
     console.log(`HTTP API, saturated    ${fmt(saturated)}`);
@@ -426,7 +432,7 @@ export async function benchTransitions(): Promise<void> {
     figure('transitions', 'PostgreSQL CPU per transition (HTTP)', pgPer, 'ms');
     // The timer bench compares its firing rate with this (bench/timers.ts).
     (globalThis as { benchHttpTransitionsPerSecond?: number }).benchHttpTransitionsPerSecond = saturated.perSecond;
-    console.log(`service CPU            ${cpuPer.toFixed(2)} ms per transition (user + system of the service process, saturated phase)`);
+    console.log(`service CPU            ${cpuPer.toFixed(2)} ms per transition (user ${(cpuPer - sysPer).toFixed(2)} + system ${sysPer.toFixed(2)} of the service process, saturated phase)`);
     figure('transitions', 'HTTP transitions, saturated', saturated.perSecond, '/s', undefined, `${CONCURRENCY} clients, p99 ${saturated.p99.toFixed(0)} ms, ${saturated.errors} errors`);
     figure('transitions', 'service CPU per transition', cpuPer, 'ms');
     const half = await httpPhase(server.url, tokens, ids, versions, step, saturated.perSecond / 2);
@@ -442,7 +448,7 @@ export async function benchTransitions(): Promise<void> {
     figure('transitions', 'pgbench ceiling', ceiling.perSecond, '/s', undefined, `bench/pgbench/${process.env.BENCH_PGBENCH_SCRIPT ?? 'transition'}.sql, ${CONCURRENCY} clients`);
     figure('transitions', 'ratio HTTP / pgbench', saturated.perSecond / ceiling.perSecond, '', { op: '>=', value: 0.6 });
     const bare = await bareNodePhase();
-    console.log(`bare Node HTTP + pg    ${fmt(bare.stats)}  (bench/scale/bare-node.mjs, same round trips as pgbench; its CPU ${bare.cpuPer.toFixed(2)} ms per transition)`);
+    console.log(`bare Node HTTP + pg    ${fmt(bare.stats)}  (bench/scale/bare-node.mjs, same round trips as pgbench; its CPU ${bare.cpuPer.toFixed(2)} ms per transition, system ${bare.sysPer.toFixed(2)}; PostgreSQL ${bare.pgPer.toFixed(2)} ms)`);
     console.log(`ratio bare / pgbench   ${(bare.stats.perSecond / ceiling.perSecond).toFixed(2)}; service / bare ${(saturated.perSecond / bare.stats.perSecond).toFixed(2)}`);
     figure('transitions', 'bare Node HTTP + pg, saturated', bare.stats.perSecond, '/s', undefined, `ratio to pgbench ${(bare.stats.perSecond / ceiling.perSecond).toFixed(2)}, ${bare.cpuPer.toFixed(2)} ms Node CPU per transition, ${bare.stats.errors} errors`);
     if (GROW > 0) {

@@ -38,6 +38,14 @@ export interface Config {
 export interface DatabaseConfig {
   /** DB_POOL_MAX: connections per process. */
   poolMax: number;
+  /**
+   * DB_POOLER: `transaction` when DATABASE_URL goes through PgBouncer in transaction mode
+   * (docs/scaling.md §3): the login role must already act as the application role and carry the
+   * timeouts itself; migrations then go over DATABASE_MIGRATION_URL. `none` (default): direct.
+   */
+  pooler: 'none' | 'transaction';
+  /** DATABASE_MIGRATION_URL: a direct connection as the schema owner, for migrations (required with DB_POOLER=transaction). */
+  migrationUrl: string | undefined;
   /** DB_STATEMENT_TIMEOUT_MS: longest single statement (PostgreSQL `statement_timeout`). */
   statementTimeoutMs: number;
   /** DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: a transaction idle this long is ended by the server. */
@@ -164,6 +172,16 @@ export function loadOperationsConfig(env: NodeJS.ProcessEnv, heapLimitBytes: num
   };
 }
 
+function poolerConfig(env: NodeJS.ProcessEnv): Pick<DatabaseConfig, 'pooler' | 'migrationUrl'> {
+  const pooler = env.DB_POOLER || 'none';
+  if (pooler !== 'none' && pooler !== 'transaction') throw new Error(`DB_POOLER must be none or transaction, got ${pooler}`);
+  const migrationUrl = env.DATABASE_MIGRATION_URL || undefined;
+  if (pooler === 'transaction' && (!env.DATABASE_URL || !migrationUrl)) {
+    throw new Error('DB_POOLER=transaction needs DATABASE_URL (through PgBouncer, as the service role) and DATABASE_MIGRATION_URL (direct, as the schema owner)');
+  }
+  return { pooler, migrationUrl };
+}
+
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -195,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     notices: loadNoticeConfig(env, port),
     database: {
       poolMax: positiveInt(env, 'DB_POOL_MAX', 10),
+      ...poolerConfig(env),
       // Defaults as DB_TIMEOUTS in src/db/connection.ts.
       statementTimeoutMs: positiveInt(env, 'DB_STATEMENT_TIMEOUT_MS', 10_000),
       idleInTransactionTimeoutMs: positiveInt(env, 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 15_000),

@@ -14,7 +14,14 @@ import { validateAll } from './engine/model.ts';
 export async function openDatabase(config: Config): Promise<Knex> {
   return openAppDatabase(
     config.databaseUrl
-      ? { kind: 'postgres', url: config.databaseUrl, poolMax: config.database.poolMax, timeouts: { statement: config.database.statementTimeoutMs, idleInTransaction: config.database.idleInTransactionTimeoutMs } }
+      ? {
+          kind: 'postgres',
+          url: config.databaseUrl,
+          poolMax: config.database.poolMax,
+          timeouts: { statement: config.database.statementTimeoutMs, idleInTransaction: config.database.idleInTransactionTimeoutMs },
+          ...(config.database.pooler === 'transaction' ? { pooler: 'transaction' as const } : {}),
+          migrationUrl: config.database.migrationUrl,
+        }
       : { kind: 'embedded', dataDir: config.dataDir },
   );
 }

@@ -8,7 +8,20 @@ import { OneWindowPgClient } from './wire.ts';
 export type Db = Knex | Knex.Transaction;
 
 export type DatabaseTarget =
-  | { kind: 'postgres'; url: string; poolMax?: number; timeouts?: Partial<DbTimeouts> }
+  | {
+      kind: 'postgres';
+      url: string;
+      poolMax?: number;
+      timeouts?: Partial<DbTimeouts>;
+      /**
+       * `transaction`: `url` goes through PgBouncer in transaction mode, so no connection keeps
+       * session state — the login role itself is the application role's member and carries the
+       * timeouts (checked by openAppDatabase); nothing is SET per connection.
+       */
+      pooler?: 'transaction';
+      /** Direct owner connection for migrations (else `url`); required with a transaction pooler. */
+      migrationUrl?: string;
+    }
   /** Embedded PGlite: `dataDir` on disk, or in memory when undefined. */
   | { kind: 'embedded'; dataDir?: string };
 
@@ -46,15 +59,16 @@ export function connect(target: DatabaseTarget, options: { role?: string } = {})
     // Unset (undefined) timeouts keep their defaults.
     const t = { ...DB_TIMEOUTS, ...Object.fromEntries(Object.entries(target.timeouts ?? {}).filter(([, v]) => v !== undefined)) } as DbTimeouts;
     const guarded = Boolean(options.role);
+    // Behind a transaction pooler a start-up parameter would be refused (PgBouncer knows none of
+    // the timeouts) and a SET would stay on a server connection other clients then borrow.
+    const sessionState = guarded && target.pooler !== 'transaction';
     return knexFactory({
       // Knex's pg client with BEGIN deferred and COMMIT able to ride with the last write (wire.ts).
       client: OneWindowPgClient as unknown as Knex.Config['client'],
       connection: guarded
         ? {
             connectionString: target.url,
-            statement_timeout: t.statement,
-            lock_timeout: t.lock,
-            idle_in_transaction_session_timeout: t.idleInTransaction,
+            ...(sessionState ? { statement_timeout: t.statement, lock_timeout: t.lock, idle_in_transaction_session_timeout: t.idleInTransaction } : {}),
             connectionTimeoutMillis: t.connect,
             keepAlive: true,
             application_name: 'onewindow',
@@ -65,7 +79,7 @@ export function connect(target: DatabaseTarget, options: { role?: string } = {})
         min: 0,
         max: target.poolMax ?? 10,
         // Every pooled connection acts as the application role (see openAppDatabase).
-        ...(options.role
+        ...(options.role && sessionState
           ? { afterCreate: (conn: any, done: (err: Error | null, conn: unknown) => void) => conn.query(`set role ${options.role}`, (err: Error | null) => done(err, conn)) }
           : {}),
       },
@@ -107,11 +121,44 @@ export async function openAppDatabase(target: DatabaseTarget): Promise<Knex> {
     await db.raw(`set role ${APP_ROLE}`);
     return db;
   }
-  const owner = connect({ ...target, poolMax: 1 });
+  if (target.pooler === 'transaction' && !target.migrationUrl) throw new Error('a transaction pooler needs a direct migration URL (DATABASE_MIGRATION_URL)');
+  const owner = connect({ kind: 'postgres', url: target.migrationUrl ?? target.url, poolMax: 1 });
   try {
     await migrateToLatest(owner);
   } finally {
     await owner.destroy();
   }
-  return connect(target, { role: APP_ROLE });
+  const db = connect(target, { role: APP_ROLE });
+  if (target.pooler === 'transaction') {
+    try {
+      await assertPooledLogin(db);
+    } catch (err) {
+      await db.destroy();
+      throw err;
+    }
+  }
+  return db;
+}
+
+/**
+ * Behind a transaction pooler nothing is SET on a connection, so what SET ROLE and the start-up
+ * timeouts guarantee on a direct connection must hold for the login role itself: it acts as the
+ * application role (a member that inherits it) and cannot rewrite the event log, and it has
+ * statement, lock and idle-in-transaction timeouts (ALTER ROLE … SET). Refuses to start otherwise.
+ */
+export async function assertPooledLogin(db: Knex): Promise<void> {
+  const { rows } = await db.raw(`select current_user as login,
+      pg_has_role(current_user, '${APP_ROLE}', 'USAGE') as acts_as_app,
+      has_table_privilege(current_user, 'case_events', 'UPDATE') or has_table_privilege(current_user, 'case_events', 'DELETE') as may_rewrite,
+      current_setting('statement_timeout') as statement_timeout,
+      current_setting('lock_timeout') as lock_timeout,
+      current_setting('idle_in_transaction_session_timeout') as idle_in_transaction_session_timeout`);
+  const r = rows[0] as Record<string, string | boolean>;
+  const problems: string[] = [];
+  if (!r.acts_as_app) problems.push(`the login role ${r.login} is not a member of ${APP_ROLE} (CREATE ROLE … LOGIN IN ROLE ${APP_ROLE})`);
+  if (r.may_rewrite) problems.push(`the login role ${r.login} may update or delete case_events: log in as a role with only ${APP_ROLE}'s rights, never the owner`);
+  for (const name of ['statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout'] as const) {
+    if (r[name] === '0') problems.push(`${name} is unset for ${r.login} (ALTER ROLE ${r.login} SET ${name} = …)`);
+  }
+  if (problems.length) throw new Error(`DB_POOLER=transaction: ${problems.join('; ')} — see docs/scaling.md §3`);
 }
