@@ -18,7 +18,6 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +28,8 @@ import { buildApp } from '../src/http/app.ts';
 import { DEMO_PASSWORD } from '../src/seed.ts';
 import { TEST_DATA_KEYS, createEngine } from '../src/services.ts';
 import { PersonalDataCipher } from '../src/engine/personalData.ts';
+import { LeanHttp } from './leanHttp.ts';
+import { PGBOUNCER, startPgBouncer } from '../scripts/pgbouncer.ts';
 import { figure } from './summary.ts';
 import { benchUrl, demoActor, fmt, freshBenchDatabase, growDatabase, openCases, processCpuMs, processCpuSplitMs, runPgbench, summarise, type Stats } from './support.ts';
 
@@ -74,12 +75,12 @@ function ensureServerBuild(): void {
   if (r.status !== 0) throw new Error('building dist/server failed');
 }
 
-async function startServer(): Promise<{ url: string; pid: number; stop(): void }> {
+async function startServer(env: Record<string, string> = {}): Promise<{ url: string; pid: number; stop(): void }> {
   ensureServerBuild();
   const port = 3900 + Math.floor(Math.random() * 90);
   const profile = process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROFILE] : [];
   const child = spawn(process.execPath, [...profile, fileURLToPath(new URL('../dist/server/main.js', import.meta.url))], {
-    env: { ...process.env, DATABASE_URL: benchUrl, ONEWINDOW_DATA_KEYS: TEST_DATA_KEYS, PORT: String(port), LOG_LEVEL: 'warn', WORKER: 'off' },
+    env: { ...process.env, DATABASE_URL: benchUrl, ONEWINDOW_DATA_KEYS: TEST_DATA_KEYS, PORT: String(port), LOG_LEVEL: 'warn', WORKER: 'off', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -105,19 +106,37 @@ async function login(url: string, username: string): Promise<string> {
 }
 
 // The load generator shares the machine's cores with the service and PostgreSQL (pgbench's client
-// is C): node:http on keep-alive sockets costs it about a third of what fetch() does.
-const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
+// is C): a lean keep-alive client over plain sockets (bench/leanHttp.ts) costs it a fraction of
+// node:http's client, which cost about a third of fetch().
+const clients = new Map<string, LeanHttp>();
 
 function post(url: string, token: string, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` } }, (res) => {
-      res.on('data', () => {});
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  const u = new URL(url);
+  let client = clients.get(u.origin);
+  if (!client) clients.set(u.origin, (client = new LeanHttp(u.origin)));
+  return client.post(u.pathname, { authorization: `Bearer ${token}` }, body);
+}
+
+/**
+ * CPU time (ms) of the live backends connected to the bench database only — what the service's
+ * (or the bare-Node reference's) pooled connections cost the server, whatever else the machine
+ * runs. Pooled backends live across a phase, so the difference over a phase is exact.
+ */
+function benchBackendsCpuMs(): number {
+  const name = new URL(benchUrl).pathname.slice(1);
+  let total = 0;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
+      if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(' ').includes(name)) continue;
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
 }
 
 /**
@@ -361,13 +380,60 @@ async function bareNodePhase(): Promise<{ stats: Stats; cpuPer: number; sysPer: 
     await run(1); // warm-up
     const cpu0 = processCpuMs(child.pid!);
     const sys0 = processCpuSplitMs(child.pid!).sys;
-    const pg0 = postgresCpuMs();
+    const pg0 = benchBackendsCpuMs();
     const stats = await run(SECONDS);
     const n = Math.max(1, stats.count);
-    return { stats, cpuPer: (processCpuMs(child.pid!) - cpu0) / n, sysPer: (processCpuSplitMs(child.pid!).sys - sys0) / n, pgPer: (postgresCpuMs() - pg0) / n };
+    return { stats, cpuPer: (processCpuMs(child.pid!) - cpu0) / n, sysPer: (processCpuSplitMs(child.pid!).sys - sys0) / n, pgPer: (benchBackendsCpuMs() - pg0) / n };
   } finally {
     child.kill('SIGTERM');
   }
+}
+
+/**
+ * The service behind PgBouncer in transaction mode (DB_POOLER=transaction, docs/scaling.md §3):
+ * a second compiled service logging in as a member of the application role with the timeouts on
+ * the role, through a PgBouncer with as many server connections as the direct pool — so the
+ * difference to the direct figure is the extra hop, not fewer connections.
+ */
+async function pgbouncerPhase(tokens: Record<string, string>, ids: string[], versions: Map<string, number>, step: Map<string, number>) {
+  const role = `onewindow_bench_svc_${process.pid}`;
+  const owner = new pg.Client({ connectionString: benchUrl });
+  await owner.connect();
+  await owner.query(`create role ${role} login in role ${APP_ROLE}`);
+  await owner.query(`alter role ${role} set statement_timeout = '10s'`);
+  await owner.query(`alter role ${role} set lock_timeout = '1s'`);
+  await owner.query(`alter role ${role} set idle_in_transaction_session_timeout = '15s'`);
+  const database = new URL(benchUrl).pathname.slice(1);
+  const bouncer = await startPgBouncer({ upstreamUrl: benchUrl, database, users: [role], poolSize: CONCURRENCY });
+  const server = await startServer({ DATABASE_URL: bouncer.urlFor(benchUrl, role), DB_POOLER: 'transaction', DATABASE_MIGRATION_URL: benchUrl, DB_POOL_MAX: String(CONCURRENCY) });
+  try {
+    await httpPhase(server.url, tokens, ids.slice(0, 20), versions, step, 50); // warm-up
+    const cpu0 = processCpuMs(server.pid);
+    const bouncer0 = pgbouncerCpuMs();
+    const stats = await httpPhase(server.url, tokens, ids, versions, step);
+    const n = Math.max(1, stats.count);
+    return { stats, cpuPer: (processCpuMs(server.pid) - cpu0) / n, bouncerPer: (pgbouncerCpuMs() - bouncer0) / n };
+  } finally {
+    server.stop();
+    await new Promise((r) => setTimeout(r, 300));
+    await bouncer.stop();
+    await owner.query(`drop owned by ${role}`).catch(() => {});
+    await owner.query(`drop role if exists ${role}`).catch(() => {});
+    await owner.end();
+  }
+}
+
+function pgbouncerCpuMs(): number {
+  let total = 0;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'pgbouncer') continue;
+      total += processCpuMs(Number(pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
 }
 
 /**
@@ -421,14 +487,16 @@ export async function benchTransitions(): Promise<void> {
     const splitBefore = processCpuSplitMs(server.pid);
     const clientBefore = processCpuMs(process.pid);
     const pgBefore = postgresCpuMs();
+    const backendsBefore = benchBackendsCpuMs();
     const saturated = await httpPhase(server.url, tokens, ids, versions, step);
     const cpuPer = (processCpuMs(server.pid) - cpuBefore) / Math.max(1, saturated.count);
     const splitAfter = processCpuSplitMs(server.pid);
     const sysPer = (splitAfter.sys - splitBefore.sys) / Math.max(1, saturated.count);
     const clientPer = (processCpuMs(process.pid) - clientBefore) / Math.max(1, saturated.count);
     const pgPer = (postgresCpuMs() - pgBefore) / Math.max(1, saturated.count);
+    const backendsPer = (benchBackendsCpuMs() - backendsBefore) / Math.max(1, saturated.count);
     console.log(`HTTP API, saturated    ${fmt(saturated)}`);
-    console.log(`CPU per transition     service ${cpuPer.toFixed(2)} ms, PostgreSQL ${pgPer.toFixed(2)} ms, load generator ${clientPer.toFixed(2)} ms (the ${os.cpus().length} cores had ${((os.cpus().length * 1000) / Math.max(1, saturated.perSecond)).toFixed(2)} ms per transition)`);
+    console.log(`CPU per transition     service ${cpuPer.toFixed(2)} ms, PostgreSQL ${pgPer.toFixed(2)} ms, load generator ${clientPer.toFixed(2)} ms; the bench database's backends alone ${backendsPer.toFixed(2)} ms (the ${os.cpus().length} cores had ${((os.cpus().length * 1000) / Math.max(1, saturated.perSecond)).toFixed(2)} ms per transition)`);
     figure('transitions', 'PostgreSQL CPU per transition (HTTP)', pgPer, 'ms');
     // The timer bench compares its firing rate with this (bench/timers.ts).
     (globalThis as { benchHttpTransitionsPerSecond?: number }).benchHttpTransitionsPerSecond = saturated.perSecond;
@@ -448,9 +516,14 @@ export async function benchTransitions(): Promise<void> {
     figure('transitions', 'pgbench ceiling', ceiling.perSecond, '/s', undefined, `bench/pgbench/${process.env.BENCH_PGBENCH_SCRIPT ?? 'transition'}.sql, ${CONCURRENCY} clients`);
     figure('transitions', 'ratio HTTP / pgbench', saturated.perSecond / ceiling.perSecond, '', { op: '>=', value: 0.6 });
     const bare = await bareNodePhase();
-    console.log(`bare Node HTTP + pg    ${fmt(bare.stats)}  (bench/scale/bare-node.mjs, same round trips as pgbench; its CPU ${bare.cpuPer.toFixed(2)} ms per transition, system ${bare.sysPer.toFixed(2)}; PostgreSQL ${bare.pgPer.toFixed(2)} ms)`);
+    console.log(`bare Node HTTP + pg    ${fmt(bare.stats)}  (bench/scale/bare-node.mjs, same round trips as pgbench; its CPU ${bare.cpuPer.toFixed(2)} ms per transition, system ${bare.sysPer.toFixed(2)}; its backends ${bare.pgPer.toFixed(2)} ms)`);
     console.log(`ratio bare / pgbench   ${(bare.stats.perSecond / ceiling.perSecond).toFixed(2)}; service / bare ${(saturated.perSecond / bare.stats.perSecond).toFixed(2)}`);
     figure('transitions', 'bare Node HTTP + pg, saturated', bare.stats.perSecond, '/s', undefined, `ratio to pgbench ${(bare.stats.perSecond / ceiling.perSecond).toFixed(2)}, ${bare.cpuPer.toFixed(2)} ms Node CPU per transition, ${bare.stats.errors} errors`);
+    if (PGBOUNCER) {
+      const via = await pgbouncerPhase(tokens, ids, versions, step);
+      console.log(`HTTP via PgBouncer     ${fmt(via.stats)}  (transaction mode, ${CONCURRENCY} server connections; direct above: ${saturated.perSecond.toFixed(0)}/s; service CPU ${via.cpuPer.toFixed(2)} ms, PgBouncer ${via.bouncerPer.toFixed(2)} ms per transition)`);
+      figure('transitions', 'HTTP transitions through PgBouncer (transaction mode)', via.stats.perSecond, '/s', undefined, `direct ${saturated.perSecond.toFixed(0)}/s in the same run; PgBouncer CPU ${via.bouncerPer.toFixed(2)} ms per transition, ${via.stats.errors} errors`);
+    } else console.log('HTTP via PgBouncer     skipped: pgbouncer is not installed');
     if (GROW > 0) {
       // The same load on the database grown by GROW cases: a command's cost must not grow with it.
       // The small figure again, right before: on a shared machine load drifts between phases.

@@ -1,9 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -13,6 +8,7 @@ import { buildApp } from '../../src/http/app.ts';
 import { PersonalDataCipher } from '../../src/engine/personalData.ts';
 import { DEMO_PASSWORD, seedDemo } from '../../src/seed.ts';
 import { TEST_DATA_KEYS, createEngine } from '../../src/services.ts';
+import { PGBOUNCER, startPgBouncer, type PgBouncer } from '../../scripts/pgbouncer.ts';
 import { withDatabase } from '../support/global-setup.ts';
 import { applicant, application } from '../support/app.ts';
 
@@ -23,51 +19,18 @@ import { applicant, application } from '../support/app.ts';
 // append-only event log and the timeouts must all hold when no session state survives between
 // transactions.
 const baseUrl = inject('databaseUrl');
-const binary = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find((p) => fs.existsSync(p));
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`pgbouncer exited ${child.exitCode}: ${log()}`);
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (up) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`pgbouncer did not listen on ${port}: ${log()}`);
-}
-
-describe.skipIf(!baseUrl || !binary)('behind PgBouncer in transaction mode (DB_POOLER=transaction)', () => {
+describe.skipIf(!baseUrl || !PGBOUNCER)('behind PgBouncer in transaction mode (DB_POOLER=transaction)', () => {
   const suffix = randomBytes(4).toString('hex');
   const database = `ow_pgb_${suffix}`;
   const service = `ow_svc_${suffix}`;
   const untimed = `ow_untimed_${suffix}`;
   let admin: Knex;
   let ownerUrl: string;
-  let bouncer: ChildProcess;
-  let dir: string;
-  let port: number;
+  let bouncer: PgBouncer;
   let db: Knex;
   let app: FastifyInstance;
-  const pooled = (user: string) => {
-    const u = new URL(withDatabase(baseUrl, database));
-    u.username = user;
-    u.hostname = '127.0.0.1';
-    u.port = String(port);
-    return u.toString();
-  };
+  const pooled = (user: string) => bouncer.urlFor(ownerUrl, user);
   const target = (user: string) => ({ kind: 'postgres' as const, url: pooled(user), poolMax: 8, pooler: 'transaction' as const, migrationUrl: ownerUrl });
 
   beforeAll(async () => {
@@ -82,36 +45,8 @@ describe.skipIf(!baseUrl || !binary)('behind PgBouncer in transaction mode (DB_P
     await admin.raw(`alter role ${service} set idle_in_transaction_session_timeout = '15s'`);
     await admin.raw(`create role ${untimed} login in role ${APP_ROLE}`);
 
-    const server = new URL(baseUrl);
-    const owner = decodeURIComponent(server.username || 'postgres');
-    port = await freePort();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ow-pgbouncer-'));
-    fs.chmodSync(dir, 0o755); // PgBouncer refuses to run as root: it runs as postgres and reads these
-    fs.writeFileSync(path.join(dir, 'users.txt'), [service, untimed, owner].map((u) => `"${u}" ""`).join('\n') + '\n', { mode: 0o644 });
-    fs.writeFileSync(
-      path.join(dir, 'pgbouncer.ini'),
-      [
-        '[databases]',
-        `${database} = host=${server.hostname} port=${server.port || 5432} dbname=${database}`,
-        '[pgbouncer]',
-        'listen_addr = 127.0.0.1',
-        `listen_port = ${port}`,
-        'unix_socket_dir =',
-        'auth_type = trust',
-        `auth_file = ${path.join(dir, 'users.txt')}`,
-        'pool_mode = transaction',
-        'default_pool_size = 2',
-        'max_client_conn = 100',
-        '',
-      ].join('\n'),
-      { mode: 0o644 },
-    );
-    const ini = path.join(dir, 'pgbouncer.ini');
-    bouncer = process.getuid?.() === 0 ? spawn('runuser', ['-u', 'postgres', '--', binary!, ini]) : spawn(binary!, [ini]);
-    let log = '';
-    bouncer.stdout?.on('data', (d) => (log += d));
-    bouncer.stderr?.on('data', (d) => (log += d));
-    await waitForPort(port, bouncer, () => log);
+    const owner = decodeURIComponent(new URL(baseUrl).username || 'postgres');
+    bouncer = await startPgBouncer({ upstreamUrl: baseUrl, database, users: [service, untimed, owner], poolSize: 2 });
 
     db = await openAppDatabase(target(service));
     await seedDemo(db);
@@ -121,12 +56,10 @@ describe.skipIf(!baseUrl || !binary)('behind PgBouncer in transaction mode (DB_P
   afterAll(async () => {
     await app?.close();
     await db?.destroy();
-    bouncer?.kill('SIGTERM');
-    if (bouncer && bouncer.exitCode === null) await new Promise((r) => bouncer.once('exit', r));
+    await bouncer?.stop();
     await admin?.raw(`drop database if exists ${database} with (force)`);
     for (const role of [service, untimed]) await admin?.raw(`drop role if exists ${role}`);
     await admin?.destroy();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   const login = async (username: string) => {
