@@ -9,7 +9,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureServerBuild } from '../scripts/build-server.ts';
@@ -17,6 +16,7 @@ import { ensureWebBuild } from '../scripts/build-web.ts';
 import { TEST_DATA_KEYS } from '../src/services.ts';
 import { benchUrl, freshBenchDatabase, steps } from './support.ts';
 import { figure } from './summary.ts';
+import { freePort } from '../scripts/freePort.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
 const STARTS = Number(process.env.BENCH_STARTS ?? (SMALL ? 3 : 5));
@@ -35,17 +35,6 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-/** A port nothing listens on (the OS picks it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function healthy(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -1,22 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 
 /** The repository root (scripts/chaos/ → ../..): the service is started from there. */
+export { freePort } from '../freePort.ts';
+
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 
-/** A port nobody listens on now; the service keeps it across restarts so clients need not know. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface ServiceOptions {
   databaseUrl: string;
