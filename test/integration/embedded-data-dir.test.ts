@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Actor } from '../../src/engine/engine.ts';
 import { PersonalDataCipher } from '../../src/engine/personalData.ts';
 import { openAppDatabase } from '../../src/db/connection.ts';
@@ -13,11 +12,14 @@ import { applicant, application } from '../support/app.ts';
 // `npm start` without DATABASE_URL: the embedded database on disk is created on first start (in
 // a child process, src/db/connection.ts) and what the office recorded is still there after a
 // restart. It does not depend on the server under test, so the PostgreSQL run skips it.
-const root = fs.mkdtempSync(path.join(os.tmpdir(), 'onewindow-embedded-'));
-afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
-
 describe.skipIf(Boolean(inject('databaseUrl')))('embedded database on disk', () => {
-  const dataDir = path.join(root, 'data', 'pglite');
+  let root: string;
+  let dataDir: string;
+  beforeAll(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'onewindow-embedded-'));
+    dataDir = path.join(root, 'data', 'pglite');
+  });
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
   const engine = createEngine({ clock: () => new Date('2026-06-01T02:00:00Z'), cipher: PersonalDataCipher.fromSpec(TEST_DATA_KEYS) });
 
   it('is created on a fresh data directory and keeps a case across a restart', async () => {
