@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import { migrationSource } from '../../migrations/index.ts';
@@ -6,6 +9,21 @@ import { APP_ROLE } from '../../migrations/20261123_003_trust.ts';
 import { OneWindowPgClient } from './wire.ts';
 
 export type Db = Knex | Knex.Transaction;
+
+const require = createRequire(import.meta.url);
+// The CommonJS build, which knex-pglite itself loads: one copy of PGlite's code in the process.
+const PGLITE_ENTRY = require.resolve('@electric-sql/pglite');
+const { PGlite } = require(PGLITE_ENTRY) as typeof import('@electric-sql/pglite');
+
+/**
+ * PostgreSQL settings of the embedded database, added to PGlite's own start parameters (its
+ * `startParams` replaces them, so they are kept). PGlite runs PostgreSQL in this process with its
+ * shared memory inside the WebAssembly heap, which never shrinks: initdb's 128 MB of
+ * shared_buffers grew that heap to 189 MB, most of it resident. 16 MB holds the demo data's hot
+ * pages; what does not fit is read back from the OS page cache (docs/benchmarks.md, "Memory").
+ */
+export const EMBEDDED_SETTINGS: Record<string, string> = { shared_buffers: '16MB' };
+const EMBEDDED_START_PARAMS = [...PGlite.defaultStartParams, ...Object.entries(EMBEDDED_SETTINGS).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
 
 export type DatabaseTarget =
   | {
@@ -86,11 +104,53 @@ export function connect(target: DatabaseTarget, options: { role?: string } = {})
     });
   }
   if (target.dataDir) fs.mkdirSync(target.dataDir, { recursive: true });
+  // knex-pglite takes a constructed PGlite (knex keeps class instances as they are, uncloned).
+  const pglite = new PGlite(target.dataDir, { startParams: EMBEDDED_START_PARAMS });
   return knexFactory({
     client: ClientPgLite as unknown as Knex.Config['client'],
     dialect: 'postgres',
-    connection: target.dataDir ? { filename: target.dataDir } : {},
+    connection: { pglite },
   } as Knex.Config);
+}
+
+/** True when `dir` holds no database yet (missing or empty), i.e. PGlite would run initdb in it. */
+function needsInitdb(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir).length === 0;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw err;
+  }
+}
+
+/**
+ * Creates the embedded database in `dataDir` on first start — in a child process. PGlite's initdb
+ * runs a second PostgreSQL and the initdb program in WebAssembly beside the service's own: in the
+ * service's process that left ~900 MB resident after the first start instead of ~400 MB after a
+ * restart (the WebAssembly heaps are not given back). The child builds the database in a sibling
+ * directory and it is renamed into place only once complete, so an interrupted first start leaves
+ * no half-made database behind. Does nothing when `dataDir` already holds one.
+ */
+export async function createEmbeddedDataDir(dataDir: string): Promise<void> {
+  if (!needsInitdb(dataDir)) return;
+  fs.mkdirSync(path.dirname(dataDir), { recursive: true });
+  const building = `${dataDir}.initdb-${process.pid}`;
+  fs.rmSync(building, { recursive: true, force: true });
+  const script = `const { PGlite } = require(process.argv[1]);
+PGlite.create(process.argv[2], { startParams: JSON.parse(process.argv[3]) }).then((pg) => pg.close()).then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });`;
+  const child = spawn(process.execPath, ['-e', script, PGLITE_ENTRY, building, JSON.stringify(EMBEDDED_START_PARAMS)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve, reject) => child.on('error', reject).on('exit', resolve));
+  try {
+    if (code !== 0) throw new Error(`creating the embedded database in ${dataDir} failed (exit ${code}): ${stderr.trim()}`);
+    // rename(2) replaces an empty directory (connect() or an earlier attempt may have made it).
+    fs.renameSync(building, dataDir);
+  } catch (err) {
+    fs.rmSync(building, { recursive: true, force: true });
+    // Another process created the database meanwhile: use that one.
+    if (!['ENOTEMPTY', 'EEXIST'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+  }
 }
 
 /**
@@ -116,6 +176,7 @@ export async function migrateToLatest(db: Knex): Promise<string[]> {
  */
 export async function openAppDatabase(target: DatabaseTarget): Promise<Knex> {
   if (target.kind === 'embedded') {
+    if (target.dataDir) await createEmbeddedDataDir(target.dataDir);
     const db = connect(target);
     await migrateToLatest(db);
     await db.raw(`set role ${APP_ROLE}`);
