@@ -363,18 +363,22 @@ export async function unclaimTask(db: Db, id: string): Promise<void> {
 
 /**
  * Live tasks that have been warned or are overdue in a region and below, oldest deadline first:
- * the first `limit` of each level (an index range each), merged — not a sort of every escalated task.
+ * the first `limit` of each level (an index range of tasks_live_escalation each, already in
+ * (due_at, id) order), merged and cut to `limit` before anything else is read, so only those
+ * `limit` tasks are fetched and joined to their case — not `limit` of each level (three times as
+ * many heap rows, two thirds thrown away after the sort), and not a sort of every escalated task.
  */
 export async function listEscalated(db: Db, regionPrefix: string, limit: number): Promise<InboxRow[]> {
   const level = (escalation: EscalationLevel) =>
-    applyFilter(db('tasks').select('tasks.id'), { regionPrefix, statuses: LIVE_STATUSES, escalation }).orderBy([{ column: 'tasks.due_at' }, { column: 'tasks.id' }]).limit(limit);
-  return db('tasks')
+    applyFilter(db('tasks').select('tasks.id', 'tasks.due_at'), { regionPrefix, statuses: LIVE_STATUSES, escalation }).orderBy([{ column: 'tasks.due_at' }, { column: 'tasks.id' }]).limit(limit);
+  const first = db.raw('((?) union all (?) union all (?) order by due_at, id limit ?) as e', [level('warned'), level('overdue'), level('red'), limit]);
+  return db
+    .from(first)
+    .join('tasks', 'tasks.id', 'e.id')
     .join('cases', 'cases.id', 'tasks.case_id')
     .leftJoin('users', 'users.id', 'tasks.assignee_id')
-    .whereRaw('tasks.id in ((?) union all (?) union all (?))', [level('warned'), level('overdue'), level('red')])
     .select('tasks.*', 'cases.reference', 'cases.applicant_name', 'cases.version as case_version', 'users.display_name as assignee_name')
-    .orderBy([{ column: 'tasks.due_at' }, { column: 'tasks.id' }])
-    .limit(limit);
+    .orderBy([{ column: 'tasks.due_at' }, { column: 'tasks.id' }]);
 }
 
 /** A live task whose step a new definition version describes differently (title, actions, limit): same task, new description. */

@@ -180,18 +180,15 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
   const today = chinaDay(now);
   const firstDay = addDays(today, -(DAILY_DAYS - 1));
   // The board's parts are independent: run side by side on the pool, not one after the other.
-  const [rows, perDay, escalated, levels, leadBlock] = await Promise.all([
+  const [rows, perDay, escalated, warned, leadBlock] = await Promise.all([
     boardCells(db, actor.regionCode, now, soon),
     cases.openedAndClosedPerDay(db, actor.regionCode, firstDay, addDays(today, -(LIVE_DAYS - 1))),
-    // The earlier board: warned, overdue and red tasks by recorded escalation level — the oldest
-    // deadlines listed (LEGACY_LIST), each level counted up to the cap (exact below it), so neither
-    // grows with a province's backlog.
+    // The earlier board: the warned, overdue and red tasks (recorded escalation level) with the
+    // oldest deadlines (LEGACY_LIST), and its `totals`. Of these only `warned` is counted here
+    // (up to the cap): overdue and red are the board's own numbers (below), which the counts
+    // above read already — two capped counts of up to 10,000 entries each saved.
     tasks.listEscalated(db, actor.regionCode, LEGACY_LIST),
-    tasks.countTasksCapped(
-      db,
-      Object.fromEntries((['warned', 'overdue', 'red'] as const).map((escalation) => [escalation, { regionPrefix: actor.regionCode, statuses: tasks.LIVE_STATUSES, escalation }])),
-      COUNT_CAP,
-    ),
+    tasks.countTasksCapped(db, { warned: { regionPrefix: actor.regionCode, statuses: tasks.LIVE_STATUSES, escalation: 'warned', dueAfter: now } }, COUNT_CAP),
     // 主动发现 (docs/leads.md): the region's leads; overdue = open past its review due date, now.
     leadCounts(db, actor.regionCode, now),
   ]);
@@ -214,7 +211,9 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
     const view = inboxItem(def, { ...r, actions: taskActions(actor, def, r) }, remaining);
     legacy.set(r.department, [...(legacy.get(r.department) ?? []), view]);
   }
-  const level = (l: 'warned' | 'overdue' | 'red') => Math.min(levels[l], COUNT_CAP);
+  // A sum of per-pair numbers each stopped at the cap: exact while no pair reached it, and at or
+  // past the cap as soon as one did — so cut to the cap it is the "up to 10,000" count.
+  const capped = (n: number) => Math.min(n, COUNT_CAP);
 
   return {
     regionCode: actor.regionCode,
@@ -233,7 +232,7 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
     },
     daily,
     leads: { ...leadBlock, list: { open: '/api/leads?status=open', overdue: '/api/leads?overdue=true', converted: '/api/leads?status=converted', closed: '/api/leads?status=closed' } },
-    totals: { warned: level('warned'), overdue: level('overdue'), red: level('red') },
+    totals: { warned: capped(warned.warned), overdue: capped(total.overdue), red: capped(total.red) },
     departments: [...legacy].map(([department, items]) => ({ department, departmentName: departmentName(department), tasks: items })),
   };
 }
