@@ -144,18 +144,26 @@ function applyFilter(q: Knex.QueryBuilder, f: TaskFilter): Knex.QueryBuilder {
   return q;
 }
 
+/** The red delays of dated live tasks (liveRedDelays) as three columns of one select. */
+const DATED_LIVE = `status in ('open', 'claimed') and due_at is not null`;
+const RED_DELAY_COLUMNS = `exists (select 1 from tasks where ${DATED_LIVE} and (red_at - due_at) is null) as unbounded,
+      (select extract(epoch from min(red_at - due_at)) from tasks where ${DATED_LIVE}) as min,
+      (select extract(epoch from max(red_at - due_at)) from tasks where ${DATED_LIVE}) as max`;
+export type RedDelays = { unbounded: boolean; min: number | null; max: number | null };
+const redDelays = (r: { unbounded: boolean; min: string | number | null; max: string | number | null }): RedDelays => ({
+  unbounded: r.unbounded,
+  min: r.min === null ? null : Number(r.min),
+  max: r.max === null ? null : Number(r.max),
+});
+
 /**
  * The red delays (red_at − due_at) of the dated live tasks: two or three probes of
  * tasks_live_red_delay (migration 017), whatever the backlog. `unbounded`: a dated live task has
  * no red date; `min`/`max` in seconds, null when no dated live task has one.
  */
-export async function liveRedDelays(db: Db): Promise<{ unbounded: boolean; min: number | null; max: number | null }> {
-  const dated = `status in ('open', 'claimed') and due_at is not null`;
-  const { rows } = await db.raw(`select exists (select 1 from tasks where ${dated} and (red_at - due_at) is null) as unbounded,
-      (select extract(epoch from min(red_at - due_at)) from tasks where ${dated}) as min,
-      (select extract(epoch from max(red_at - due_at)) from tasks where ${dated}) as max`);
-  const r = rows[0] as { unbounded: boolean; min: string | number | null; max: string | number | null };
-  return { unbounded: r.unbounded, min: r.min === null ? null : Number(r.min), max: r.max === null ? null : Number(r.max) };
+export async function liveRedDelays(db: Db): Promise<RedDelays> {
+  const { rows } = await db.raw(`select ${RED_DELAY_COLUMNS}`);
+  return redDelays(rows[0]);
 }
 
 /**
@@ -168,7 +176,7 @@ export async function liveRedDelays(db: Db): Promise<{ unbounded: boolean; min: 
  * `now` (nothing is overdue). Read in its own statement, like each of the board's (they run side
  * by side, not in one snapshot): a task opened meanwhile is due in the future, not overdue.
  */
-export async function overdueDueAfter(db: Db, now: Date, delays?: Awaited<ReturnType<typeof liveRedDelays>>): Promise<Date | undefined> {
+export async function overdueDueAfter(db: Db, now: Date, delays?: RedDelays): Promise<Date | undefined> {
   const r = delays ?? (await liveRedDelays(db));
   if (r.unbounded) return undefined;
   if (r.max === null) return now;
@@ -337,18 +345,28 @@ export async function boardCounts(db: Db, regionPrefix: string, now: Date, dueSo
 /**
  * The (department, procedure) pairs that have live tasks, anywhere: a skip scan of
  * tasks_live_dept_procedure, one index probe per pair, however many tasks each pair holds.
+ * `department >= ''` only gives the first probe a start key (every department matches).
  */
-export async function liveTaskPairs(db: Db): Promise<Array<{ department: string; procedure_id: string }>> {
-  // `department >= ''` only gives the first probe a start key (every department matches).
-  const result = await db.raw(`with recursive p as (
+const LIVE_PAIRS = `with recursive p as (
       (select department, procedure_id from tasks where status in ('open', 'claimed') and department >= '' order by department, procedure_id limit 1)
       union all
       select x.department, x.procedure_id from p cross join lateral (
         select t.department, t.procedure_id from tasks t
         where t.status in ('open', 'claimed') and t.department >= p.department and (t.department, t.procedure_id) > (p.department, p.procedure_id)
         order by t.department, t.procedure_id limit 1) x
-    ) select department, procedure_id from p`);
-  return result.rows;
+    )`;
+
+/**
+ * Those pairs and liveRedDelays in one statement (the board needs both before its counts: one
+ * round trip on its critical path, not two side by side competing for the pool).
+ */
+export async function liveTaskPairsAndRedDelays(db: Db): Promise<{ pairs: Array<{ department: string; procedure_id: string }>; delays: RedDelays }> {
+  const { rows } = await db.raw(`${LIVE_PAIRS} select
+      (select coalesce(json_agg(json_build_object('department', department, 'procedure_id', procedure_id) order by department, procedure_id), '[]'::json) from p) as pairs,
+      ${RED_DELAY_COLUMNS}`);
+  const r = rows[0];
+  // pg parses json; PGlite too — a string only if a driver left it as text.
+  return { pairs: typeof r.pairs === 'string' ? JSON.parse(r.pairs) : r.pairs, delays: redDelays(r) };
 }
 
 /** 委派 / 改派: the task is claimed by `userId`, whoever held it before. */
