@@ -5,6 +5,8 @@
  * warm-up requests; small: 40 after 3 — a smoke run, its tails are rough).
  * BENCH_WITHOUT_SCALE_INDEXES=1 measures without migration 016's indexes. BENCH_REUSE=1 with a
  * named BENCH_DB keeps an already generated database (and does not drop it).
+ * BENCH_QUERY_ROWS=board,inbox township — only the rows whose name starts with one of these
+ * (comma-separated), e.g. to measure one query again without the whole table.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,6 +25,7 @@ const SMALL = process.env.BENCH_SCALE === 'small';
 // Small is a smoke run (the figures that count are at the million): fewer requests, kept under 20 s.
 const ROUNDS = Number(process.env.BENCH_QUERY_ROUNDS ?? (SMALL ? 40 : 500));
 const WARM_UP = SMALL ? 3 : 20;
+const ROW_PREFIXES = process.env.BENCH_QUERY_ROWS?.split(',').map((s) => s.trim()).filter(Boolean);
 const TARGETS: Record<string, { p: 'p95' | 'p99'; ms: number }> = { inbox: { p: 'p95', ms: 50 }, board: { p: 'p95', ms: 50 }, case: { p: 'p95', ms: 30 }, track: { p: 'p99', ms: 10 } };
 
 function get(port: number, agent: http.Agent, path: string, token?: string): Promise<{ status: number; body: string; ms: number }> {
@@ -128,6 +131,7 @@ export async function benchQueries(): Promise<void> {
     cases.push(['tracking', `/api/track/${tracked.reference}?code=${tracked.trackingCode}`, undefined, 'track']);
     console.log(`${'request'.padEnd(28)} ${'p50'.padStart(7)} ${'p95'.padStart(7)} ${'p99'.padStart(7)}   target`);
     for (const [name, path, token, kind] of cases) {
+      if (ROW_PREFIXES && !ROW_PREFIXES.some((p) => name.startsWith(p))) continue;
       for (let i = 0; i < WARM_UP; i++) await get(port, agent, path, token);
       const ms: number[] = [];
       for (let i = 0; i < ROUNDS; i++) {

@@ -48,13 +48,22 @@ export function citizenDecision(decision: any) {
 export type Remaining = (due: Date | null) => number | null;
 
 export function remainingFn(calendar: WorkCalendar, now: Date): Remaining {
+  // The answer depends on the China-time day of `due` only (workingDaysBetween walks days), and a
+  // page of tasks shares few due days: each is walked once per page, not once per task.
+  const byDay = new Map<string, number | null>();
   return (due) => {
     if (!due) return null;
-    try {
-      return calendar.remainingWorkingDays(now, due);
-    } catch {
-      return null;
+    const day = chinaDay(due);
+    let n = byDay.get(day);
+    if (n === undefined) {
+      try {
+        n = calendar.remainingWorkingDays(now, due);
+      } catch {
+        n = null;
+      }
+      byDay.set(day, n);
     }
+    return n;
   };
 }
 

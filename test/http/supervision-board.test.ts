@@ -80,11 +80,17 @@ describe('the supervision board', () => {
     b = await board();
     expect(verification()).toMatchObject({ open: 3, dueSoon: 0, overdue: 3, red: 0 });
     await expectListsMatch(b);
+    // The earlier board's totals: overdue and red are these counts (no timer worker runs here, so
+    // nothing is recorded as warned, and its list by recorded level is empty).
+    expect(b.totals).toEqual({ warned: 0, overdue: b.counts.total.overdue, red: b.counts.total.red });
+    expect(b.totals.overdue).toBeGreaterThanOrEqual(3);
+    expect(b.departments).toEqual([]);
 
     at('2026-03-20T02:00:00Z'); // more than 3 working days late
     b = await board();
     expect(verification()).toMatchObject({ open: 3, dueSoon: 0, overdue: 0, red: 3 });
     expect(b.counts.total.red).toBeGreaterThanOrEqual(3);
+    expect(b.totals).toEqual({ warned: 0, overdue: b.counts.total.overdue, red: b.counts.total.red });
     await expectListsMatch(b);
     // The window follows the clock: 03-02 is still among the last 30 days.
     expect(b.daily.at(-1).day).toBe('2026-03-20');

@@ -180,6 +180,16 @@ describe('durable timers fired by the worker', () => {
     const verification = board.departments.find((d: any) => d.department === 'county-verification');
     expect(verification.tasks.map((t: any) => t.reference)).toEqual([first.reference, second.reference]);
 
+    // The worker has not run since the warnings: the first case's tasks are past due (03-16) and
+    // the second's not yet (03-17). `totals` takes overdue and red from the due dates, as the board's
+    // counts do, and counts as warned only what is not due yet — each task once.
+    at('2026-03-17T10:00:00');
+    board = (await supervisor.get('/api/supervision')).json();
+    expect(board.totals).toEqual({ warned: 2, overdue: 2, red: 0 });
+    expect(board.totals).toMatchObject({ overdue: board.counts.total.overdue, red: board.counts.total.red });
+    // The list stays by recorded level: all four are recorded as warned.
+    expect(board.departments.flatMap((d: any) => d.tasks.map((t: any) => t.escalation))).toEqual(['warned', 'warned', 'warned', 'warned']);
+
     at('2026-03-20T10:00:00'); // both due dates passed, and the first is 3 WD overdue
     await runWorker();
     board = (await supervisor.get('/api/supervision')).json();

@@ -105,9 +105,23 @@ interface Cell extends Record<Bucket, number> {
  */
 const SPECULATE_UP_TO_CODE_LENGTH = 6;
 
-export async function boardCells(db: Db, regionPrefix: string, now: Date, soon: Date, limits = { exactBelow: BOARD_EXACT_BELOW, cap: COUNT_CAP }): Promise<Cell[]> {
-  const exact = async () =>
-    (await tasks.boardCounts(db, regionPrefix, now, soon)).map((r) => ({
+/**
+ * `countsSent` is called once the main counting statements have asked the pool for connections
+ * (supervisionBoard sends its other parts after them: the counts are the critical path, and
+ * with the pool busy with the small parts they waited 5–6 ms for a connection at the million).
+ */
+export async function boardCells(
+  db: Db,
+  regionPrefix: string,
+  now: Date,
+  soon: Date,
+  limits = { exactBelow: BOARD_EXACT_BELOW, cap: COUNT_CAP },
+  countsSent: () => void = () => {},
+): Promise<Cell[]> {
+  const exact = async () => {
+    const counting = tasks.boardCounts(db, regionPrefix, now, soon);
+    countsSent();
+    return (await counting).map((r) => ({
       department: r.department,
       procedure_id: r.procedure_id,
       open: Number(r.open),
@@ -116,16 +130,17 @@ export async function boardCells(db: Db, regionPrefix: string, now: Date, soon: 
       red: Number(r.red),
       capped: [],
     }));
+  };
   const liveBelowExact = async () => (await tasks.countTasksCapped(db, { live: { regionPrefix, statuses: tasks.LIVE_STATUSES } }, limits.exactBelow)).live < limits.exactBelow;
   if (regionPrefix.length > SPECULATE_UP_TO_CODE_LENGTH) {
     // A township: its live tasks are one range of tasks_live_region, counted exactly below the limit.
     if (await liveBelowExact()) return exact();
-    return cappedCells(db, regionPrefix, now, soon, limits.cap);
+    return cappedCells(db, regionPrefix, now, soon, limits.cap, countsSent);
   }
   // The same answer, cheaper for a large region: the capped counts' open numbers add up to a lower
   // bound of its live tasks — at or past the limit, the capped answer stands; below it with no
   // number capped, every number is exact already (each at most its pair's open count).
-  const cells = await cappedCells(db, regionPrefix, now, soon, limits.cap);
+  const cells = await cappedCells(db, regionPrefix, now, soon, limits.cap, countsSent);
   const lower = cells.reduce((n, c) => n + c.open, 0);
   if (lower >= limits.exactBelow) return cells;
   if (cells.every((c) => c.capped.length === 0)) return cells;
@@ -141,8 +156,8 @@ export async function boardCells(db: Db, regionPrefix: string, now: Date, soon: 
  * does (a direct edit), dueSoon may hold red tasks, so the rest starts at `now` instead and
  * dueSoon is left out of the sum. Exact either way.
  */
-async function cappedCells(db: Db, regionPrefix: string, now: Date, soon: Date, cap: number): Promise<Cell[]> {
-  const [pairs, delays] = await Promise.all([tasks.liveTaskPairs(db), tasks.liveRedDelays(db)]);
+async function cappedCells(db: Db, regionPrefix: string, now: Date, soon: Date, cap: number, countsSent: () => void = () => {}): Promise<Cell[]> {
+  const { pairs, delays } = await tasks.liveTaskPairsAndRedDelays(db);
   const overdueAfter = await tasks.overdueDueAfter(db, now, delays);
   const counted = BUCKETS.filter((b) => b !== 'open');
   const buckets = Object.fromEntries(counted.map((b) => [b, { regionPrefix, statuses: tasks.LIVE_STATUSES, ...bucketFilter(b, now, soon, overdueAfter) }]));
@@ -150,7 +165,7 @@ async function cappedCells(db: Db, regionPrefix: string, now: Date, soon: Date, 
   // `soon` is after `now` on the board; the check keeps the rest disjoint from overdue for any caller.
   const restFrom = redNotBeforeDue && soon > now ? soon : now;
   const rest = { regionPrefix, statuses: tasks.LIVE_STATUSES, notRedAt: now };
-  const n = await tasks.countPairsCapped(db, pairs, buckets, cap, 2, {
+  const counting = tasks.countPairsCapped(db, pairs, buckets, cap, 2, {
     name: 'open',
     parts: redNotBeforeDue ? ['red', 'overdue', 'dueSoon'] : ['red', 'overdue'],
     rest: [
@@ -158,6 +173,8 @@ async function cappedCells(db: Db, regionPrefix: string, now: Date, soon: Date, 
       { ...rest, undated: true },
     ],
   });
+  countsSent();
+  const n = await counting;
   return pairs
     .map((p, i) => {
       const cell: Cell = { department: p.department, procedure_id: p.procedure_id, open: 0, dueSoon: 0, overdue: 0, red: 0, capped: [] };
@@ -179,22 +196,27 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
   // and yesterday counted live, the days before kept once counted (openedAndClosedPerDay).
   const today = chinaDay(now);
   const firstDay = addDays(today, -(DAILY_DAYS - 1));
-  // The board's parts are independent: run side by side on the pool, not one after the other.
-  const [rows, perDay, escalated, levels, leadBlock] = await Promise.all([
-    boardCells(db, actor.regionCode, now, soon),
-    cases.openedAndClosedPerDay(db, actor.regionCode, firstDay, addDays(today, -(LIVE_DAYS - 1))),
-    // The earlier board: warned, overdue and red tasks by recorded escalation level — the oldest
-    // deadlines listed (LEGACY_LIST), each level counted up to the cap (exact below it), so neither
-    // grows with a province's backlog.
-    tasks.listEscalated(db, actor.regionCode, LEGACY_LIST),
-    tasks.countTasksCapped(
-      db,
-      Object.fromEntries((['warned', 'overdue', 'red'] as const).map((escalation) => [escalation, { regionPrefix: actor.regionCode, statuses: tasks.LIVE_STATUSES, escalation }])),
-      COUNT_CAP,
-    ),
-    // 主动发现 (docs/leads.md): the region's leads; overdue = open past its review due date, now.
-    leadCounts(db, actor.regionCode, now),
-  ]);
+  // The board's parts are independent: run side by side on the pool, not one after the other —
+  // the others asked for after the counts' statements (the longest), which then do not queue
+  // behind them for a connection. `countsSent` is also called when the counts fail or settle
+  // early, so the others always go; and one Promise.all holds both, so no rejection goes unheard.
+  let countsSent!: () => void;
+  const countsQueued = new Promise<void>((resolve) => (countsSent = resolve));
+  const counting = boardCells(db, actor.regionCode, now, soon, undefined, countsSent).finally(countsSent);
+  const others = countsQueued.then(() =>
+    Promise.all([
+      cases.openedAndClosedPerDay(db, actor.regionCode, firstDay, addDays(today, -(LIVE_DAYS - 1))),
+      // The earlier board: the warned, overdue and red tasks (recorded escalation level) with the
+      // oldest deadlines (LEGACY_LIST), and its `totals`. Of these only `warned` is counted here
+      // (up to the cap): overdue and red are the board's own numbers (below), which the counts
+      // read already — two capped counts of up to 10,000 entries each saved.
+      tasks.listEscalated(db, actor.regionCode, LEGACY_LIST),
+      tasks.countTasksCapped(db, { warned: { regionPrefix: actor.regionCode, statuses: tasks.LIVE_STATUSES, escalation: 'warned', dueAfter: now } }, COUNT_CAP),
+      // 主动发现 (docs/leads.md): the region's leads; overdue = open past its review due date, now.
+      leadCounts(db, actor.regionCode, now),
+    ]),
+  );
+  const [rows, [perDay, escalated, warned, leadBlock]] = await Promise.all([counting, others]);
   const byDepartment = new Map<string, Counts>();
   const byProcedure = new Map<string, Counts>();
   const total = zero();
@@ -214,7 +236,9 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
     const view = inboxItem(def, { ...r, actions: taskActions(actor, def, r) }, remaining);
     legacy.set(r.department, [...(legacy.get(r.department) ?? []), view]);
   }
-  const level = (l: 'warned' | 'overdue' | 'red') => Math.min(levels[l], COUNT_CAP);
+  // A sum of per-pair numbers each stopped at the cap: exact while no pair reached it, and at or
+  // past the cap as soon as one did — so cut to the cap it is the "up to 10,000" count.
+  const capped = (n: number) => Math.min(n, COUNT_CAP);
 
   return {
     regionCode: actor.regionCode,
@@ -233,7 +257,7 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
     },
     daily,
     leads: { ...leadBlock, list: { open: '/api/leads?status=open', overdue: '/api/leads?overdue=true', converted: '/api/leads?status=converted', closed: '/api/leads?status=closed' } },
-    totals: { warned: level('warned'), overdue: level('overdue'), red: level('red') },
+    totals: { warned: capped(warned.warned), overdue: capped(total.overdue), red: capped(total.red) },
     departments: [...legacy].map(([department, items]) => ({ department, departmentName: departmentName(department), tasks: items })),
   };
 }

@@ -61,9 +61,7 @@ export async function inbox(ctx: ReadContext, db: Db, actor: Actor, q: InboxQuer
     ...(omit === 'overdue' ? {} : overdueFilter(q.overdue)),
   });
 
-  const rows = await tasks.listTasks(db, filter(), { sort, after, offset: (q.page - 1) * q.pageSize, limit: q.pageSize + 1 });
-  const more = rows.length > q.pageSize;
-  const page = rows.slice(0, q.pageSize);
+  const rows = tasks.listTasks(db, filter(), { sort, after, offset: (q.page - 1) * q.pageSize, limit: q.pageSize + 1 });
 
   // The department's procedures: those whose charts give it tasks.
   const procedures = ctx.registry.list().filter((d) => d.departments.includes(actor.department) || d.acceptingDepartments.includes(actor.department));
@@ -77,7 +75,11 @@ export async function inbox(ctx: ReadContext, db: Db, actor: Actor, q: InboxQuer
   for (const e of ESCALATION_LEVELS) wanted[`escalation:${e}`] = { ...filter('escalation'), escalation: e };
   for (const d of procedures) wanted[`procedure:${d.id}`] = { ...filter('procedure'), procedureId: d.id };
   wanted['overdue:true'] = { ...filter('overdue'), dueAtOrBefore: now };
-  const n = await tasks.countTasksCapped(db, wanted, COUNT_CAP);
+  // The page and the counts are independent statements: side by side on the pool (two cores),
+  // not the counts waiting for the page.
+  const [listed, n] = await Promise.all([rows, tasks.countTasksCapped(db, wanted, COUNT_CAP)]);
+  const more = listed.length > q.pageSize;
+  const page = listed.slice(0, q.pageSize);
   if (totalFromStatuses) n.total = tasks.LIVE_STATUSES.reduce((sum, s) => sum + n[`status:${s}`], 0);
 
   const remaining = remainingFn(await ctx.calendars.forRegion(db, actor.regionCode), now);

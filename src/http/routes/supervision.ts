@@ -40,8 +40,15 @@ const boardSchema = z
       })
       .describe('主动发现 leads of the region and below (docs/leads.md)'),
     totals: z
-      .object({ warned: z.number().int(), overdue: z.number().int(), red: z.number().int() })
-      .describe('Earlier board: live tasks by recorded escalation level; each stops at 10,000 (exact below it, "10,000 or more" at it)'),
+      .object({
+        warned: z.number().int().describe('Warned (预警) by the timer worker and not yet due at asOf'),
+        overdue: z.number().int().describe('黄牌 at asOf, from the due dates: counts.total.overdue'),
+        red: z.number().int().describe('红牌 at asOf, from the red-card dates: counts.total.red'),
+      })
+      .describe(
+        'Earlier board, kept for older clients (use counts): live tasks warned, overdue and red; each stops at 10,000 (exact below it, "10,000 or more" at it). ' +
+          'Overdue and red are the board\'s own numbers at asOf (they equal the recorded escalation level once the timer worker has caught up); warned is the recorded level.',
+      ),
     departments: z
       .array(z.object({ department: z.string(), departmentName: z.string(), tasks: z.array(inboxItemSchema) }))
       .describe('Earlier board: warned, overdue and red tasks by department, the 50 oldest deadlines (all of them: listSupervisionTasks)'),
@@ -66,7 +73,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         description:
           "Live tasks of the caller's region and below counted by department and by procedure: open, due within 2 working days, overdue (黄牌), red (红牌) — each number with the listSupervisionTasks URL of the tasks behind it — and cases opened and closed per day for the last 30 days. " +
           'Counts are exact while the region holds fewer than 50,000 live tasks; past that each number per department and procedure is counted up to countCap (10,000) and `capped` names the numbers that are lower bounds (\"10,000+\"). ' +
-          'Still carries the earlier lists (`totals`, `departments`: tasks by recorded escalation level). Who: supervisors and admins (their region and below).',
+          'Still carries the earlier board for older clients (`totals`; `departments`: the 50 warned, overdue or red tasks, by recorded escalation level, with the oldest deadlines). Who: supervisors and admins (their region and below).',
         response: { 200: boardSchema, ...refusals('ROLE_REQUIRED') },
       },
     },

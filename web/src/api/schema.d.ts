@@ -690,7 +690,7 @@ export interface paths {
         };
         /**
          * 督办看板：各部门、各事项的在办、即将到期、超期（黄牌）、红牌数，及近30天受理与办结量
-         * @description Live tasks of the caller's region and below counted by department and by procedure: open, due within 2 working days, overdue (黄牌), red (红牌) — each number with the listSupervisionTasks URL of the tasks behind it — and cases opened and closed per day for the last 30 days. Counts are exact while the region holds fewer than 50,000 live tasks; past that each number per department and procedure is counted up to countCap (10,000) and `capped` names the numbers that are lower bounds ("10,000+"). Still carries the earlier lists (`totals`, `departments`: tasks by recorded escalation level). Who: supervisors and admins (their region and below).
+         * @description Live tasks of the caller's region and below counted by department and by procedure: open, due within 2 working days, overdue (黄牌), red (红牌) — each number with the listSupervisionTasks URL of the tasks behind it — and cases opened and closed per day for the last 30 days. Counts are exact while the region holds fewer than 50,000 live tasks; past that each number per department and procedure is counted up to countCap (10,000) and `capped` names the numbers that are lower bounds ("10,000+"). Still carries the earlier board for older clients (`totals`; `departments`: the 50 warned, overdue or red tasks, by recorded escalation level, with the oldest deadlines). Who: supervisors and admins (their region and below).
          */
         get: operations["getSupervisionBoard"];
         put?: never;
@@ -5588,10 +5588,13 @@ export interface components {
                     closed: string;
                 };
             };
-            /** @description Earlier board: live tasks by recorded escalation level; each stops at 10,000 (exact below it, "10,000 or more" at it) */
+            /** @description Earlier board, kept for older clients (use counts): live tasks warned, overdue and red; each stops at 10,000 (exact below it, "10,000 or more" at it). Overdue and red are the board's own numbers at asOf (they equal the recorded escalation level once the timer worker has caught up); warned is the recorded level. */
             totals: {
+                /** @description Warned (预警) by the timer worker and not yet due at asOf */
                 warned: number;
+                /** @description 黄牌 at asOf, from the due dates: counts.total.overdue */
                 overdue: number;
+                /** @description 红牌 at asOf, from the red-card dates: counts.total.red */
                 red: number;
             };
             /** @description Earlier board: warned, overdue and red tasks by department, the 50 oldest deadlines (all of them: listSupervisionTasks) */
