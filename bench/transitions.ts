@@ -29,7 +29,7 @@ import { DEMO_PASSWORD } from '../src/seed.ts';
 import { TEST_DATA_KEYS, createEngine } from '../src/services.ts';
 import { PersonalDataCipher } from '../src/engine/personalData.ts';
 import { LeanHttp } from './leanHttp.ts';
-import { PGBOUNCER, startPgBouncer } from '../scripts/pgbouncer.ts';
+import { PGBOUNCER, serviceLoginStatements, startPgBouncer } from '../scripts/pgbouncer.ts';
 import { figure } from './summary.ts';
 import { benchUrl, demoActor, fmt, freshBenchDatabase, growDatabase, openCases, processCpuMs, processCpuSplitMs, runPgbench, summarise, type Stats } from './support.ts';
 
@@ -124,19 +124,7 @@ function post(url: string, token: string, body: string): Promise<number> {
  */
 function benchBackendsCpuMs(): number {
   const name = new URL(benchUrl).pathname.slice(1);
-  let total = 0;
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
-      if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(' ').includes(name)) continue;
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return total;
+  return cpuOfProcesses('postgres', (pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(' ').includes(name));
 }
 
 /**
@@ -144,14 +132,23 @@ function benchBackendsCpuMs(): number {
  * postmaster collected from backends that exited (pgbench's connections end with its run).
  */
 function postgresCpuMs(): number {
+  return cpuOfProcesses('postgres', () => true, { children: true });
+}
+
+/**
+ * User + system CPU (ms) of the live processes named `comm` that `match` accepts; `children`:
+ * plus what they collected from children that exited (cutime, cstime).
+ */
+function cpuOfProcesses(comm: string, match: (pid: string) => boolean, options: { children?: boolean } = {}): number {
   let total = 0;
   for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      if (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
+      if (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== comm || !match(pid)) continue;
       const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // utime, stime, cutime, cstime: fields 14–17 of stat(5), here counted from field 3.
-      total += ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1000) / 100;
+      // utime, stime (, cutime, cstime): fields 14–17 of stat(5), here counted from field 3.
+      const ticks = Number(f[11]) + Number(f[12]) + (options.children ? Number(f[13]) + Number(f[14]) : 0);
+      total += (ticks * 1000) / 100;
     } catch {
       // gone meanwhile
     }
@@ -399,10 +396,7 @@ async function pgbouncerPhase(tokens: Record<string, string>, ids: string[], ver
   const role = `onewindow_bench_svc_${process.pid}`;
   const owner = new pg.Client({ connectionString: benchUrl });
   await owner.connect();
-  await owner.query(`create role ${role} login in role ${APP_ROLE}`);
-  await owner.query(`alter role ${role} set statement_timeout = '10s'`);
-  await owner.query(`alter role ${role} set lock_timeout = '1s'`);
-  await owner.query(`alter role ${role} set idle_in_transaction_session_timeout = '15s'`);
+  for (const sql of serviceLoginStatements(role)) await owner.query(sql);
   const database = new URL(benchUrl).pathname.slice(1);
   const bouncer = await startPgBouncer({ upstreamUrl: benchUrl, database, users: [role], poolSize: CONCURRENCY });
   const server = await startServer({ DATABASE_URL: bouncer.urlFor(benchUrl, role), DB_POOLER: 'transaction', DATABASE_MIGRATION_URL: benchUrl, DB_POOL_MAX: String(CONCURRENCY) });
@@ -423,18 +417,7 @@ async function pgbouncerPhase(tokens: Record<string, string>, ids: string[], ver
   }
 }
 
-function pgbouncerCpuMs(): number {
-  let total = 0;
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'pgbouncer') continue;
-      total += processCpuMs(Number(pid));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return total;
-}
+const pgbouncerCpuMs = () => cpuOfProcesses('pgbouncer', () => true);
 
 /**
  * The database's work, which does not drift with the machine's load as throughput does on shared

@@ -9,8 +9,23 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './freePort.ts';
+import { APP_ROLE } from '../migrations/20261123_003_trust.ts';
 
 export const PGBOUNCER = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find((p) => fs.existsSync(p));
+
+/**
+ * The service's login behind a transaction pooler, as docs/scaling.md §3 tells a DBA to create
+ * it: a member of onewindow_app (inheriting its rights, nothing more) with the timeouts on the
+ * role; `timeouts: false` leaves them off (a login the service must refuse).
+ */
+export function serviceLoginStatements(role: string, options: { timeouts?: boolean } = {}): string[] {
+  return [
+    `create role ${role} login in role ${APP_ROLE}`,
+    ...(options.timeouts === false
+      ? []
+      : [`alter role ${role} set statement_timeout = '10s'`, `alter role ${role} set lock_timeout = '1s'`, `alter role ${role} set idle_in_transaction_session_timeout = '15s'`]),
+  ];
+}
 
 export interface PgBouncer {
   port: number;

@@ -97,7 +97,7 @@ export function connect(target: DatabaseTarget, options: { role?: string } = {})
         min: 0,
         max: target.poolMax ?? 10,
         // Every pooled connection acts as the application role (see openAppDatabase).
-        ...(options.role && sessionState
+        ...(sessionState
           ? { afterCreate: (conn: any, done: (err: Error | null, conn: unknown) => void) => conn.query(`set role ${options.role}`, (err: Error | null) => done(err, conn)) }
           : {}),
       },

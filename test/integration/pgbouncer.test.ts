@@ -2,13 +2,12 @@ import { randomBytes } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { APP_ROLE } from '../../migrations/20261123_003_trust.ts';
 import { openAppDatabase } from '../../src/db/connection.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { PersonalDataCipher } from '../../src/engine/personalData.ts';
 import { DEMO_PASSWORD, seedDemo } from '../../src/seed.ts';
 import { TEST_DATA_KEYS, createEngine } from '../../src/services.ts';
-import { PGBOUNCER, startPgBouncer, type PgBouncer } from '../../scripts/pgbouncer.ts';
+import { PGBOUNCER, serviceLoginStatements, startPgBouncer, type PgBouncer } from '../../scripts/pgbouncer.ts';
 import { withDatabase } from '../support/global-setup.ts';
 import { applicant, application } from '../support/app.ts';
 
@@ -37,13 +36,7 @@ describe.skipIf(!baseUrl || !PGBOUNCER)('behind PgBouncer in transaction mode (D
     admin = knexFactory({ client: 'pg', connection: baseUrl, pool: { min: 0, max: 1 } });
     await admin.raw(`create database ${database} template ${inject('templateDb')}`);
     ownerUrl = withDatabase(baseUrl, database);
-    // The service's login: a member of the application role (inheriting its rights, nothing more)
-    // with its timeouts on the role, as docs/scaling.md §3 tells a DBA to create it.
-    await admin.raw(`create role ${service} login in role ${APP_ROLE}`);
-    await admin.raw(`alter role ${service} set statement_timeout = '10s'`);
-    await admin.raw(`alter role ${service} set lock_timeout = '1s'`);
-    await admin.raw(`alter role ${service} set idle_in_transaction_session_timeout = '15s'`);
-    await admin.raw(`create role ${untimed} login in role ${APP_ROLE}`);
+    for (const sql of [...serviceLoginStatements(service), ...serviceLoginStatements(untimed, { timeouts: false })]) await admin.raw(sql);
 
     const owner = decodeURIComponent(new URL(baseUrl).username || 'postgres');
     bouncer = await startPgBouncer({ upstreamUrl: baseUrl, database, users: [service, untimed, owner], poolSize: 2 });
