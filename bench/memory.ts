@@ -77,8 +77,6 @@ export async function benchMemory(): Promise<void> {
     // Small mode skips VACUUM and CHECKPOINT after each growth: RSS does not depend on them.
     await growDatabase(10_000 - OPENED, { settle: !SMALL });
     mark('grown to 10k');
-    // growDatabase names its cases GROWN-<n>: make room for the second growth.
-    await db.raw(`update cases set reference = 'G10K-' || substr(reference, 7) where reference like 'GROWN-%'`);
     let s = await startService(process.execPath, [MAIN]);
     await measure('PostgreSQL, 10k cases', s, UNDER_300);
     await s.stop();

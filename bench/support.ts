@@ -131,6 +131,9 @@ export async function openCases(db: Knex, n: number, then?: (t: Knex.Transaction
   return ids;
 }
 
+/** A tag unique to one growDatabase call, so that a second growth's references never collide with the first's. */
+const growthTag = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
+
 /**
  * Grows the bench database by `n` cases in plain SQL (generate_series, no API): each a copy of a
  * bench case with its own id and reference, one live and one completed task, three pending
@@ -148,9 +151,9 @@ export async function growDatabase(n: number, options: { keepAs?: string; settle
       select gen_random_uuid() as id, gen_random_uuid() as live_task, gen_random_uuid() as done_task, g from generate_series(1, $1::int) g`, [n]);
     await c.query(`insert into cases (id, reference, tracking_code_hash, procedure_id, definition_version, region_code, status, state_value,
         snapshot, version, applicant_name, applicant, application, created_by, created_at, updated_at, due_at, clock_paused_at, deadline_note, chain_head)
-      select grown.id, 'GROWN-' || grown.g, t.tracking_code_hash, t.procedure_id, t.definition_version, t.region_code, t.status, t.state_value,
+      select grown.id, 'GROWN-' || $1 || '-' || grown.g, t.tracking_code_hash, t.procedure_id, t.definition_version, t.region_code, t.status, t.state_value,
         t.snapshot, 5, t.applicant_name, t.applicant, t.application, t.created_by, t.created_at, t.updated_at, t.due_at, null, null, t.chain_head
-      from grown, (select * from cases order by created_at limit 1) t`);
+      from grown, (select * from cases order by created_at limit 1) t`, [growthTag()]);
     await c.query(`insert into tasks (id, case_id, procedure_id, region_code, state_id, title, department, role, actions, time_limit, status,
         opened_at, closed_at, outcome, due_at, warn_at, red_at, escalation)
       select x.task, grown.id, t.procedure_id, t.region_code, t.state_id, t.title, t.department, t.role, t.actions, t.time_limit, x.status,
