@@ -395,6 +395,33 @@ async function bareNodePhase(): Promise<{ stats: Stats; cpuPer: number; sysPer: 
 }
 
 /**
+ * The service as a cluster of two processes on one port (SERVICE_PROCESSES=2, src/cluster.ts),
+ * each with a pool of CONCURRENCY / 2 connections (the same 8 to PostgreSQL in all): does a second
+ * process turn the cores' idle time into transitions? One Node process runs its JavaScript on one
+ * core, and PostgreSQL's backends wait on it between round trips. The load generator opens its
+ * keep-alive connections once; the primary hands them to the processes in turn.
+ */
+async function twoProcessesPhase(tokens: Record<string, string>, ids: string[], versions: Map<string, number>, step: Map<string, number>) {
+  const server = await startServer({ SERVICE_PROCESSES: '2', DB_POOL_MAX: String(Math.max(1, Math.ceil(CONCURRENCY / 2))) });
+  // Its own connections (a fresh client), so that they are spread over both processes.
+  clients.get(new URL(server.url).origin)?.close();
+  clients.delete(new URL(server.url).origin);
+  try {
+    const pids = () => [server.pid, ...spawnSync('pgrep', ['-P', String(server.pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number)];
+    await httpPhase(server.url, tokens, ids, versions, step, undefined, WARM_SECONDS); // warm-up, saturated
+    const procs = pids();
+    const cpu0 = procs.map((p) => processCpuMs(p));
+    const backends0 = benchBackendsCpuMs();
+    const stats = await httpPhase(server.url, tokens, ids, versions, step);
+    const n = Math.max(1, stats.count);
+    const cpuPer = procs.reduce((sum, p, i) => sum + processCpuMs(p) - cpu0[i], 0) / n;
+    return { stats, processes: procs.length - 1, cpuPer, backendsPer: (benchBackendsCpuMs() - backends0) / n };
+  } finally {
+    server.stop();
+  }
+}
+
+/**
  * The service behind PgBouncer in transaction mode (DB_POOLER=transaction, docs/scaling.md §3):
  * a second compiled service logging in as a member of the application role with the timeouts on
  * the role, through a PgBouncer with as many server connections as the direct pool — so the
@@ -528,6 +555,11 @@ export async function benchTransitions(): Promise<void> {
       console.log(`HTTP via PgBouncer     ${fmt(via.stats)}  (transaction mode, ${CONCURRENCY} server connections; direct above: ${saturated.perSecond.toFixed(0)}/s; service CPU ${via.cpuPer.toFixed(2)} ms, PgBouncer ${via.bouncerPer.toFixed(2)} ms per transition)`);
       figure('transitions', 'HTTP transitions through PgBouncer (transaction mode)', via.stats.perSecond, '/s', undefined, `direct ${saturated.perSecond.toFixed(0)}/s in the same run; PgBouncer CPU ${via.bouncerPer.toFixed(2)} ms per transition, ${via.stats.errors} errors`);
     } else console.log('HTTP via PgBouncer     skipped: pgbouncer is not installed');
+    if (!SMALL || process.env.BENCH_TWO_PROCESSES === '1') {
+      const two = await twoProcessesPhase(tokens, ids, versions, step);
+      console.log(`HTTP, 2 processes      ${fmt(two.stats)}  (SERVICE_PROCESSES=2: ${two.processes} service processes on one port, ${Math.ceil(CONCURRENCY / 2)} connections each; service CPU ${two.cpuPer.toFixed(2)} ms, its backends ${two.backendsPer.toFixed(2)} ms per transition; ratio to pgbench ${(two.stats.perSecond / ceilingPerSecond).toFixed(2)})`);
+      figure('transitions', 'HTTP transitions, SERVICE_PROCESSES=2', two.stats.perSecond, '/s', undefined, `ratio to pgbench ${(two.stats.perSecond / ceilingPerSecond).toFixed(2)}, service CPU ${two.cpuPer.toFixed(2)} ms per transition, ${two.stats.errors} errors`);
+    }
     if (GROW > 0) {
       // The same load on the database grown by GROW cases: a command's cost must not grow with it.
       // The small figure again, right before: on a shared machine load drifts between phases.

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
 import path from 'node:path';
@@ -14,6 +15,12 @@ export interface Config {
   logLevel: string;
   /** Run the timer worker inside the service (default) — WORKER=off to run it separately. */
   worker: boolean;
+  /**
+   * SERVICE_PROCESSES: service processes on this host sharing the port (Node cluster; `auto`:
+   * one per core). 1 (default): this process serves. PostgreSQL only: the embedded database
+   * lives in one process.
+   */
+  serviceProcesses: number;
   /** A fixed "now" (ISO) for demos and tests; unset → the real clock. */
   fixedNow: string | undefined;
   /** Data-encryption keys, `id:base64[,older…]`, current first. */
@@ -190,6 +197,12 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
   return n;
 }
 
+function serviceProcesses(env: NodeJS.ProcessEnv): number {
+  const n = env.SERVICE_PROCESSES === 'auto' ? availableParallelism() : positiveInt(env, 'SERVICE_PROCESSES', 1);
+  if (n > 1 && !env.DATABASE_URL) throw new Error('SERVICE_PROCESSES above 1 needs DATABASE_URL: the embedded database (PGlite) lives inside one process');
+  return n;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = Number(env.PORT ?? 3000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got ${env.PORT}`);
@@ -201,6 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionHours: Number(env.SESSION_HOURS ?? 12),
     logLevel: env.LOG_LEVEL ?? 'info',
     worker: env.WORKER !== 'off',
+    serviceProcesses: serviceProcesses(env),
     fixedNow: env.ONEWINDOW_NOW || undefined,
     dataKeys: env.ONEWINDOW_DATA_KEYS || undefined,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),

@@ -1,92 +1,14 @@
+// npm start: the service. SERVICE_PROCESSES > 1 makes this process the primary of a cluster of
+// service processes on one port (src/cluster.ts); otherwise, or in each of them, it serves.
+import cluster from 'node:cluster';
 import { loadConfig } from './config.ts';
-import { buildApp } from './http/app.ts';
-import { installConnectionLimits, trustedProxyMatcher } from './http/connections.ts';
-import { purgeExpiredKeys } from './http/idempotency.ts';
-import { loggerOptions } from './http/logging.ts';
-import { DEFAULT_WEB_ROOT } from './http/static.ts';
-import { DEMO_PASSWORD, DEMO_USERS, seedDemo } from './seed.ts';
-import { createEngine, loadCipher, openDatabase } from './services.ts';
-import { TimerWorker } from './worker/timerWorker.ts';
-import { createDispatcher } from './notifications/index.ts';
-import { createMetrics } from './metrics/index.ts';
-import { gracefulShutdown } from './shutdown.ts';
-import { createDeliverer } from './payments/index.ts';
+import { superviseServiceProcesses } from './cluster.ts';
+import { serve } from './serve.ts';
 
 const config = loadConfig();
-const db = await openDatabase(config);
-if (!config.databaseUrl && !(await db('users').first())) {
-  // First start on the embedded database: give a new user something to log in with.
-  await seedDemo(db);
-  console.log(`demo users seeded (password ${DEMO_PASSWORD}): ${DEMO_USERS.map((u) => u.username).join(', ')}`);
+if (cluster.isPrimary && config.serviceProcesses > 1) {
+  const log = (msg: string, extra?: Record<string, unknown>) => console.log(JSON.stringify({ level: 'info', msg, ...extra }));
+  process.exit(await superviseServiceProcesses({ processes: config.serviceProcesses, log }));
+} else {
+  await serve(config);
 }
-// One registry for the process: the engine counts transitions into it, GET /metrics shows it.
-const metrics = createMetrics();
-const engine = createEngine({ clock: config.fixedNow ? () => new Date(config.fixedNow!) : undefined, cipher: loadCipher(config), onTransition: metrics.onTransition });
-const ops = config.operations;
-const lifecycle = { draining: false };
-const app = await buildApp({
-  db,
-  engine,
-  sessionHours: config.sessionHours,
-  webRoot: DEFAULT_WEB_ROOT,
-  metrics,
-  lifecycle,
-  readiness: { workers: ops.readyWorkers, heartbeatStaleMs: ops.heartbeatStaleMs, metricsToken: ops.metricsToken },
-  overload: ops.overload,
-}, {
-  // Tokens, passwords, tracking codes, ID and phone numbers never reach the log (logging.ts).
-  logger: loggerOptions(config.logLevel),
-  trustProxy: config.trustProxy,
-});
-// Caps per client address and in total, headers and request timeouts; trusted proxies carry
-// many clients, so only the total caps them.
-installConnectionLimits(app.server, config.connections, trustedProxyMatcher(config.trustProxy));
-
-// Expired idempotency keys are purged by every service process, worker or not (bounded batches).
-const purgeTimer = setInterval(() => {
-  void (async () => {
-    for (let i = 0; i < 100 && (await purgeExpiredKeys(db, engine.clock(), true)) > 0; i++);
-  })().catch((err) => app.log.warn({ err }, 'purging expired idempotency keys failed'));
-}, 10 * 60_000);
-purgeTimer.unref();
-
-const worker = config.worker
-  ? new TimerWorker({ db, engine, log: (msg, extra) => app.log.warn(extra ?? {}, msg) })
-  : null;
-// Citizen notices ride with the timer worker: in-process unless WORKER=off (docs/notifications.md).
-const dispatcher = config.worker
-  ? createDispatcher(config.notices, { db, cipher: engine.cipher, clock: engine.clock, log: (msg, extra) => app.log.info(extra ?? {}, msg) })
-  : null;
-// Payments (发放) ride with the timer worker too, unless PAYMENTS=off (docs/payments.md).
-const deliverer = config.worker && config.payments.enabled
-  ? createDeliverer(config.payments, { db, engine, log: (msg, extra) => app.log.info(extra ?? {}, msg) })
-  : null;
-
-let closing = false;
-async function shutdown(signal: string) {
-  if (closing) return;
-  closing = true;
-  app.log.info({ signal }, 'shutting down');
-  clearInterval(purgeTimer);
-  // In-flight requests finish, loops release what they leased, then the pool closes (src/shutdown.ts).
-  const outcome = await gracefulShutdown({
-    app,
-    lifecycle,
-    loops: [worker, dispatcher, deliverer].filter((l) => l !== null),
-    db,
-    timeoutMs: ops.shutdownTimeoutMs,
-    log: (msg, extra) => app.log.info(extra ?? {}, msg),
-  });
-  process.exit(outcome === 'clean' ? 0 : 1);
-}
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-
-await app.listen({ host: config.host, port: config.port });
-worker?.start();
-dispatcher?.start();
-deliverer?.start();
-app.log.info(`OneWindow on ${config.databaseUrl ? 'PostgreSQL' : `embedded PGlite (${config.dataDir})`}; API docs at /docs, workbench at /`);
-if (dispatcher && config.notices.gateway) app.log.info(`citizen notices via ${dispatcher.channelName}`);
-// The dev sink shows admins what citizens would receive, tracking codes included: say so loudly on a server database.
-else if (dispatcher) app.log[config.databaseUrl ? 'warn' : 'info']('citizen notices go to the development sink: no SMS leaves this machine and admins can read the texts; set SMS_GATEWAY_URL to send');

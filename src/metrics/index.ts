@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { DomainError } from '../engine/errors.ts';
 import type { TransitionNote } from '../engine/engine.ts';
 import { snapshotOf, type OperationalSnapshot } from './snapshot.ts';
+import { clusterExposition } from '../cluster.ts';
 
 /**
  * The service's Prometheus metrics (docs/operations.md lists them). One registry per Metrics —
@@ -24,6 +25,8 @@ export interface Metrics {
   overloaded(type: string): void;
   /** Hooks of the app: latency by route, login failures, rate-limit refusals. */
   readonly http: HttpMetrics;
+  /** The Prometheus text of GET /metrics: this registry, or in a cluster all service processes' together. */
+  exposition(): Promise<string>;
 }
 
 /** Metric names, shared with the Grafana dashboard (docs/operations/grafana-dashboard.json). */
@@ -47,7 +50,7 @@ export const METRIC = {
 /** Login refusals counted as failures: a wrong password, a disabled account, a locked address. */
 const LOGIN_FAILURES = new Set(['INVALID_CREDENTIALS', 'ACCOUNT_DISABLED', 'TEMPORARILY_LOCKED', 'RATE_LIMITED']);
 
-export function createMetrics(options: { cacheMs?: number; processMetrics?: boolean } = {}): Metrics {
+export function createMetrics(options: { cacheMs?: number; processMetrics?: boolean; clustered?: boolean } = {}): Metrics {
   const registry = new Registry();
   // Heap, event-loop lag, CPU, file descriptors of this process, as onewindow_process_*/nodejs_*.
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'onewindow_' });
@@ -95,6 +98,8 @@ export function createMetrics(options: { cacheMs?: number; processMetrics?: bool
       help,
       labelNames,
       registers: [registry],
+      // In a cluster every process reads the same database: the figure once, not summed.
+      aggregator: 'max',
       async collect() {
         const s = await snapshot();
         // Labels that vanished (a department without open tasks) must not linger at their last value.
@@ -120,7 +125,7 @@ export function createMetrics(options: { cacheMs?: number; processMetrics?: bool
   });
   new Gauge({
     name: METRIC.dbPool,
-    help: "This process's database pool: used, free, pending (acquires waiting) and max connections",
+    help: 'The database pool: used, free, pending (acquires waiting) and max connections (summed over the service processes of a cluster)',
     labelNames: ['state'],
     registers: [registry],
     collect() {
@@ -154,6 +159,7 @@ export function createMetrics(options: { cacheMs?: number; processMetrics?: bool
       cached = null;
     },
     overloaded: (type) => overloaded.inc({ type }),
+    exposition: options.clustered ? clusterExposition(registry) : () => registry.metrics(),
   };
 }
 

@@ -81,6 +81,7 @@ export const ERROR_CODES = {
   SERVICE_UNAVAILABLE: [503, 'Database unavailable, pool exhausted or request deadline passed (Retry-After, agreed)'],
   OVERLOADED: [503, 'Load shedding: event-loop delay, heap or RSS past its limit (Retry-After; docs/operations.md)'],
   NOT_READY: [503, 'GET /readyz: not ready (details: ReadinessReport with reasons)'],
+  METRICS_UNAVAILABLE: [503, 'GET /metrics: the cluster primary did not answer with the other service processes\' metrics (SERVICE_PROCESSES)'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

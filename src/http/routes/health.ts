@@ -200,7 +200,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         security: [],
         response: {
           200: { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: z.string().describe('Metrics in the Prometheus exposition format') } } },
-          ...refusals('METRICS_FORBIDDEN'),
+          ...refusals('METRICS_FORBIDDEN', 'METRICS_UNAVAILABLE'),
         },
       },
     },
@@ -209,7 +209,14 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         throw new DomainError('forbidden', 'METRICS_FORBIDDEN', '指标接口只对本机或持有 METRICS_TOKEN 的监控系统开放');
       }
       const { registry } = app.metrics;
-      return reply.header('content-type', registry.contentType).send(await registry.metrics());
+      let text: string;
+      try {
+        text = await app.metrics.exposition();
+      } catch (err) {
+        // A cluster's primary that did not answer: the monitoring system retries, no 500.
+        throw new DomainError('unavailable', 'METRICS_UNAVAILABLE', `指标暂不可用：${(err as Error).message}`);
+      }
+      return reply.header('content-type', registry.contentType).send(text);
     },
   );
 };
