@@ -18,7 +18,7 @@ const PROM_RES = 'prom-client:getMetricsRes';
 
 export interface SuperviseOptions {
   processes: number;
-  log: (msg: string, extra?: Record<string, unknown>) => void;
+  log: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
   /** A process that dies is forked again after this delay… */
   restartDelayMs?: number;
   /** …unless more than `maxRestarts` died within `restartWindowMs`: a crash loop stops the service. */
@@ -47,7 +47,10 @@ export function superviseServiceProcesses(options: SuperviseOptions): Promise<nu
   const deaths: number[] = [];
 
   return new Promise((resolve) => {
-    const live = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w);
+    // Own count, not cluster.workers: a worker leaves that only once both its exit and its
+    // disconnect are seen, which may be after its 'exit' event.
+    const running = new Set<Worker>();
+    const live = () => [...running];
     const stop = (signal: NodeJS.Signals, code: number) => {
       if (code !== 0) exitCode = code;
       if (stopping) return;
@@ -57,6 +60,7 @@ export function superviseServiceProcesses(options: SuperviseOptions): Promise<nu
     };
     const fork = () => {
       const w = cluster.fork();
+      running.add(w);
       w.on('message', (m: { type?: string; id?: number }) => {
         if (m?.type !== METRICS_REQUEST) return;
         metricsOf().then(
@@ -76,17 +80,18 @@ export function superviseServiceProcesses(options: SuperviseOptions): Promise<nu
       }
       if (!announced && serving.size === processes) {
         announced = true;
-        log(`service: ${processes} processes listening on one port`, { primary: process.pid, pids: [...serving].map((x) => x.process.pid) });
+        log('info', `service: ${processes} processes listening on one port`, { primary: process.pid, pids: [...serving].map((x) => x.process.pid) });
       }
     });
     cluster.on('exit', (w, code, signal) => {
       serving.delete(w);
+      running.delete(w);
       if (stopping) {
         if (code !== 0 && signal === null) exitCode = 1;
         if (live().length === 0) resolve(exitCode);
         return;
       }
-      log('service process exited', { pid: w.process.pid, code, signal });
+      log('warn', 'service process exited', { pid: w.process.pid, code, signal });
       // The first process failed before it listened (a bad configuration, a failed migration,
       // the port taken): forking again would fail the same way.
       if (!listening) return stop('SIGTERM', code || 1);
@@ -94,10 +99,11 @@ export function superviseServiceProcesses(options: SuperviseOptions): Promise<nu
       deaths.push(now);
       while (deaths.length && deaths[0] < now - restartWindowMs) deaths.shift();
       if (deaths.length > maxRestarts) {
-        log(`service processes died ${deaths.length} times within ${restartWindowMs / 1000} s: stopping`);
+        log('error', `service processes died ${deaths.length} times within ${restartWindowMs / 1000} s: stopping`);
         return stop('SIGTERM', 1);
       }
-      setTimeout(() => !stopping && fork(), restartDelayMs).unref();
+      // Not unref'd: with every process dead this timer is what keeps the primary alive to fork again.
+      setTimeout(() => !stopping && fork(), restartDelayMs);
     });
     process.on('SIGTERM', () => stop('SIGTERM', 0));
     process.on('SIGINT', () => stop('SIGINT', 0));
