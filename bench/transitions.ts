@@ -13,6 +13,9 @@
  *   BENCH_CASES (default 400)   cases the load is spread over
  *   BENCH_GROW (default 100000) cases added in SQL before the same load runs again (0: skip)
  *   BENCH_WITHOUT_INDEX=1       then once more without timers_pending_by_task (migration 005)
+ *   BENCH_ROUNDS (default 3, small 1)      alternating HTTP/pgbench rounds; the ratio is of their medians
+ *   BENCH_WARM_SECONDS (default 5, small 2) saturated warm-up before measuring
+ *   BENCH_TWO_PROCESSES=1       small mode too: the SERVICE_PROCESSES=2 phase (full mode always runs it)
  *   DATABASE_URL                server to use (default postgres://postgres@127.0.0.1:5432/test);
  *                               the bench creates and drops its own database `onewindow_bench_<pid>`.
  */
