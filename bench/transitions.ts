@@ -331,6 +331,27 @@ async function benchSession(): Promise<{ token_hash: string; user_id: string }> 
   }
 }
 
+/**
+ * Waits (up to 3 s) until pgbench's backends have exited: their CPU reaches the postmaster's
+ * collected total only once they are reaped, and reading it at once left a round's own backends
+ * out of its figure (the first round read ~0.5 ms per transition, the next ones paid for it).
+ */
+async function pgbenchBackendsGone(): Promise<void> {
+  const c = new pg.Client({ connectionString: benchUrl });
+  await c.connect();
+  try {
+    for (let i = 0; i < 30; i++) {
+      const { rows } = await c.query(`select count(*)::int as n from pg_stat_activity where application_name = 'pgbench'`);
+      if (rows[0].n === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // pg_stat_activity forgets a backend as it exits, a moment before the postmaster reaps it.
+    await new Promise((r) => setTimeout(r, 200));
+  } finally {
+    await c.end();
+  }
+}
+
 /** pgbench on bench/pgbench/transition.sql: the engine's statements without Node, 8 clients. */
 async function pgbenchPhase(): Promise<{ perSecond: number; latencyMs: number; text: string }> {
   const session = await benchSession();
@@ -521,6 +542,7 @@ export async function benchTransitions(): Promise<void> {
       const backendsPer = (benchBackendsCpuMs() - backendsBefore) / n;
       const pgBench0 = postgresCpuMs();
       const ceiling = await pgbenchPhase();
+      await pgbenchBackendsGone();
       const pgPerCeiling = (postgresCpuMs() - pgBench0) / Math.max(1, ceiling.perSecond * SECONDS);
       rounds.push({ http, cpuPer, sysPer, clientPer, pgPer, backendsPer, ceiling: ceiling.perSecond, ceilingLatency: ceiling.latencyMs, pgPerCeiling });
       console.log(`round ${r + 1}/${ROUNDS}: HTTP ${fmt(http)}; service ${cpuPer.toFixed(2)} ms (system ${sysPer.toFixed(2)}), its backends ${backendsPer.toFixed(2)} ms, load generator ${clientPer.toFixed(2)} ms per transition; pgbench ${ceiling.perSecond.toFixed(0)}/s (PostgreSQL ${pgPerCeiling.toFixed(2)} ms); ratio ${(http.perSecond / ceiling.perSecond).toFixed(2)}`);
