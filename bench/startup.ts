@@ -14,7 +14,7 @@ import path from 'node:path';
 import { ensureServerBuild } from '../scripts/build-server.ts';
 import { ensureWebBuild } from '../scripts/build-web.ts';
 import { TEST_DATA_KEYS } from '../src/services.ts';
-import { benchUrl, freshBenchDatabase, steps } from './support.ts';
+import { benchUrl, freshBenchDatabase, median, steps } from './support.ts';
 import { figure } from './summary.ts';
 import { freePort } from '../scripts/freePort.ts';
 
@@ -147,7 +147,6 @@ export function embeddedFirstStart(settleMs: number): Promise<EmbeddedFirstStart
  */
 export const embeddedEnv = (dir: string) => ({ DATABASE_URL: undefined, ONEWINDOW_DATA_KEYS: undefined, ONEWINDOW_DATA_DIR: path.join(dir, 'pglite') });
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function measure(label: string, command: string, args: string[], env: Record<string, string | undefined> = {}, starts = STARTS): Promise<number> {
   const times: number[] = [];

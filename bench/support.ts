@@ -33,6 +33,9 @@ export function summarise(samples: number[], seconds: number, errors = 0): Stats
   return { count: sorted.length, seconds, perSecond: sorted.length / seconds, p50: at(0.5), p99: at(0.99), errors };
 }
 
+/** The middle value (of an even count, the upper of the two middle ones). */
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 export const fmt = (s: Stats, unit = 'transitions/s') =>
   `${s.perSecond.toFixed(0).padStart(6)} ${unit}  p50 ${s.p50.toFixed(1).padStart(6)} ms  p99 ${s.p99.toFixed(1).padStart(6)} ms  (${s.count} in ${s.seconds.toFixed(1)} s, ${s.errors} errors)`;
 

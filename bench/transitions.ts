@@ -34,7 +34,7 @@ import { PersonalDataCipher } from '../src/engine/personalData.ts';
 import { LeanHttp } from './leanHttp.ts';
 import { PGBOUNCER, serviceLoginStatements, startPgBouncer } from '../scripts/pgbouncer.ts';
 import { figure } from './summary.ts';
-import { benchUrl, demoActor, fmt, freshBenchDatabase, growDatabase, openCases, processCpuMs, processCpuSplitMs, runPgbench, summarise, type Stats } from './support.ts';
+import { benchUrl, demoActor, fmt, freshBenchDatabase, median, growDatabase, openCases, processCpuMs, processCpuSplitMs, runPgbench, summarise, type Stats } from './support.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (SMALL ? 3 : 15));
@@ -50,7 +50,6 @@ const CEILING_CASES = Math.max(CASES, SMALL ? 200 : 400);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (SMALL ? 1 : 3));
 /** Saturated warm-up before any measured phase: V8 tiers up and the heap sizes itself under real load. */
 const WARM_SECONDS = Number(process.env.BENCH_WARM_SECONDS ?? (SMALL ? 2 : 5));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
 // The loop every bench case runs: 公示 objection → both investigation branches → 初审 → 公示 again.
 // Four transitions, each closing one task and opening others, as real traffic does.
@@ -98,7 +97,13 @@ async function startServer(env: Record<string, string> = {}): Promise<{ url: str
   for (let i = 0; i < 200; i++) {
     try {
       await fetch(`${url}/docs/json`);
-      return { url, pid: child.pid!, stop: () => child.kill('SIGTERM') };
+      // A later service may get this port again: its keep-alive sockets must go with it.
+      const stop = () => {
+        child.kill('SIGTERM');
+        clients.get(new URL(url).origin)?.close();
+        clients.delete(new URL(url).origin);
+      };
+      return { url, pid: child.pid!, stop };
     } catch {
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -427,13 +432,10 @@ async function bareNodePhase(): Promise<{ stats: Stats; cpuPer: number; sysPer: 
  */
 async function twoProcessesPhase(tokens: Record<string, string>, ids: string[], versions: Map<string, number>, step: Map<string, number>) {
   const server = await startServer({ SERVICE_PROCESSES: '2', DB_POOL_MAX: String(Math.max(1, Math.ceil(CONCURRENCY / 2))) });
-  // Its own connections (a fresh client), so that they are spread over both processes.
-  clients.get(new URL(server.url).origin)?.close();
-  clients.delete(new URL(server.url).origin);
   try {
-    const pids = () => [server.pid, ...spawnSync('pgrep', ['-P', String(server.pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number)];
     await httpPhase(server.url, tokens, ids, versions, step, undefined, WARM_SECONDS); // warm-up, saturated
-    const procs = pids();
+    // The primary and its service processes.
+    const procs = [server.pid, ...spawnSync('pgrep', ['-P', String(server.pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number)];
     const cpu0 = procs.map((p) => processCpuMs(p));
     // All of PostgreSQL (exited backends included): the earlier phases' pools close meanwhile.
     const pg0 = postgresCpuMs();
@@ -548,7 +550,7 @@ export async function benchTransitions(): Promise<void> {
       console.log(`round ${r + 1}/${ROUNDS}: HTTP ${fmt(http)}; service ${cpuPer.toFixed(2)} ms (system ${sysPer.toFixed(2)}), its backends ${backendsPer.toFixed(2)} ms, load generator ${clientPer.toFixed(2)} ms per transition; pgbench ${ceiling.perSecond.toFixed(0)}/s (PostgreSQL ${pgPerCeiling.toFixed(2)} ms); ratio ${(http.perSecond / ceiling.perSecond).toFixed(2)}`);
     }
     // The round with the median HTTP rate stands for the service; the ceiling is the median of its own rounds.
-    const mid = [...rounds].sort((a, b) => a.http.perSecond - b.http.perSecond)[Math.floor((rounds.length - 1) / 2)];
+    const mid = [...rounds].sort((a, b) => a.http.perSecond - b.http.perSecond)[Math.floor(rounds.length / 2)];
     const saturated = mid.http;
     const ceilingPerSecond = median(rounds.map((r) => r.ceiling));
     const { cpuPer, sysPer, clientPer, pgPer, backendsPer } = mid;

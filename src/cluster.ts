@@ -50,13 +50,12 @@ export function superviseServiceProcesses(options: SuperviseOptions): Promise<nu
     // Own count, not cluster.workers: a worker leaves that only once both its exit and its
     // disconnect are seen, which may be after its 'exit' event.
     const running = new Set<Worker>();
-    const live = () => [...running];
     const stop = (signal: NodeJS.Signals, code: number) => {
       if (code !== 0) exitCode = code;
       if (stopping) return;
       stopping = true;
-      for (const w of live()) w.process.kill(signal);
-      if (live().length === 0) resolve(exitCode);
+      for (const w of running) w.process.kill(signal);
+      if (running.size === 0) resolve(exitCode);
     };
     const fork = () => {
       const w = cluster.fork();
@@ -88,7 +87,7 @@ export function superviseServiceProcesses(options: SuperviseOptions): Promise<nu
       running.delete(w);
       if (stopping) {
         if (code !== 0 && signal === null) exitCode = 1;
-        if (live().length === 0) resolve(exitCode);
+        if (running.size === 0) resolve(exitCode);
         return;
       }
       log('warn', 'service process exited', { pid: w.process.pid, code, signal });
@@ -118,7 +117,7 @@ export function superviseServiceProcesses(options: SuperviseOptions): Promise<nu
  * process (clusterExposition) answers; only the two message types are shared with it.
  */
 function metricsGatherer(serving: Set<Worker>, timeoutMs = 5000): () => Promise<string> {
-  const pending = new Map<number, { responses: object[]; waiting: Set<Worker>; done: (err: Error | null, text?: string) => void }>();
+  const pending = new Map<number, { responses: object[]; waiting: Set<Worker>; done: (err: Error | null) => void }>();
   let next = 0;
   cluster.on('message', (w, m: { type?: string; requestId?: number; metrics?: object[]; error?: string }) => {
     if (m?.type !== PROM_RES || m.requestId === undefined) return;
