@@ -481,6 +481,81 @@ async function pgbouncerPhase(tokens: Record<string, string>, ids: string[], ver
 
 const pgbouncerCpuMs = () => cpuOfProcesses('pgbouncer', () => true);
 
+/** Sets the CPU affinity of every thread of `pid` (taskset -a); false where not allowed or gone. */
+function setAffinity(pid: number, cpus: string): boolean {
+  return spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' }).status === 0;
+}
+
+const postgresPids = () =>
+  fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((pid) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+
+/**
+ * The deployment the province runs (docs/scaling.md): PostgreSQL on cores of its own, the service
+ * and its clients on the others. On this one machine, CPU affinity draws the line: every
+ * PostgreSQL server process (the postmaster too, so backends forked meanwhile inherit it) on the
+ * first half of the cores, this process — and so the service, the load generator and pgbench,
+ * spawned from it — on the rest. The ceiling is then what that database core does with pgbench's
+ * C client feeding it; the ratio asks whether the service feeds it as fast. Every affinity is
+ * put back afterwards, also on Ctrl-C. Needs taskset and the right to set PostgreSQL's affinity
+ * (root, or the server's user); otherwise skipped.
+ */
+async function dedicatedCoresPhase(tokens: Record<string, string>, ids: string[], versions: Map<string, number>, step: Map<string, number>) {
+  const n = os.cpus().length;
+  if (n < 2) return { skipped: 'one core' as const };
+  const half = Math.floor(n / 2);
+  const dbCpus = half === 1 ? '0' : `0-${half - 1}`;
+  const appCpus = half === n - 1 ? String(half) : `${half}-${n - 1}`;
+  const allCpus = `0-${n - 1}`;
+  const pids = postgresPids();
+  if (!pids.length || !pids.every((pid) => setAffinity(pid, dbCpus))) {
+    pids.forEach((pid) => setAffinity(pid, allCpus));
+    return { skipped: 'cannot set PostgreSQL’s CPU affinity (taskset, root)' as const };
+  }
+  const restore = () => {
+    for (const pid of postgresPids()) setAffinity(pid, allCpus);
+    setAffinity(process.pid, allCpus);
+  };
+  const onInterrupt = () => {
+    restore();
+    process.exit(130);
+  };
+  process.once('SIGINT', onInterrupt);
+  setAffinity(process.pid, appCpus);
+  const server = await startServer().catch((err) => {
+    restore();
+    throw err;
+  });
+  try {
+    await httpPhase(server.url, tokens, ids, versions, step, undefined, WARM_SECONDS); // warm-up, saturated
+    const rounds: Array<{ http: Stats; ceiling: number; cpuPer: number }> = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const cpu0 = processCpuMs(server.pid);
+      const http = await httpPhase(server.url, tokens, ids, versions, step);
+      const cpuPer = (processCpuMs(server.pid) - cpu0) / Math.max(1, http.count);
+      const ceiling = await pgbenchPhase();
+      await pgbenchBackendsGone();
+      rounds.push({ http, ceiling: ceiling.perSecond, cpuPer });
+    }
+    const mid = [...rounds].sort((a, b) => a.http.perSecond - b.http.perSecond)[Math.floor(rounds.length / 2)];
+    const ceiling = median(rounds.map((r) => r.ceiling));
+    return { skipped: undefined, dbCpus, appCpus, http: mid.http, cpuPer: mid.cpuPer, ceiling, ratios: rounds.map((r) => r.http.perSecond / r.ceiling) };
+  } finally {
+    server.stop();
+    restore();
+    process.removeListener('SIGINT', onInterrupt);
+  }
+}
+
 /**
  * The database's work, which does not drift with the machine's load as throughput does on shared
  * cores: shared-buffer pages touched and rows read (sequential scans plus index entries) in the
@@ -583,6 +658,19 @@ export async function benchTransitions(): Promise<void> {
       console.log(`HTTP via PgBouncer     ${fmt(via.stats)}  (transaction mode, ${CONCURRENCY} server connections; direct above: ${saturated.perSecond.toFixed(0)}/s; service CPU ${via.cpuPer.toFixed(2)} ms, PgBouncer ${via.bouncerPer.toFixed(2)} ms per transition)`);
       figure('transitions', 'HTTP transitions through PgBouncer (transaction mode)', via.stats.perSecond, '/s', undefined, `direct ${saturated.perSecond.toFixed(0)}/s in the same run; PgBouncer CPU ${via.bouncerPer.toFixed(2)} ms per transition, ${via.stats.errors} errors`);
     } else console.log('HTTP via PgBouncer     skipped: pgbouncer is not installed');
+    const dedicated = await dedicatedCoresPhase(tokens, ids, versions, step);
+    if (dedicated.skipped) console.log(`PostgreSQL on own cores skipped: ${dedicated.skipped}`);
+    else {
+      const dr = dedicated.ratios.map((x) => x.toFixed(2)).join(', ');
+      const dRatio = dedicated.http.perSecond / dedicated.ceiling;
+      console.log(`PostgreSQL on own cores  CPUs ${dedicated.dbCpus} for PostgreSQL, ${dedicated.appCpus} for the service, its clients and pgbench:`);
+      console.log(`  HTTP API, saturated  ${fmt(dedicated.http)}  (service CPU ${dedicated.cpuPer.toFixed(2)} ms per transition)`);
+      console.log(`  pgbench ceiling      ${dedicated.ceiling.toFixed(0).padStart(6)} transitions/s${of}`);
+      console.log(`  ratio HTTP / pgbench ${dRatio.toFixed(2)} (goal ≥ 0.6)${ROUNDS > 1 ? `; per round ${dr}` : ''}`);
+      figure('transitions', 'HTTP transitions, PostgreSQL on its own cores', dedicated.http.perSecond, '/s', undefined, `CPUs ${dedicated.dbCpus} PostgreSQL, ${dedicated.appCpus} service + clients; p99 ${dedicated.http.p99.toFixed(0)} ms, ${dedicated.http.errors} errors${of}`);
+      figure('transitions', 'pgbench ceiling, PostgreSQL on its own cores', dedicated.ceiling, '/s', undefined, `same split${of}`);
+      figure('transitions', 'ratio HTTP / pgbench, PostgreSQL on its own cores', dRatio, '', { op: '>=', value: 0.6 }, ROUNDS > 1 ? `rounds ${dr}` : undefined);
+    }
     if (!SMALL || process.env.BENCH_TWO_PROCESSES === '1') {
       const two = await twoProcessesPhase(tokens, ids, versions, step);
       console.log(`HTTP, 2 processes      ${fmt(two.stats)}  (SERVICE_PROCESSES=2: ${two.processes} service processes on one port, ${Math.ceil(CONCURRENCY / 2)} connections each; service CPU ${two.cpuPer.toFixed(2)} ms (all its processes), PostgreSQL ${two.pgPer.toFixed(2)} ms per transition; ratio to pgbench ${(two.stats.perSecond / ceilingPerSecond).toFixed(2)})`);

@@ -6,7 +6,7 @@
 --   3. the writes as one statement of data-modifying CTEs with the version check inside it
 --      (ow_expect, migration 020), and COMMIT, one simple query.
 -- Run with -M simple: the engine sends 2 and 3 as simple queries with literal values (the session
--- query goes extended from knex, slightly dearer than here). \; joins statements into one query;
+-- query goes extended, slightly dearer than here). \; joins statements into one query;
 -- \aset keeps the columns of every statement of it. The engine makes the new task's id in Node,
 -- pgbench takes it from the lock statement (gen_random_uuid()).
 -- Variables: ncases (cases in bench_ceiling_cases), token (a session's token_hash), actor (a user id).

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from './connection.ts';
+import { Sql } from './sql.ts';
 import { inline, mayCommitWithWrite, sendWire } from './wire.ts';
 
 /**
@@ -17,19 +18,39 @@ import { inline, mayCommitWithWrite, sendWire } from './wire.ts';
  * (db/wire.ts). A check that must undo the command then has to fail inside the statement
  * (ow_expect, migration 020), since there is no later chance to roll back.
  */
-export async function writeTogether(db: Db, writes: Knex.QueryBuilder[], select?: string, options: { commit?: boolean } = {}): Promise<Array<Record<string, unknown>>> {
+export async function writeTogether(db: Db, writes: Array<Knex.QueryBuilder | Sql>, select?: string, options: { commit?: boolean } = {}): Promise<Array<Record<string, unknown>>> {
   if (writes.length === 0) return [];
   const commit = options.commit === true && mayCommitWithWrite(db);
   if (writes.length === 1 && select === undefined && !commit) {
-    await writes[0];
+    const [only] = writes;
+    if (only instanceof Sql) await only.run(db);
+    else await only;
     return [];
   }
-  const parts = writes.map((w) => w.toSQL());
-  const ctes = (select === undefined ? parts.slice(0, -1) : parts).map((p, i) => `w${i} as (${p.sql})`);
-  const main = select ?? parts[parts.length - 1].sql;
-  const sql = ctes.length ? `with ${ctes.join(', ')} ${main}` : main;
-  const bindings = parts.flatMap((p) => p.bindings as readonly Knex.RawBinding[]);
-  if (commit) return (await sendWire(db, [inline(sql, bindings)], { commit: true }))[0];
-  const { rows } = await db.raw(sql, bindings);
+  const last = select === undefined ? writes.length - 1 : writes.length;
+  const wrap = (i: number, sql: string) => (i < last ? `${i ? ', ' : 'with '}w${i} as (${sql})` : ` ${sql}`);
+  if (commit) {
+    // The wire: every value inlined as a literal, one simple query with COMMIT behind it.
+    let text = '';
+    writes.forEach((w, i) => {
+      text += wrap(i, w instanceof Sql ? w.inlined() : inlineBuilder(w));
+    });
+    if (select !== undefined) text += ` ${select}`;
+    return (await sendWire(db, [text.trimStart()], { commit: true }))[0];
+  }
+  let text = '';
+  const bindings: unknown[] = [];
+  writes.forEach((w, i) => {
+    const part = w instanceof Sql ? w.bound() : w.toSQL();
+    text += wrap(i, part.sql);
+    bindings.push(...(part.bindings as unknown[]));
+  });
+  if (select !== undefined) text += ` ${select}`;
+  const { rows } = await db.raw(text.trimStart(), bindings as Knex.RawBinding[]);
   return rows as Array<Record<string, unknown>>;
+}
+
+function inlineBuilder(w: Knex.QueryBuilder): string {
+  const { sql, bindings } = w.toSQL();
+  return inline(sql, bindings);
 }

@@ -1,4 +1,5 @@
 import type { Db } from './connection.ts';
+import { insertSql, type Sql } from './sql.ts';
 
 export interface CaseEventRow {
   id: string;
@@ -16,20 +17,24 @@ export interface CaseEventRow {
 }
 
 export async function appendEvent(db: Db, row: Omit<CaseEventRow, 'id'>): Promise<string> {
-  const [inserted] = await appendEventQuery(db, row);
+  const [inserted] = await appendEventQuery(row).run(db);
   return String(inserted.id);
 }
 
 /** appendEvent as a statement to run with others (batch.ts): returns the event's id. */
-export function appendEventQuery(db: Db, row: Omit<CaseEventRow, 'id'>) {
-  return db('case_events')
-    .insert({
-      ...row,
-      payload: JSON.stringify(row.payload),
-      from_state: row.from_state === null ? null : JSON.stringify(row.from_state),
-      to_state: JSON.stringify(row.to_state),
-    })
-    .returning('id');
+export function appendEventQuery(row: Omit<CaseEventRow, 'id'>): Sql {
+  return insertSql(
+    'case_events',
+    [
+      {
+        ...row,
+        payload: JSON.stringify(row.payload),
+        from_state: row.from_state === null ? null : JSON.stringify(row.from_state),
+        to_state: JSON.stringify(row.to_state),
+      },
+    ],
+    'id',
+  );
 }
 
 export async function listEvents(db: Db, caseId: string): Promise<CaseEventRow[]> {

@@ -1,4 +1,5 @@
 import type { Db } from './connection.ts';
+import { updateSql, type Sql } from './sql.ts';
 import { caseBusy } from '../engine/errors.ts';
 import { LIVE_STATUSES, liveTasksOfCase, type TaskRow } from './tasks.ts';
 import { isWireClient, literal, sendWire } from './wire.ts';
@@ -131,27 +132,30 @@ export interface NextCaseState {
 
 /** Writes the next snapshot; returns false if someone else advanced the case first. */
 export async function saveTransition(db: Db, id: string, expectedVersion: number, next: NextCaseState): Promise<boolean> {
-  return (await saveTransitionQuery(db, id, expectedVersion, next)).length === 1;
+  return (await saveTransitionQuery(id, expectedVersion, next).run(db)).length === 1;
 }
 
 /** saveTransition as a statement to run with others (batch.ts): returns the case's id if saved. */
-export function saveTransitionQuery(db: Db, id: string, expectedVersion: number, next: NextCaseState) {
-  return db('cases')
-    .where({ id, version: expectedVersion })
-    .update({
+export function saveTransitionQuery(id: string, expectedVersion: number, next: NextCaseState): Sql {
+  // updateSql leaves out the undefined ones: those columns keep their values.
+  return updateSql(
+    'cases',
+    {
       status: next.status,
       state_value: json(next.stateValue),
       snapshot: json(next.snapshot),
       version: expectedVersion + 1,
       updated_at: next.updatedAt,
       chain_head: next.chainHead,
-      ...(next.dueAt !== undefined ? { due_at: next.dueAt } : {}),
-      ...(next.clockPausedAt !== undefined ? { clock_paused_at: next.clockPausedAt } : {}),
-      ...(next.deadlineNote !== undefined ? { deadline_note: next.deadlineNote } : {}),
-      ...(next.deadlineProvisional !== undefined ? { deadline_provisional: next.deadlineProvisional } : {}),
-      ...(next.closedAt !== undefined ? { closed_at: next.closedAt } : {}),
-    })
-    .returning('id');
+      due_at: next.dueAt,
+      clock_paused_at: next.clockPausedAt,
+      deadline_note: next.deadlineNote,
+      deadline_provisional: next.deadlineProvisional,
+      closed_at: next.closedAt,
+    },
+    { id, version: expectedVersion },
+    'id',
+  );
 }
 
 /** `YYYY-MM-DD` of an instant in China time (UTC+8, no daylight saving), computed in SQL. */

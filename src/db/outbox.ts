@@ -1,4 +1,5 @@
 import type { Db } from './connection.ts';
+import { insertSql, type Sql } from './sql.ts';
 
 /** Side effects leave the engine only as outbox rows written in the transition's transaction. */
 export async function insertOutbox(db: Db, caseId: string, kind: string, payload: unknown, createdAt: Date): Promise<void> {
@@ -20,8 +21,8 @@ export async function insertNotice(db: Db, caseId: string, notice: { kind: strin
 }
 
 /** insertNotice for several notices of one case, in order, as a statement to run with others (batch.ts). */
-export function insertNoticesQuery(db: Db, caseId: string, notices: Array<{ kind: string; payload: unknown }>, createdAt: Date) {
-  return db('outbox').insert(notices.map((n) => ({ case_id: caseId, kind: `notice.${n.kind}`, payload: JSON.stringify(n.payload), created_at: createdAt })));
+export function insertNoticesQuery(caseId: string, notices: Array<{ kind: string; payload: unknown }>, createdAt: Date): Sql {
+  return insertSql('outbox', notices.map((n) => ({ case_id: caseId, kind: `notice.${n.kind}`, payload: JSON.stringify(n.payload), created_at: createdAt })));
 }
 
 /** A notice of an online application (the phone code, a return at 预审): no case exists yet. */

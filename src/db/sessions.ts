@@ -5,14 +5,17 @@ export async function insertSession(db: Db, tokenHash: string, userId: string, e
   await db('sessions').insert({ token_hash: tokenHash, user_id: userId, expires_at: expiresAt });
 }
 
+/**
+ * Asked on every authenticated request, so its text is fixed (no query builder per call). `limit 1`:
+ * token_hash is the primary key.
+ */
+const SESSION_USER =
+  'select users.* from sessions join users on users.id = sessions.user_id where sessions.token_hash = ? and sessions.expires_at > ? and users.disabled_at is null limit 1';
+
 /** The user behind a live session; a disabled user has none, whatever sessions remain. */
 export async function findSessionUser(db: Db, tokenHash: string, now: Date): Promise<UserRow | undefined> {
-  return db<UserRow>('sessions')
-    .join('users', 'users.id', 'sessions.user_id')
-    .where('sessions.token_hash', tokenHash)
-    .andWhere('sessions.expires_at', '>', now)
-    .whereNull('users.disabled_at')
-    .first('users.*');
+  const { rows } = await db.raw(SESSION_USER, [tokenHash, now]);
+  return rows[0] as UserRow | undefined;
 }
 
 export async function deleteSession(db: Db, tokenHash: string): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from './connection.ts';
+import { insertSql, updateSql, type Sql } from './sql.ts';
 
 export type TaskStatus = 'open' | 'claimed' | 'completed' | 'cancelled';
 export type EscalationLevel = 'none' | 'warned' | 'overdue' | 'red';
@@ -34,12 +35,12 @@ export interface TaskRow {
 
 export async function insertTasks(db: Db, rows: TaskRow[]): Promise<void> {
   if (rows.length === 0) return;
-  await insertTasksQuery(db, rows);
+  await insertTasksQuery(rows).run(db);
 }
 
 /** insertTasks (at least one row) as a statement to run with others (batch.ts). */
-export function insertTasksQuery(db: Db, rows: TaskRow[]) {
-  return db('tasks').insert(rows.map((r) => ({ ...r, time_limit: JSON.stringify(r.time_limit) })));
+export function insertTasksQuery(rows: TaskRow[]): Sql {
+  return insertSql('tasks', rows.map((r) => ({ ...r, time_limit: JSON.stringify(r.time_limit) })));
 }
 
 export async function liveTasksOfCase(db: Db, caseId: string): Promise<TaskRow[]> {
@@ -62,17 +63,12 @@ export interface TaskClosing {
 }
 
 export async function closeTask(db: Db, id: string, close: TaskClosing): Promise<void> {
-  await closeTaskQuery(db, id, close);
+  await closeTaskQuery(id, close).run(db);
 }
 
 /** closeTask as a statement to run with others (batch.ts). */
-export function closeTaskQuery(db: Db, id: string, close: TaskClosing) {
-  return db('tasks').where({ id }).update({
-    status: close.status,
-    closed_at: close.closedAt,
-    closed_by: close.closedBy,
-    outcome: close.outcome,
-  });
+export function closeTaskQuery(id: string, close: TaskClosing): Sql {
+  return updateSql('tasks', { status: close.status, closed_at: close.closedAt, closed_by: close.closedBy, outcome: close.outcome }, { id });
 }
 
 export async function escalateTask(db: Db, id: string, level: EscalationLevel, at: Date): Promise<void> {

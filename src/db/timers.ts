@@ -1,4 +1,5 @@
 import type { Db } from './connection.ts';
+import { insertSql, updateSql, type Sql } from './sql.ts';
 
 /** `invite`: the rating invitation after a decision (commands/service.ts). */
 export type TimerKind = 'warn' | 'overdue' | 'red' | 'state' | 'invite';
@@ -23,32 +24,32 @@ export interface TimerRow {
 export type NewTimer = Pick<TimerRow, 'case_id' | 'task_id' | 'state_id' | 'kind' | 'event_type' | 'due_at' | 'created_at'>;
 
 export async function insertTimers(db: Db, rows: NewTimer[]): Promise<void> {
-  if (rows.length) await insertTimersQuery(db, rows);
+  if (rows.length) await insertTimersQuery(rows).run(db);
 }
 
 /** insertTimers (at least one row) as a statement to run with others (batch.ts). */
-export function insertTimersQuery(db: Db, rows: NewTimer[]) {
-  return db('timers').insert(rows);
+export function insertTimersQuery(rows: NewTimer[]): Sql {
+  return insertSql('timers', rows);
 }
 
 /** Cancels the pending timers of tasks that closed, in the transition's transaction. */
 export async function cancelTaskTimers(db: Db, taskIds: string[]): Promise<void> {
-  if (taskIds.length) await cancelTaskTimersQuery(db, taskIds);
+  if (taskIds.length) await cancelTaskTimersQuery(taskIds).run(db);
 }
 
 /** cancelTaskTimers (at least one task) as a statement to run with others (batch.ts). */
-export function cancelTaskTimersQuery(db: Db, taskIds: string[]) {
-  return db('timers').whereIn('task_id', taskIds).andWhere('status', 'pending').update({ status: 'cancelled' });
+export function cancelTaskTimersQuery(taskIds: string[]): Sql {
+  return updateSql('timers', { status: 'cancelled' }, { task_id: taskIds, status: 'pending' });
 }
 
 /** Cancels a case's pending state timers for states it has left. */
 export async function cancelStateTimers(db: Db, caseId: string, stateIds: string[]): Promise<void> {
-  if (stateIds.length) await cancelStateTimersQuery(db, caseId, stateIds);
+  if (stateIds.length) await cancelStateTimersQuery(caseId, stateIds).run(db);
 }
 
 /** cancelStateTimers (at least one state) as a statement to run with others (batch.ts). */
-export function cancelStateTimersQuery(db: Db, caseId: string, stateIds: string[]) {
-  return db('timers').where({ case_id: caseId, kind: 'state', status: 'pending' }).whereIn('state_id', stateIds).update({ status: 'cancelled' });
+export function cancelStateTimersQuery(caseId: string, stateIds: string[]): Sql {
+  return updateSql('timers', { status: 'cancelled' }, { case_id: caseId, kind: 'state', status: 'pending', state_id: stateIds });
 }
 
 /**

@@ -16,8 +16,11 @@ export interface StepResult {
 
 export type PersistedSnapshot = { status: string; value: unknown; context: unknown; [k: string]: unknown };
 
-function run(definition: ProcedureDefinition, options: { snapshot?: PersistedSnapshot; input?: unknown }, event?: CaseEvent): StepResult {
-  const actor = createActor(definition.machine, options as any);
+function createChartActor(definition: ProcedureDefinition, options: { snapshot?: PersistedSnapshot; input?: unknown }) {
+  return createActor(definition.machine, options as any);
+}
+
+function run(definition: ProcedureDefinition, actor: ReturnType<typeof createChartActor>, event?: CaseEvent): StepResult {
   const emitted: StepResult['emitted'] = [];
   actor.on('*', (e: any) => emitted.push(e));
   actor.start();
@@ -32,18 +35,35 @@ function run(definition: ProcedureDefinition, options: { snapshot?: PersistedSna
 }
 
 export function initialSnapshot(definition: ProcedureDefinition, input: unknown): PersistedSnapshot {
-  return run(definition, { input }).snapshot;
+  return run(definition, createChartActor(definition, { input })).snapshot;
 }
 
 export function step(definition: ProcedureDefinition, snapshot: PersistedSnapshot, event: CaseEvent): StepResult {
-  return run(definition, { snapshot }, event);
+  return run(definition, createChartActor(definition, { snapshot }), event);
 }
 
 export function resolve(definition: ProcedureDefinition, persisted: PersistedSnapshot): AnyMachineSnapshot {
-  const actor = createActor(definition.machine, { snapshot: persisted } as any);
-  const snap = actor.getSnapshot();
-  if (snap.status === 'error') throw new Error(`stored snapshot does not fit ${definition.id}@${definition.version}`);
-  return snap;
+  return restore(definition, persisted).snapshot;
+}
+
+/**
+ * A stored snapshot restored once for a command: read it (`snapshot`: active nodes, `can`), then
+ * take at most one step from it on the same actor — a transition restores the chart once, not
+ * twice (issue 11).
+ */
+export function restore(definition: ProcedureDefinition, persisted: PersistedSnapshot): { snapshot: AnyMachineSnapshot; step(event: CaseEvent): StepResult } {
+  const actor = createChartActor(definition, { snapshot: persisted });
+  const snapshot = actor.getSnapshot() as AnyMachineSnapshot;
+  if (snapshot.status === 'error') throw new Error(`stored snapshot does not fit ${definition.id}@${definition.version}`);
+  let stepped = false;
+  return {
+    snapshot,
+    step(event) {
+      if (stepped) throw new Error('a restored chart steps once');
+      stepped = true;
+      return run(definition, actor, event);
+    },
+  };
 }
 
 export interface ActiveLeaf {

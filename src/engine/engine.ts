@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { applicantSchema, departmentName, type ProcedureDefinition } from '../../workflows/index.ts';
-import type { Knex } from 'knex';
 import type { Db } from '../db/connection.ts';
 import { writeTogether } from '../db/batch.ts';
+import type { Sql } from '../db/sql.ts';
 import * as cases from '../db/cases.ts';
 import * as caseEvents from '../db/caseEvents.ts';
 import * as tasks from '../db/tasks.ts';
@@ -10,7 +10,7 @@ import * as payments from '../db/payments.ts';
 import * as outbox from '../db/outbox.ts';
 import { effectiveSettings } from '../db/regions.ts';
 import { nextSequence } from '../db/referenceSequences.ts';
-import { activeLeaves, initialSnapshot, knownEvents, resolve, stageText, step, type ActiveLeaf, type PersistedSnapshot } from './chart.ts';
+import { activeLeaves, initialSnapshot, knownEvents, resolve, restore, stageText, type ActiveLeaf, type PersistedSnapshot } from './chart.ts';
 import { DomainError, fieldIssues, notFound, type FieldIssue } from './errors.ts';
 import { PersonalDataCipher } from './personalData.ts';
 import { actionsFor, taskViewFor } from './views.ts';
@@ -229,7 +229,8 @@ export class Engine {
     if (viaTaskId && !live.some((t) => t.id === viaTaskId)) {
       throw new DomainError('conflict', 'TASK_NOT_OPEN', '该任务已办结或不能执行此操作');
     }
-    const current = resolve(def, row.snapshot);
+    const restored = restore(def, row.snapshot);
+    const current = restored.snapshot;
     const known = knownEvents(current);
     const spec = Object.hasOwn(def.events, command.type) ? def.events[command.type] : undefined;
     if (!spec || !known.includes(command.type)) {
@@ -257,7 +258,7 @@ export class Engine {
       });
     }
 
-    const { snapshot: next, resolved: nextSnap, emitted } = step(def, row.snapshot, event);
+    const { snapshot: next, resolved: nextSnap, emitted } = restored.step(event);
     const now = this.clock();
     const version = row.version + 1;
     const leaves = activeLeaves(nextSnap);
@@ -304,10 +305,10 @@ export class Engine {
       [written] = await writeTogether(
         trx,
         [
-          cases.saveTransitionQuery(trx, caseId, row.version, { status: caseStatus(next), stateValue: next.value, snapshot: next, updatedAt: now, chainHead: logged.hash, ...clock, ...closing }),
-          caseEvents.appendEventQuery(trx, logged),
+          cases.saveTransitionQuery(caseId, row.version, { status: caseStatus(next), stateValue: next.value, snapshot: next, updatedAt: now, chainHead: logged.hash, ...clock, ...closing }),
+          caseEvents.appendEventQuery(logged),
           ...planned.writes,
-          ...(last && notices.length ? [outbox.insertNoticesQuery(trx, caseId, notices, now)] : []),
+          ...(last && notices.length ? [outbox.insertNoticesQuery(caseId, notices, now)] : []),
         ],
         `select ow_expect((select count(*) from w0) = 1, 'VERSION_CONFLICT') as saved, (select id from w1) as event_id`,
         { commit: last },
@@ -321,7 +322,7 @@ export class Engine {
       for (const effect of emitted) await this.recordEffect(trx, def, row, eventId, effect, now);
       // Just decided: the rating invitation (commands/service.ts).
       await service.afterTransition(trx, caseId, row.region_code, before, after, now);
-      if (notices.length) await outbox.insertNoticesQuery(trx, caseId, notices, now);
+      if (notices.length) await outbox.insertNoticesQuery(caseId, notices, now).run(trx);
     }
     if (this.onTransition) afterCommit(trx, () => this.onTransition!({ procedureId: def.id, event: command.type, caseId }));
     // Built from what the transition already holds: no extra queries on the hot path.
@@ -408,22 +409,22 @@ export class Engine {
     actor: Actor,
     now: Date,
     eventType: string | null,
-  ): Promise<{ writes: Knex.QueryBuilder[]; liveTasks: tasks.TaskRow[] }> {
-    const writes: Knex.QueryBuilder[] = [];
+  ): Promise<{ writes: Sql[]; liveTasks: tasks.TaskRow[] }> {
+    const writes: Sql[] = [];
     const taskLeaves = leaves.filter((l) => l.meta.task && !l.final);
     const activeIds = new Set(taskLeaves.map((l) => l.stateId));
     // Service tasks (好差评 整改 / 回访) come from no chart state: reconciliation leaves them alone.
     const closing = live.filter((t) => !service.isServiceTask(t) && !activeIds.has(t.state_id));
     for (const t of closing) {
       const completed = usedTask?.id === t.id;
-      writes.push(tasks.closeTaskQuery(trx, t.id, {
+      writes.push(tasks.closeTaskQuery(t.id, {
         status: completed ? 'completed' : 'cancelled',
         closedAt: now,
         closedBy: actor.id,
         outcome: completed ? eventType : null,
       }));
     }
-    if (closing.length) writes.push(timers.cancelTaskTimersQuery(trx, closing.map((t) => t.id)));
+    if (closing.length) writes.push(timers.cancelTaskTimersQuery(closing.map((t) => t.id)));
 
     const liveIds = new Set(live.map((t) => t.state_id));
     const entering = taskLeaves.filter((l) => !liveIds.has(l.stateId));
@@ -451,18 +452,18 @@ export class Engine {
       escalated_at: null,
       ...planTaskDeadline(calendar!, now, l.meta.task!, def),
     }));
-    if (opened.length) writes.push(tasks.insertTasksQuery(trx, opened));
+    if (opened.length) writes.push(tasks.insertTasksQuery(opened));
 
     const newTimers = opened.flatMap((t, i) => escalationTimers(t, entering[i].meta.task!, now));
     for (const l of timedEntered) {
       const { due } = dueOrNote(calendar!, now, l.meta.timer!);
       if (due) newTimers.push({ case_id: caseRow.id, task_id: null, state_id: l.stateId, kind: 'state', event_type: l.meta.timer!.event, due_at: due, created_at: now });
     }
-    if (newTimers.length) writes.push(timers.insertTimersQuery(trx, newTimers));
+    if (newTimers.length) writes.push(timers.insertTimersQuery(newTimers));
     const activeLeafIds = new Set(leaves.map((l) => l.stateId));
     // Left and entered are disjoint sets of states: the cancelled rows are never the inserted ones.
     const left = previousLeaves.filter((l) => l.meta.timer && !activeLeafIds.has(l.stateId)).map((l) => l.stateId);
-    if (left.length) writes.push(timers.cancelStateTimersQuery(trx, caseRow.id, left));
+    if (left.length) writes.push(timers.cancelStateTimersQuery(caseRow.id, left));
     return { writes, liveTasks: [...live.filter((t) => service.isServiceTask(t) || activeIds.has(t.state_id)), ...opened] };
   }
 

@@ -62,10 +62,21 @@ function get(url: string, headers: Record<string, string> = {}): Promise<{ statu
   });
 }
 
-/** The primary's child processes (Linux /proc): the service processes. */
+/**
+ * The primary's service processes (Linux /proc): its node children. Not every child: under tsx the
+ * primary may also run esbuild's service process, whose pid can sort first (the test once killed
+ * it instead of a service process, and then waited in vain for the supervisor to notice).
+ */
 function children(pid: number): number[] {
   const r = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' });
-  return r.stdout.split('\n').filter(Boolean).map(Number);
+  const comm = (p: number) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim();
+    } catch {
+      return '';
+    }
+  };
+  return r.stdout.split('\n').filter(Boolean).map(Number).filter((p) => comm(p) === 'node');
 }
 
 const alive = (pid: number) => fs.existsSync(`/proc/${pid}`) && !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');

@@ -38,9 +38,9 @@ describe.skipIf(!onPostgres)('the wire: BEGIN and COMMIT in the statements’ ro
     // The calendar may be read once per process and region; everything else is these three.
     const trips = sent.filter((s) => !/calendar_/.test(s));
     expect(trips).toHaveLength(3);
-    expect(trips[0]).toMatch(/from "sessions"/);
+    expect(trips[0]).toMatch(/from sessions join users/);
     expect(trips[1]).toMatch(/^BEGIN;\nselect \* from cases where id = '[0-9a-f-]{36}' limit 1 for no key update;\nselect \* from tasks/);
-    expect(trips[2]).toMatch(/^with w0 as \(update "cases"[\s\S]*;\nCOMMIT;$/);
+    expect(trips[2]).toMatch(/^with w0 as \(update cases set[\s\S]*;\nCOMMIT;$/);
     // What it committed is all there: the new version, its event, its tasks.
     const row = await ctx.database.db('cases').where({ id: opened.json().id }).first();
     expect(row.version).toBe(2);
