@@ -11,7 +11,7 @@
 -- pgbench takes it from the lock statement (gen_random_uuid()).
 -- Variables: ncases (cases in bench_ceiling_cases), token (a session's token_hash), actor (a user id).
 \set n random(1, :ncases)
-select "users".* from "sessions" inner join "users" on "users"."id" = "sessions"."user_id" where "sessions"."token_hash" = ':token' and "sessions"."expires_at" > now() and "users"."disabled_at" is null limit 1;
+select users.id, users.display_name, users.region_code, users.department, users.roles from sessions join users on users.id = sessions.user_id where sessions.token_hash = ':token' and sessions.expires_at > now() and users.disabled_at is null limit 1;
 begin \;
 select *, id as c_id, version as c_version, state_value as c_state_value, snapshot as c_snapshot, chain_head as c_chain_head, gen_random_uuid() as c_new_task from cases where id = (select id from bench_ceiling_cases where n = :n) limit 1 for no key update \;
 -- The engine reads every live task; these cases hold one.

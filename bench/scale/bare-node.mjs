@@ -25,7 +25,7 @@ async function transition(n, body) {
   try {
     // Simple-protocol queries (no parameters), as the engine and the pgbench script send them.
     const s = await c.query(
-      `select "users".* from "sessions" inner join "users" on "users"."id" = "sessions"."user_id" where "sessions"."token_hash" = ${lit(process.env.TOKEN_HASH)} and "sessions"."expires_at" > now() and "users"."disabled_at" is null limit 1`,
+      `select users.id, users.display_name, users.region_code, users.department, users.roles from sessions join users on users.id = sessions.user_id where sessions.token_hash = ${lit(process.env.TOKEN_HASH)} and sessions.expires_at > now() and users.disabled_at is null limit 1`,
     );
     if (!s.rows.length) return 401;
     const [, lock, live] = await c.query(

@@ -6,16 +6,18 @@ export async function insertSession(db: Db, tokenHash: string, userId: string, e
 }
 
 /**
- * Asked on every authenticated request, so its text is fixed (no query builder per call). `limit 1`:
- * token_hash is the primary key.
+ * Asked on every authenticated request, so its text is fixed (no query builder per call), and it
+ * reads what an actor is made of — never the password hash. `limit 1`: token_hash is the key.
  */
 const SESSION_USER =
-  'select users.* from sessions join users on users.id = sessions.user_id where sessions.token_hash = ? and sessions.expires_at > ? and users.disabled_at is null limit 1';
+  'select users.id, users.display_name, users.region_code, users.department, users.roles from sessions join users on users.id = sessions.user_id where sessions.token_hash = ? and sessions.expires_at > ? and users.disabled_at is null limit 1';
+
+export type SessionUser = Pick<UserRow, 'id' | 'display_name' | 'region_code' | 'department' | 'roles'>;
 
 /** The user behind a live session; a disabled user has none, whatever sessions remain. */
-export async function findSessionUser(db: Db, tokenHash: string, now: Date): Promise<UserRow | undefined> {
+export async function findSessionUser(db: Db, tokenHash: string, now: Date): Promise<SessionUser | undefined> {
   const { rows } = await db.raw(SESSION_USER, [tokenHash, now]);
-  return rows[0] as UserRow | undefined;
+  return rows[0] as SessionUser | undefined;
 }
 
 export async function deleteSession(db: Db, tokenHash: string): Promise<void> {

@@ -85,13 +85,24 @@ export function activeLeaves(snapshot: AnyMachineSnapshot): ActiveLeaf[] {
 /** Event types the current state knows (guards not evaluated). Internal `xstate.*` events never count. */
 export function knownEvents(snapshot: AnyMachineSnapshot): string[] {
   if (snapshot.status !== 'active') return [];
+  // Guards are not evaluated, so the answer depends on the active states alone: kept per chart
+  // and state value (a command asks twice, before and after its step).
+  let byValue = knownByChart.get(snapshot.machine);
+  if (!byValue) knownByChart.set(snapshot.machine, (byValue = new Map()));
+  const key = JSON.stringify(snapshot.value);
+  const known = byValue.get(key);
+  if (known) return [...known];
   const types = new Set<string>();
   for (const t of getNextTransitions(snapshot)) {
     const type = (t as any).eventType as string;
     if (type && type !== '*' && !type.startsWith('xstate.')) types.add(type);
   }
+  // A chart has finitely many state values; the bound only guards against a pathological one.
+  if (byValue.size < 10_000) byValue.set(key, [...types]);
   return [...types];
 }
+
+const knownByChart = new WeakMap<object, Map<string, string[]>>();
 
 /** Citizen-facing stage: the stages of every active leaf, in order, without duplicates. */
 export function stageText(leaves: ActiveLeaf[]): string {
