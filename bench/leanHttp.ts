@@ -25,14 +25,22 @@ export class LeanHttp {
     const payload = Buffer.from(body);
     let head = `${method} ${path} HTTP/1.1\r\nhost: ${this.host}:${this.port}\r\nconnection: keep-alive\r\ncontent-length: ${payload.length}\r\n`;
     for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
-    const conn = this.idle.pop() ?? (await Connection.open(this.host, this.port));
+    const bytes = Buffer.concat([Buffer.from(`${head}\r\n`, 'latin1'), payload]);
+    // An idle connection the server has closed meanwhile (its keep-alive timeout: 72 s for
+    // fastify, while other phases ran) is dropped; one that closes as the request goes out is
+    // retried once on a new connection, as HTTP clients do for a stale keep-alive socket.
+    let conn: Connection | undefined;
+    while ((conn = this.idle.pop()) && conn.closed);
+    const reused = conn !== undefined;
+    conn ??= await Connection.open(this.host, this.port);
     try {
-      const { status, close } = await conn.send(Buffer.concat([Buffer.from(`${head}\r\n`, 'latin1'), payload]));
+      const { status, close } = await conn.send(bytes);
       if (close) conn.destroy();
       else this.idle.push(conn);
       return status;
     } catch (err) {
       conn.destroy();
+      if (reused && conn.answered === 0) return this.request(method, path, headers, body);
       throw err;
     }
   }
@@ -50,6 +58,10 @@ export class LeanHttp {
 class Connection {
   private buffer: Buffer = Buffer.alloc(0);
   private waiting: { resolve(r: { status: number; close: boolean }): void; reject(e: Error): void } | null = null;
+  /** The socket has closed: a request on it would never be answered. */
+  closed = false;
+  /** Responses read on this connection so far, for the request in flight: whether it was answered. */
+  answered = 0;
 
   private constructor(private readonly socket: net.Socket) {
     socket.setNoDelay(true);
@@ -63,7 +75,10 @@ class Connection {
       w?.reject(err);
     };
     socket.on('error', fail);
-    socket.on('close', () => fail(new Error('connection closed')));
+    socket.on('close', () => {
+      this.closed = true;
+      fail(new Error('connection closed'));
+    });
   }
 
   static open(host: string, port: number): Promise<Connection> {
@@ -78,8 +93,11 @@ class Connection {
 
   send(bytes: Buffer): Promise<{ status: number; close: boolean }> {
     return new Promise((resolve, reject) => {
+      // A write to a destroyed socket reports only to its callback: without one the request would wait forever.
+      if (this.closed) return reject(new Error('connection closed'));
+      this.answered = 0;
       this.waiting = { resolve, reject };
-      this.socket.write(bytes);
+      this.socket.write(bytes, (err) => err && this.waiting?.reject(err));
     });
   }
 
@@ -107,6 +125,7 @@ class Connection {
     this.buffer = this.buffer.subarray(total);
     const w = this.waiting;
     this.waiting = null;
+    this.answered++;
     w.resolve({ status, close });
   }
 }

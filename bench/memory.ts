@@ -4,7 +4,7 @@
  * supervisor board), at 10k cases and again after growing the database; then the embedded
  * (PGlite) mode idle on its second start.
  *
- *   BENCH_MEMORY_CASES (default 1000000, small 30000)  cases of the larger database
+ *   BENCH_MEMORY_CASES (default 1000000, small 20000)  cases of the larger database
  *   BENCH_MEMORY_SECONDS (default 15, small 2)         inbox load per phase
  *
  * Idle RSS is read after 3 s (small: 1.5 s). The embedded mode's first start is shared with the
@@ -18,7 +18,7 @@ import { embeddedEnv, embeddedFirstStart, rssMb, startService, type Service } fr
 import { figure } from './summary.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
-const LARGE = Number(process.env.BENCH_MEMORY_CASES ?? (SMALL ? 30_000 : 1_000_000));
+const LARGE = Number(process.env.BENCH_MEMORY_CASES ?? (SMALL ? 20_000 : 1_000_000));
 const SECONDS = Number(process.env.BENCH_MEMORY_SECONDS ?? (SMALL ? 2 : 15));
 const SETTLE_MS = SMALL ? 1500 : 3000;
 // Cases opened through the engine (real tasks and events to copy) before the SQL growth to 10k.

@@ -16,6 +16,7 @@
  *   BENCH_ROUNDS (default 3, small 1)      alternating HTTP/pgbench rounds; the ratio is of their medians
  *   BENCH_WARM_SECONDS (default 5, small 2) saturated warm-up before measuring
  *   BENCH_TWO_PROCESSES=1       small mode too: the SERVICE_PROCESSES=2 phase (full mode always runs it)
+ *   BENCH_PGBOUNCER=1           small mode too: the PgBouncer phase (full mode runs it where pgbouncer is installed)
  *   DATABASE_URL                server to use (default postgres://postgres@127.0.0.1:5432/test);
  *                               the bench creates and drops its own database `onewindow_bench_<pid>`.
  */
@@ -25,6 +26,7 @@ import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import type { Knex } from 'knex';
 import { APP_ROLE } from '../migrations/20261123_003_trust.ts';
 import { connect } from '../src/db/connection.ts';
 import { buildApp } from '../src/http/app.ts';
@@ -64,7 +66,7 @@ async function prepare() {
   const db = await freshBenchDatabase();
   const engine = createEngine({ cipher: PersonalDataCipher.fromSpec(TEST_DATA_KEYS) });
   const [clerk, township, verify] = await Promise.all(['clerk.beishan', 'township.beishan', 'verify.xihu'].map((u) => demoActor(db, u)));
-  const ids = await openCases(db, CASES, async (t, id) => {
+  const toPublicity = async (t: Knex.Transaction, id: string) => {
     for (const [who, type, data] of [
       [clerk, 'ACCEPT', {}],
       [verify, 'VERIFICATION_COMPLETED', CYCLE[1].data],
@@ -73,7 +75,9 @@ async function prepare() {
     ] as const) {
       await engine.sendEvent(t, who, id, { type, data });
     }
-  });
+  };
+  // Four at a time, on the pool's four connections: the bench's set-up, not a figure.
+  const ids = (await Promise.all([0, 1, 2, 3].map((k) => openCases(db, Math.floor(CASES / 4) + (k < CASES % 4 ? 1 : 0), toPublicity)))).flat();
   const versions = new Map<string, number>((await db('cases').select('id', 'version')).map((r) => [r.id, r.version]));
   await db.destroy();
   return { ids, versions };
@@ -505,11 +509,11 @@ const postgresPids = () =>
  * PostgreSQL server process (the postmaster too, so backends forked meanwhile inherit it) on the
  * first half of the cores, this process — and so the service, the load generator and pgbench,
  * spawned from it — on the rest. The ceiling is then what that database core does with pgbench's
- * C client feeding it; the ratio asks whether the service feeds it as fast. Every affinity is
- * put back afterwards, also on Ctrl-C. Needs taskset and the right to set PostgreSQL's affinity
+ * C client feeding it; the ratio asks whether the service feeds it as fast. The running service
+ * is moved (every thread), not a new one started. Every affinity is put back afterwards, also on Ctrl-C. Needs taskset and the right to set PostgreSQL's affinity
  * (root, or the server's user); otherwise skipped.
  */
-async function dedicatedCoresPhase(tokens: Record<string, string>, ids: string[], versions: Map<string, number>, step: Map<string, number>) {
+async function dedicatedCoresPhase(server: { url: string; pid: number }, tokens: Record<string, string>, ids: string[], versions: Map<string, number>, step: Map<string, number>) {
   const n = os.cpus().length;
   if (n < 2) return { skipped: 'one core' as const };
   const half = Math.floor(n / 2);
@@ -523,6 +527,7 @@ async function dedicatedCoresPhase(tokens: Record<string, string>, ids: string[]
   }
   const restore = () => {
     for (const pid of postgresPids()) setAffinity(pid, allCpus);
+    setAffinity(server.pid, allCpus);
     setAffinity(process.pid, allCpus);
   };
   const onInterrupt = () => {
@@ -530,13 +535,11 @@ async function dedicatedCoresPhase(tokens: Record<string, string>, ids: string[]
     process.exit(130);
   };
   process.once('SIGINT', onInterrupt);
+  // The same warm service as the shared-core rounds, moved: every thread of it, and this process.
+  setAffinity(server.pid, appCpus);
   setAffinity(process.pid, appCpus);
-  const server = await startServer().catch((err) => {
-    restore();
-    throw err;
-  });
   try {
-    await httpPhase(server.url, tokens, ids, versions, step, undefined, WARM_SECONDS); // warm-up, saturated
+    await httpPhase(server.url, tokens, ids, versions, step, undefined, SMALL ? 1 : 2); // settle on the new core
     const rounds: Array<{ http: Stats; ceiling: number; cpuPer: number }> = [];
     for (let r = 0; r < ROUNDS; r++) {
       const cpu0 = processCpuMs(server.pid);
@@ -550,7 +553,6 @@ async function dedicatedCoresPhase(tokens: Record<string, string>, ids: string[]
     const ceiling = median(rounds.map((r) => r.ceiling));
     return { skipped: undefined, dbCpus, appCpus, http: mid.http, cpuPer: mid.cpuPer, ceiling, ratios: rounds.map((r) => r.http.perSecond / r.ceiling) };
   } finally {
-    server.stop();
     restore();
     process.removeListener('SIGINT', onInterrupt);
   }
@@ -653,12 +655,12 @@ export async function benchTransitions(): Promise<void> {
     console.log(`bare Node HTTP + pg    ${fmt(bare.stats)}  (bench/scale/bare-node.mjs, same round trips as pgbench; its CPU ${bare.cpuPer.toFixed(2)} ms per transition, system ${bare.sysPer.toFixed(2)}; its backends ${bare.pgPer.toFixed(2)} ms)`);
     console.log(`ratio bare / pgbench   ${(bare.stats.perSecond / ceilingPerSecond).toFixed(2)}; service / bare ${(saturated.perSecond / bare.stats.perSecond).toFixed(2)}`);
     figure('transitions', 'bare Node HTTP + pg, saturated', bare.stats.perSecond, '/s', undefined, `ratio to pgbench ${(bare.stats.perSecond / ceilingPerSecond).toFixed(2)}, ${bare.cpuPer.toFixed(2)} ms Node CPU per transition, ${bare.stats.errors} errors`);
-    if (PGBOUNCER) {
+    if (PGBOUNCER && (!SMALL || process.env.BENCH_PGBOUNCER === '1')) {
       const via = await pgbouncerPhase(tokens, ids, versions, step);
       console.log(`HTTP via PgBouncer     ${fmt(via.stats)}  (transaction mode, ${CONCURRENCY} server connections; direct above: ${saturated.perSecond.toFixed(0)}/s; service CPU ${via.cpuPer.toFixed(2)} ms, PgBouncer ${via.bouncerPer.toFixed(2)} ms per transition)`);
       figure('transitions', 'HTTP transitions through PgBouncer (transaction mode)', via.stats.perSecond, '/s', undefined, `direct ${saturated.perSecond.toFixed(0)}/s in the same run; PgBouncer CPU ${via.bouncerPer.toFixed(2)} ms per transition, ${via.stats.errors} errors`);
-    } else console.log('HTTP via PgBouncer     skipped: pgbouncer is not installed');
-    const dedicated = await dedicatedCoresPhase(tokens, ids, versions, step);
+    } else console.log(`HTTP via PgBouncer     skipped: ${PGBOUNCER ? 'small mode (BENCH_PGBOUNCER=1 runs it)' : 'pgbouncer is not installed'}`);
+    const dedicated = await dedicatedCoresPhase(server, tokens, ids, versions, step);
     if (dedicated.skipped) console.log(`PostgreSQL on own cores skipped: ${dedicated.skipped}`);
     else {
       const dr = dedicated.ratios.map((x) => x.toFixed(2)).join(', ');
