@@ -40,7 +40,7 @@ export class LeanHttp {
       return status;
     } catch (err) {
       conn.destroy();
-      if (reused && conn.answered === 0) return this.request(method, path, headers, body);
+      if (reused) return this.request(method, path, headers, body);
       throw err;
     }
   }
@@ -60,8 +60,6 @@ class Connection {
   private waiting: { resolve(r: { status: number; close: boolean }): void; reject(e: Error): void } | null = null;
   /** The socket has closed: a request on it would never be answered. */
   closed = false;
-  /** Responses read on this connection so far, for the request in flight: whether it was answered. */
-  answered = 0;
 
   private constructor(private readonly socket: net.Socket) {
     socket.setNoDelay(true);
@@ -95,7 +93,6 @@ class Connection {
     return new Promise((resolve, reject) => {
       // A write to a destroyed socket reports only to its callback: without one the request would wait forever.
       if (this.closed) return reject(new Error('connection closed'));
-      this.answered = 0;
       this.waiting = { resolve, reject };
       this.socket.write(bytes, (err) => err && this.waiting?.reject(err));
     });
@@ -125,7 +122,6 @@ class Connection {
     this.buffer = this.buffer.subarray(total);
     const w = this.waiting;
     this.waiting = null;
-    this.answered++;
     w.resolve({ status, close });
   }
 }

@@ -55,7 +55,7 @@ const WARM_SECONDS = Number(process.env.BENCH_WARM_SECONDS ?? (SMALL ? 2 : 5));
 
 // The loop every bench case runs: 公示 objection → both investigation branches → 初审 → 公示 again.
 // Four transitions, each closing one task and opening others, as real traffic does.
-const CYCLE: Array<{ user: 'township' | 'verify'; type: string; data: Record<string, unknown> }> = [
+export const CYCLE: Array<{ user: 'township' | 'verify'; type: string; data: Record<string, unknown> }> = [
   { user: 'township', type: 'OBJECTION_RAISED', data: { details: '群众异议，重新调查' } },
   { user: 'verify', type: 'VERIFICATION_COMPLETED', data: { verifiedMonthlyIncomeFen: 100000, propertyWithinLimit: true } },
   { user: 'township', type: 'HOME_VISIT_COMPLETED', data: { visitors: ['甲', '乙'], findings: '属实' } },
@@ -161,9 +161,9 @@ function postgresCpuMs(): number {
  */
 function cpuOfProcesses(comm: string, match: (pid: string) => boolean, options: { children?: boolean } = {}): number {
   let total = 0;
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+  for (const pid of processesNamed(comm)) {
     try {
-      if (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== comm || !match(pid)) continue;
+      if (!match(pid)) continue;
       const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       // utime, stime (, cutime, cstime): fields 14–17 of stat(5), here counted from field 3.
@@ -490,18 +490,19 @@ function setAffinity(pid: number, cpus: string): boolean {
   return spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' }).status === 0;
 }
 
-const postgresPids = () =>
-  fs
-    .readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((pid) => {
-      try {
-        return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
+/** Pids (as /proc names them) of the live processes named `comm`. */
+function processesNamed(comm: string): string[] {
+  return fs.readdirSync('/proc').filter((pid) => {
+    if (!/^\d+$/.test(pid)) return false;
+    try {
+      return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === comm;
+    } catch {
+      return false; // gone meanwhile
+    }
+  });
+}
+
+const postgresPids = () => processesNamed('postgres').map(Number);
 
 /**
  * The deployment the province runs (docs/scaling.md): PostgreSQL on cores of its own, the service

@@ -34,7 +34,7 @@ let dummyHash: Promise<string> | undefined;
 
 export const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
 
-export function toActor(u: Pick<UserRow, 'id' | 'display_name' | 'region_code' | 'department' | 'roles'>): Actor {
+export function toActor(u: sessions.SessionUser): Actor {
   return { id: u.id, name: u.display_name, regionCode: u.region_code, department: u.department, roles: u.roles as Role[] };
 }
 

@@ -1,7 +1,7 @@
 /**
  * Node CPU per transition in one process, split by layer — for A/B of changes on the command path,
  * where the saturated HTTP figure moves ±30 % with the machine's neighbours. `process.cpuUsage()`
- * over a warm loop of the bench's own cycle (bench/transitions.ts), 8 callers at a time:
+ * over a warm loop of the bench's own cycle (CYCLE of bench/transitions.ts), 8 callers at a time:
  *   engine   Engine.sendEvent in runTransaction (no HTTP, no session lookup)
  *   inject   POST /api/cases/:id/events through app.inject (fastify, session, validation, serializer)
  *
@@ -13,16 +13,11 @@ import { TEST_DATA_KEYS, createEngine } from '../../src/services.ts';
 import { PersonalDataCipher } from '../../src/engine/personalData.ts';
 import { DEMO_PASSWORD } from '../../src/seed.ts';
 import { demoActor, dropBenchDatabase, freshBenchDatabase, openCases } from '../support.ts';
+import { CYCLE } from '../transitions.ts';
 
 const N = Number(process.argv[2] ?? 1000);
 const LAYERS = (process.argv[3] ?? 'engine,inject').split(',');
 const CALLERS = 8;
-const CYCLE = [
-  { user: 'township', type: 'OBJECTION_RAISED', data: { details: '群众异议，重新调查' } },
-  { user: 'verify', type: 'VERIFICATION_COMPLETED', data: { verifiedMonthlyIncomeFen: 100000, propertyWithinLimit: true } },
-  { user: 'township', type: 'HOME_VISIT_COMPLETED', data: { visitors: ['甲', '乙'], findings: '属实' } },
-  { user: 'township', type: 'PRELIMINARY_APPROVE', data: { proposedMonthlyAmountFen: 90000 } },
-] as const;
 
 const db = await freshBenchDatabase();
 const engine = createEngine({ cipher: PersonalDataCipher.fromSpec(TEST_DATA_KEYS) });

@@ -27,27 +27,21 @@ export async function writeTogether(db: Db, writes: Array<Knex.QueryBuilder | Sq
     else await only;
     return [];
   }
-  const last = select === undefined ? writes.length - 1 : writes.length;
-  const wrap = (i: number, sql: string) => (i < last ? `${i ? ', ' : 'with '}w${i} as (${sql})` : ` ${sql}`);
   if (commit) {
     // The wire: every value inlined as a literal, one simple query with COMMIT behind it.
-    let text = '';
-    writes.forEach((w, i) => {
-      text += wrap(i, w instanceof Sql ? w.inlined() : inlineBuilder(w));
-    });
-    if (select !== undefined) text += ` ${select}`;
-    return (await sendWire(db, [text.trimStart()], { commit: true }))[0];
+    const text = together(writes.map((w) => (w instanceof Sql ? w.inlined() : inlineBuilder(w))), select);
+    return (await sendWire(db, [text], { commit: true }))[0];
   }
-  let text = '';
-  const bindings: unknown[] = [];
-  writes.forEach((w, i) => {
-    const part = w instanceof Sql ? w.bound() : w.toSQL();
-    text += wrap(i, part.sql);
-    bindings.push(...(part.bindings as unknown[]));
-  });
-  if (select !== undefined) text += ` ${select}`;
-  const { rows } = await db.raw(text.trimStart(), bindings as Knex.RawBinding[]);
+  const parts = writes.map((w) => (w instanceof Sql ? w.bound() : w.toSQL()));
+  const { rows } = await db.raw(together(parts.map((p) => p.sql), select), parts.flatMap((p) => p.bindings as unknown[]) as Knex.RawBinding[]);
   return rows as Array<Record<string, unknown>>;
+}
+
+/** `with w0 as (…), w1 as (…) <main>`: the last statement is the main one unless `select` is. */
+function together(statements: string[], select?: string): string {
+  const ctes = select === undefined ? statements.slice(0, -1) : statements;
+  const main = select ?? statements[statements.length - 1];
+  return ctes.length ? `with ${ctes.map((sql, i) => `w${i} as (${sql})`).join(', ')} ${main}` : main;
 }
 
 function inlineBuilder(w: Knex.QueryBuilder): string {

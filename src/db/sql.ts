@@ -35,13 +35,10 @@ export class Sql {
   }
 }
 
-/** SQL text that is a value's place in a statement without being a value (`DEFAULT`). */
-class Keyword {
-  constructor(readonly text: string) {}
-}
-const DEFAULT = new Keyword('default');
+/** A column's place in an insert that takes the column's default instead of a value. */
+const DEFAULT = Symbol('default');
 
-/** Builds from parts: strings are SQL text (code only, never input), `Sql` nests, anything else is a value. */
+/** Builds a statement: `text` is SQL (code only, never input), `value` a value kept apart. */
 class Builder {
   private strings: string[] = [''];
   private values: unknown[] = [];
@@ -52,7 +49,7 @@ class Builder {
   }
 
   value(v: unknown): this {
-    if (v instanceof Keyword) return this.text(v.text);
+    if (v === DEFAULT) return this.text('default');
     this.values.push(v);
     this.strings.push('');
     return this;

@@ -15,8 +15,8 @@ import type { Db } from './connection.ts';
  *   any statement after it is refused rather than run outside the transaction.
  *
  * Statements sent this way go as one simple-protocol query (several statements, one round trip),
- * so their values are inlined as literals: quoted as pg's own escapeLiteral quotes (escapeLiteral below) after pg's own
- * value conversion — what the extended protocol sends as untyped text parameters, so the server
+ * so their values are inlined as literals: pg's own value conversion, then pg's quoting
+ * (escapeLiteral below) — what the extended protocol sends as untyped text parameters, so the server
  * infers the same types.
  */
 const require = createRequire(import.meta.url);
@@ -24,7 +24,7 @@ const require = createRequire(import.meta.url);
 const ClientPG = require('knex/lib/dialects/postgres/index.js');
 const TransactionPG = require('knex/lib/dialects/postgres/execution/pg-transaction.js');
 // pg's own value conversion and quoting, as it applies them to parameters.
-const pgUtils: { prepareValue(v: unknown): unknown; escapeLiteral(s: string): string } = require('pg/lib/utils.js');
+const pgUtils: { prepareValue(v: unknown): unknown } = require('pg/lib/utils.js');
 
 interface WireConnection {
   query(text: string): Promise<unknown>;
