@@ -7,7 +7,7 @@
  * The real ceiling is pgbench running bench/pgbench/transition.sql — the engine's own statements
  * for one transition, as captured from knex — with the same 8 clients on the bench's database.
  *
- *   BENCH_SCALE=small           3 s phases, 100 cases (200 for pgbench), no growth, no raw-SQL loop
+ *   BENCH_SCALE=small           2 s phases, 100 cases (200 for pgbench), no growth, no raw-SQL loop
  *   BENCH_SECONDS (default 15)  duration of each phase
  *   BENCH_CONCURRENCY (default 8) clients in the saturating phases
  *   BENCH_CASES (default 400)   cases the load is spread over
@@ -39,7 +39,7 @@ import { figure } from './summary.ts';
 import { benchUrl, demoActor, fmt, freshBenchDatabase, median, growDatabase, openCases, processCpuMs, processCpuSplitMs, runPgbench, summarise, type Stats } from './support.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
-const SECONDS = Number(process.env.BENCH_SECONDS ?? (SMALL ? 3 : 15));
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (SMALL ? 2 : 15));
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const CASES = Number(process.env.BENCH_CASES ?? (SMALL ? 100 : 400));
 const GROW = Number(process.env.BENCH_GROW ?? (SMALL ? 0 : 100_000));
@@ -361,22 +361,48 @@ async function pgbenchBackendsGone(): Promise<void> {
   }
 }
 
-/** pgbench on bench/pgbench/transition.sql: the engine's statements without Node, 8 clients. */
-async function pgbenchPhase(): Promise<{ perSecond: number; latencyMs: number; text: string }> {
+/**
+ * pgbench on bench/pgbench/transition.sql: the engine's statements without Node, 8 clients.
+ * With `ratePerSecond`, pgbench paces its transactions (`-R`) and logs each one (`-l`), so that
+ * the half-load p99 of the service can be set beside the database's own p99 at the same rate:
+ * the part of the tail that commits and checkpoints on this disk pay whoever the client is.
+ */
+async function pgbenchPhase(ratePerSecond?: number): Promise<{ perSecond: number; latencyMs: number; text: string; latencies?: Stats }> {
   const session = await benchSession();
   const script = process.env.BENCH_PGBENCH_SCRIPT ?? 'transition';
-  const out = await runPgbench([
-    // transition.sql is what the engine sends since db/wire.ts: simple queries; the older scripts, extended.
-    '-n', '-M', script === 'transition' ? 'simple' : 'extended', '-c', String(CONCURRENCY), '-j', '2', '-T', String(SECONDS),
-    '-D', `ncases=${CEILING_CASES}`, '-D', `token=${session.token_hash}`, '-D', `actor=${session.user_id}`,
-    // BENCH_PGBENCH_SCRIPT=transition-per-statement: the statements as the engine sent them before
-    // issue 11; =transition-before-wire: six round trips, before BEGIN and COMMIT rode with others.
-    '-f', fileURLToPath(new URL(`./pgbench/${script}.sql`, import.meta.url)),
-  ]);
-  const tps = /tps = ([\d.]+)/.exec(out);
-  const latency = /latency average = ([\d.]+) ms/.exec(out);
-  if (!tps) throw new Error(`pgbench printed no tps:\n${out}`);
-  return { perSecond: Number(tps[1]), latencyMs: Number(latency?.[1] ?? NaN), text: out };
+  const logDir = ratePerSecond ? fs.mkdtempSync(`${os.tmpdir()}/onewindow-pgbench-`) : undefined;
+  try {
+    const out = await runPgbench([
+      // transition.sql is what the engine sends since db/wire.ts: simple queries; the older scripts, extended.
+      '-n', '-M', script === 'transition' ? 'simple' : 'extended', '-c', String(CONCURRENCY), '-j', '2', '-T', String(SECONDS),
+      ...(ratePerSecond ? ['-R', ratePerSecond.toFixed(1), '-l', '--log-prefix', `${logDir}/tx`] : []),
+      '-D', `ncases=${CEILING_CASES}`, '-D', `token=${session.token_hash}`, '-D', `actor=${session.user_id}`,
+      // BENCH_PGBENCH_SCRIPT=transition-per-statement: the statements as the engine sent them before
+      // issue 11; =transition-before-wire: six round trips, before BEGIN and COMMIT rode with others.
+      '-f', fileURLToPath(new URL(`./pgbench/${script}.sql`, import.meta.url)),
+    ]);
+    const tps = /tps = ([\d.]+)/.exec(out);
+    const latency = /latency average = ([\d.]+) ms/.exec(out);
+    if (!tps) throw new Error(`pgbench printed no tps:\n${out}`);
+    let latencies: Stats | undefined;
+    if (logDir) {
+      // Per transaction: client, number, latency µs, script, epoch s, µs[, schedule lag µs]. With -R
+      // the latency counts from the scheduled start; the lag is taken off, as the service's load
+      // generator times each request from when it is sent.
+      const samples: number[] = [];
+      for (const f of fs.readdirSync(logDir)) {
+        for (const line of fs.readFileSync(`${logDir}/${f}`, 'utf8').split('\n')) {
+          const cols = line.trim().split(/\s+/);
+          if (cols.length < 6) continue;
+          samples.push((Number(cols[2]) - Number(cols[6] ?? 0)) / 1000);
+        }
+      }
+      latencies = summarise(samples, SECONDS);
+    }
+    return { perSecond: Number(tps[1]), latencyMs: Number(latency?.[1] ?? NaN), text: out, latencies };
+  } finally {
+    if (logDir) fs.rmSync(logDir, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -645,7 +671,10 @@ export async function benchTransitions(): Promise<void> {
     figure('transitions', 'service CPU per transition', cpuPer, 'ms');
     const half = await httpPhase(server.url, tokens, ids, versions, step, saturated.perSecond / 2);
     console.log(`HTTP API, half load    ${fmt(half)}${half.p99 < 50 ? '' : '  (p99 over the 50 ms goal)'}`);
-    figure('transitions', 'p99 at half load', half.p99, 'ms', { op: '<', value: 50 }, `${half.perSecond.toFixed(0)}/s offered`);
+    const paced = (await pgbenchPhase(half.perSecond)).latencies!;
+    await pgbenchBackendsGone();
+    console.log(`pgbench, same rate     ${fmt(paced)}  (pgbench -R ${half.perSecond.toFixed(0)}: the database's own tail at this rate)`);
+    figure('transitions', 'p99 at half load', half.p99, 'ms', { op: '<', value: 50 }, `${half.perSecond.toFixed(0)}/s offered; pgbench at the same rate: p99 ${paced.p99.toFixed(1)} ms`);
     console.log(`PostgreSQL CPU         ${pgPerCeiling.toFixed(2)} ms per pgbench transition`);
     figure('transitions', 'PostgreSQL CPU per transition (pgbench)', pgPerCeiling, 'ms');
     console.log(`pgbench ceiling        ${ceilingPerSecond.toFixed(0).padStart(6)} transitions/s${of}  latency avg ${median(rounds.map((r) => r.ceilingLatency)).toFixed(1)} ms  (pgbench -c ${CONCURRENCY} -j 2 -T ${SECONDS}, bench/pgbench/${process.env.BENCH_PGBENCH_SCRIPT ?? 'transition'}.sql)`);

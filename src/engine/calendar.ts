@@ -104,20 +104,46 @@ export class WorkCalendar {
 
   /** The end of the Nth working day after `from`'s day. */
   addWorkingDays(from: Date, n: number): Date {
-    let day = chinaDay(from);
-    for (let counted = 0; counted < n; ) {
-      day = addDays(day, 1);
-      if (this.isWorkingDay(day)) counted++;
-    }
-    return endOfChinaDay(day);
+    return this.remembered(`W${n}`, from, (start) => {
+      let day = start;
+      for (let counted = 0; counted < n; ) {
+        day = addDays(day, 1);
+        if (this.isWorkingDay(day)) counted++;
+      }
+      return day;
+    });
   }
 
   /** N calendar days after `from`'s day, moved to the next working day if it ends on a day off. */
   addCalendarDays(from: Date, n: number): Date {
-    let day = addDays(chinaDay(from), n);
-    while (!this.isWorkingDay(day)) day = addDays(day, 1);
-    return endOfChinaDay(day);
+    return this.remembered(`C${n}`, from, (start) => {
+      let day = addDays(start, n);
+      while (!this.isWorkingDay(day)) day = addDays(day, 1);
+      return day;
+    });
   }
+
+  /**
+   * Day arithmetic from `from`'s China day, kept per start day: every transition that opens a task
+   * asks the same few questions of the same day (due, red), and a calendar never changes once
+   * built (CalendarService builds a new one when its days do). A cached answer that went through a
+   * provisional year marks the caller's trace as the first computation did; a refusal (year not
+   * loaded) is not kept, so it is thrown again.
+   */
+  private remembered(question: string, from: Date, count: (startDay: string) => string): Date {
+    const key = `${question}:${chinaDay(from)}`;
+    let hit = this.answers.get(key);
+    if (!hit) {
+      const { value, provisional } = this.trace(() => count(key.slice(question.length + 1)));
+      // A calendar lives while its cache entry does (30 s): the bound only guards a pathological caller.
+      if (this.answers.size >= 10_000) this.answers.clear();
+      this.answers.set(key, (hit = { end: endOfChinaDay(value), provisional }));
+    }
+    if (hit.provisional) this.touchedProvisional = true;
+    return new Date(hit.end.getTime());
+  }
+
+  private readonly answers = new Map<string, { end: Date; provisional: boolean }>();
 
   /** Working days after `from`'s day up to and including `to`'s day; negative if `to` is earlier. */
   workingDaysBetween(from: Date, to: Date): number {

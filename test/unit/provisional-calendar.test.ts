@@ -55,6 +55,10 @@ describe('provisional national schedule', () => {
     // 10 WD from Sun 2026-12-20: Dec 21–25, 28–31, then Mon 4 Jan (元旦 Fri 1 Jan off).
     const ten = cal.trace(() => chinaDay(cal.addWorkingDays(china('2026-12-20T10:00:00'), 10)));
     expect(ten).toEqual({ value: '2027-01-04', provisional: true });
+    // Asked again (a calendar keeps its answers per start day): the same day, still marked.
+    expect(cal.trace(() => chinaDay(cal.addWorkingDays(china('2026-12-20T18:00:00'), 10)))).toEqual({ value: '2027-01-04', provisional: true });
+    expect(cal.trace(() => chinaDay(cal.addCalendarDays(china('2026-12-20T10:00:00'), 12)))).toEqual({ value: '2027-01-04', provisional: true });
+    expect(cal.trace(() => chinaDay(cal.addCalendarDays(china('2026-12-20T11:00:00'), 12)))).toEqual({ value: '2027-01-04', provisional: true });
     // 1 WD from Thu 4 Feb 2027: 5–10 Feb are off (春节 and its 补假).
     expect(chinaDay(cal.addWorkingDays(china('2027-02-04T10:00:00'), 1))).toBe('2027-02-11');
     expect(cal.trace(() => chinaDay(cal.addWorkingDays(china('2026-12-01T10:00:00'), 5)))).toEqual({ value: '2026-12-08', provisional: false });
