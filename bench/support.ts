@@ -233,3 +233,73 @@ export function steps(part: string): (label: string) => void {
     t = now;
   };
 }
+
+export interface DiskProbe {
+  count: number;
+  p99: number;
+  max: number;
+  /** fdatasyncs that took over 30 ms: a stall every commit waiting for the WAL flush shares. */
+  over30: number;
+}
+
+/**
+ * fdatasync latency on the database's filesystem while `during` runs: an 8 kB write and
+ * fdatasync every 20 ms, from a worker thread so that the load generator's event loop never
+ * blocks on it. Next to the service's and pgbench's tail, it says whether the disk stalled (a
+ * commit waits for its WAL flush; on this VM's disk a flush has stalled for 100–560 ms). The probe
+ * file sits beside PostgreSQL's data directory; without superuser (`show data_directory`) or
+ * write access there, no probe (undefined).
+ */
+export async function withDiskProbe<T>(during: () => Promise<T>): Promise<{ result: T; disk?: DiskProbe }> {
+  const dir = await databaseParentDir();
+  if (!dir) return { result: await during() };
+  const { Worker } = await import('node:worker_threads');
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(
+    `const { workerData, parentPort } = require('node:worker_threads');
+     const fs = require('node:fs');
+     const file = workerData.file, stop = workerData.stop, buf = Buffer.alloc(8192, 120), lat = [];
+     const fd = fs.openSync(file, 'w', 0o600);
+     try {
+       while (Atomics.load(stop, 0) === 0) {
+         fs.writeSync(fd, buf, 0, buf.length, 0);
+         const t = performance.now();
+         fs.fdatasyncSync(fd);
+         lat.push(performance.now() - t);
+         Atomics.wait(stop, 0, 0, 20);
+       }
+     } finally { fs.closeSync(fd); fs.rmSync(file, { force: true }); }
+     parentPort.postMessage(lat);`,
+    { eval: true, workerData: { file: `${dir}/onewindow-bench-fsync-${process.pid}.tmp`, stop } },
+  );
+  const samples = new Promise<number[]>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  let result: T;
+  try {
+    result = await during();
+  } finally {
+    Atomics.store(stop, 0, 1);
+    Atomics.notify(stop, 0);
+  }
+  const lat = (await samples).sort((a, b) => a - b);
+  await worker.terminate();
+  if (!lat.length) return { result };
+  return { result, disk: { count: lat.length, p99: lat[Math.min(lat.length - 1, Math.floor(0.99 * lat.length))], max: lat[lat.length - 1], over30: lat.filter((x) => x > 30).length } };
+}
+
+async function databaseParentDir(): Promise<string | undefined> {
+  const c = new pg.Client({ connectionString: benchUrl });
+  try {
+    await c.connect();
+    const dir = (await c.query('show data_directory')).rows[0].data_directory as string;
+    const parent = dir.replace(/\/[^/]+\/?$/, '');
+    fs.accessSync(parent, fs.constants.W_OK);
+    return parent;
+  } catch {
+    return undefined;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}

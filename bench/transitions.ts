@@ -36,7 +36,7 @@ import { PersonalDataCipher } from '../src/engine/personalData.ts';
 import { LeanHttp } from './leanHttp.ts';
 import { PGBOUNCER, serviceLoginStatements, startPgBouncer } from '../scripts/pgbouncer.ts';
 import { figure } from './summary.ts';
-import { benchUrl, demoActor, fmt, freshBenchDatabase, median, growDatabase, openCases, processCpuMs, processCpuSplitMs, runPgbench, summarise, type Stats } from './support.ts';
+import { benchUrl, demoActor, fmt, freshBenchDatabase, median, growDatabase, openCases, processCpuMs, processCpuSplitMs, runPgbench, summarise, withDiskProbe, type DiskProbe, type Stats } from './support.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (SMALL ? 2 : 15));
@@ -138,13 +138,26 @@ function post(url: string, token: string, body: string): Promise<number> {
 }
 
 /**
- * CPU time (ms) of the live backends connected to the bench database only — what the service's
- * (or the bare-Node reference's) pooled connections cost the server, whatever else the machine
- * runs. Pooled backends live across a phase, so the difference over a phase is exact.
+ * CPU time (ms) of each live backend connected to the bench database only, by pid — what the
+ * service's (or the bare-Node reference's) pooled connections cost the server, whatever else the
+ * machine runs. Pooled backends live across a phase, so the difference over it is exact.
  */
-function benchBackendsCpuMs(): number {
+function benchBackendsCpuMs(): Map<string, number> {
   const name = new URL(benchUrl).pathname.slice(1);
-  return cpuOfProcesses('postgres', (pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(' ').includes(name));
+  const byPid = new Map<string, number>();
+  cpuOfProcesses('postgres', (pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(' ').includes(name), {}, byPid);
+  return byPid;
+}
+
+/**
+ * What the bench database's backends alive at the end used since `before`: a backend that exited
+ * meanwhile (another pool's idle connection) drops out instead of taking its whole past CPU with
+ * it — the bare-Node phase once read −2.61 ms per transition so.
+ */
+function backendsCpuSince(before: Map<string, number>): number {
+  let total = 0;
+  for (const [pid, ms] of benchBackendsCpuMs()) total += ms - (before.get(pid) ?? 0);
+  return total;
 }
 
 /**
@@ -159,7 +172,7 @@ function postgresCpuMs(): number {
  * User + system CPU (ms) of the live processes named `comm` that `match` accepts; `children`:
  * plus what they collected from children that exited (cutime, cstime).
  */
-function cpuOfProcesses(comm: string, match: (pid: string) => boolean, options: { children?: boolean } = {}): number {
+function cpuOfProcesses(comm: string, match: (pid: string) => boolean, options: { children?: boolean } = {}, byPid?: Map<string, number>): number {
   let total = 0;
   for (const pid of processesNamed(comm)) {
     try {
@@ -169,11 +182,48 @@ function cpuOfProcesses(comm: string, match: (pid: string) => boolean, options: 
       // utime, stime (, cutime, cstime): fields 14–17 of stat(5), here counted from field 3.
       const ticks = Number(f[11]) + Number(f[12]) + (options.children ? Number(f[13]) + Number(f[14]) : 0);
       total += (ticks * 1000) / 100;
+      byPid?.set(pid, (ticks * 1000) / 100);
     } catch {
       // gone meanwhile
     }
   }
   return total;
+}
+
+/**
+ * The service's own view of a phase, from its GET /metrics (prom-client's default metrics):
+ * event-loop delay since the previous scrape (prom-client resets it on every scrape) and its
+ * garbage-collection pauses so far by kind, with how many took over 10 ms (the histogram's
+ * bucket). Read before and after the half-load phase, it tells whether the service's tail is its
+ * own stalls or waiting for the database.
+ */
+async function serviceLoop(url: string): Promise<{ lagP99Ms: number; lagMaxMs: number; gc: Map<string, { count: number; sumMs: number; over10ms: number }> }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^onewindow_${name}(?:\\{[^}]*\\})? ([\\d.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN) * 1000;
+  const gc = new Map<string, { count: number; sumMs: number; over10ms: number }>();
+  const of = (kind: string) => gc.get(kind) ?? gc.set(kind, { count: 0, sumMs: 0, over10ms: 0 }).get(kind)!;
+  for (const m of text.matchAll(/^onewindow_nodejs_gc_duration_seconds_(bucket|sum|count)\{([^}]*)\} ([\d.e+-]+)$/gm)) {
+    const kind = /kind="([^"]+)"/.exec(m[2])?.[1] ?? '?';
+    const le = /le="([^"]+)"/.exec(m[2])?.[1];
+    if (m[1] === 'count') of(kind).count = Number(m[3]);
+    else if (m[1] === 'sum') of(kind).sumMs = Number(m[3]) * 1000;
+    else if (le === '0.01') of(kind).over10ms -= Number(m[3]);
+  }
+  for (const g of gc.values()) g.over10ms += g.count;
+  return { lagP99Ms: value('nodejs_eventloop_lag_p99_seconds'), lagMaxMs: value('nodejs_eventloop_lag_max_seconds'), gc };
+}
+
+function diskReport(disk: DiskProbe | undefined): string {
+  if (!disk) return 'no probe (the data directory is not writable from here)';
+  return `fdatasync beside the data directory every 20 ms: p99 ${disk.p99.toFixed(1)} ms, max ${disk.max.toFixed(0)} ms, ${disk.over30} of ${disk.count} over 30 ms`;
+}
+
+function loopReport(before: Awaited<ReturnType<typeof serviceLoop>>, after: Awaited<ReturnType<typeof serviceLoop>>): string {
+  const kinds = [...after.gc].map(([kind, g]) => {
+    const b = before.gc.get(kind) ?? { count: 0, sumMs: 0, over10ms: 0 };
+    return `${kind} ${g.count - b.count} (${(g.sumMs - b.sumMs).toFixed(0)} ms, ${g.over10ms - b.over10ms} over 10 ms)`;
+  });
+  return `event-loop delay p99 ${after.lagP99Ms.toFixed(1)} ms, max ${after.lagMaxMs.toFixed(1)} ms; GC pauses ${kinds.join(', ')}`;
 }
 
 /** Drives the cycle over HTTP. `ratePerSecond` set → open-loop at that rate; unset → saturate. */
@@ -447,7 +497,7 @@ async function bareNodePhase(): Promise<{ stats: Stats; cpuPer: number; sysPer: 
     const pg0 = benchBackendsCpuMs();
     const stats = await run(SECONDS);
     const n = Math.max(1, stats.count);
-    return { stats, cpuPer: (processCpuMs(child.pid!) - cpu0) / n, sysPer: (processCpuSplitMs(child.pid!).sys - sys0) / n, pgPer: (benchBackendsCpuMs() - pg0) / n };
+    return { stats, cpuPer: (processCpuMs(child.pid!) - cpu0) / n, sysPer: (processCpuSplitMs(child.pid!).sys - sys0) / n, pgPer: backendsCpuSince(pg0) / n };
   } finally {
     child.kill('SIGTERM');
   }
@@ -645,7 +695,7 @@ export async function benchTransitions(): Promise<void> {
       const sysPer = (processCpuSplitMs(server.pid).sys - splitBefore.sys) / n;
       const clientPer = (processCpuMs(process.pid) - clientBefore) / n;
       const pgPer = (postgresCpuMs() - pgBefore) / n;
-      const backendsPer = (benchBackendsCpuMs() - backendsBefore) / n;
+      const backendsPer = backendsCpuSince(backendsBefore) / n;
       const pgBench0 = postgresCpuMs();
       const ceiling = await pgbenchPhase();
       await pgbenchBackendsGone();
@@ -669,12 +719,20 @@ export async function benchTransitions(): Promise<void> {
     console.log(`service CPU            ${cpuPer.toFixed(2)} ms per transition (user ${(cpuPer - sysPer).toFixed(2)} + system ${sysPer.toFixed(2)} of the service process, saturated phase)`);
     figure('transitions', 'HTTP transitions, saturated', saturated.perSecond, '/s', undefined, `${CONCURRENCY} clients, p99 ${saturated.p99.toFixed(0)} ms, ${saturated.errors} errors${of}`);
     figure('transitions', 'service CPU per transition', cpuPer, 'ms');
-    const half = await httpPhase(server.url, tokens, ids, versions, step, saturated.perSecond / 2);
+    // The tail at half load is mostly not the service's: its own event loop and GC, the disk's
+    // flush latency and pgbench at the same rate are printed beside it (docs/benchmarks.md).
+    const loop0 = await serviceLoop(server.url);
+    const { result: half, disk } = await withDiskProbe(() => httpPhase(server.url, tokens, ids, versions, step, saturated.perSecond / 2));
+    const loop1 = await serviceLoop(server.url);
     console.log(`HTTP API, half load    ${fmt(half)}${half.p99 < 50 ? '' : '  (p99 over the 50 ms goal)'}`);
-    const paced = (await pgbenchPhase(half.perSecond)).latencies!;
+    console.log(`  the service meanwhile: ${loopReport(loop0, loop1)}`);
+    console.log(`  the disk meanwhile:    ${diskReport(disk)}`);
+    const { result: pacedRun, disk: pacedDisk } = await withDiskProbe(() => pgbenchPhase(half.perSecond));
+    const paced = pacedRun.latencies!;
     await pgbenchBackendsGone();
     console.log(`pgbench, same rate     ${fmt(paced)}  (pgbench -R ${half.perSecond.toFixed(0)}: the database's own tail at this rate)`);
-    figure('transitions', 'p99 at half load', half.p99, 'ms', { op: '<', value: 50 }, `${half.perSecond.toFixed(0)}/s offered; pgbench at the same rate: p99 ${paced.p99.toFixed(1)} ms`);
+    console.log(`  the disk meanwhile:    ${diskReport(pacedDisk)}`);
+    figure('transitions', 'p99 at half load', half.p99, 'ms', { op: '<', value: 50 }, `${half.perSecond.toFixed(0)}/s offered; pgbench at the same rate: p99 ${paced.p99.toFixed(1)} ms${disk ? `; longest fdatasync ${disk.max.toFixed(0)} ms` : ''}`);
     console.log(`PostgreSQL CPU         ${pgPerCeiling.toFixed(2)} ms per pgbench transition`);
     figure('transitions', 'PostgreSQL CPU per transition (pgbench)', pgPerCeiling, 'ms');
     console.log(`pgbench ceiling        ${ceilingPerSecond.toFixed(0).padStart(6)} transitions/s${of}  latency avg ${median(rounds.map((r) => r.ceilingLatency)).toFixed(1)} ms  (pgbench -c ${CONCURRENCY} -j 2 -T ${SECONDS}, bench/pgbench/${process.env.BENCH_PGBENCH_SCRIPT ?? 'transition'}.sql)`);
