@@ -8,6 +8,7 @@
  *   BENCH_GRAPHILE_CONCURRENCY (default 10)
  */
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
+import pg from 'pg';
 import { benchUrl, freshBenchDatabase } from './support.ts';
 import { figure } from './summary.ts';
 
@@ -18,7 +19,13 @@ const CONCURRENCY = Number(process.env.BENCH_GRAPHILE_CONCURRENCY ?? 10);
 const quiet = new Logger(() => () => {});
 
 async function phase(label: string, preset: object | undefined): Promise<number> {
-  const utils = await makeWorkerUtils({ connectionString: benchUrl, logger: quiet });
+  // A pool of our own, ended here: one graphile-worker made from a connection string could still
+  // hold an idle connection when the next part dropped its database (WITH (FORCE)), and that
+  // connection's error, with no listener on graphile's pool, ended the whole bench.
+  const pool = new pg.Pool({ connectionString: benchUrl, max: CONCURRENCY + 2 });
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
+  const utils = await makeWorkerUtils({ pgPool: pool, logger: quiet });
   try {
     await utils.migrate();
     const t0 = performance.now();
@@ -31,7 +38,7 @@ async function phase(label: string, preset: object | undefined): Promise<number>
     const all = new Promise<void>((r) => (finish = r));
     const t1 = performance.now();
     const runner = await run({
-      connectionString: benchUrl,
+      pgPool: pool,
       concurrency: CONCURRENCY,
       noHandleSignals: true,
       pollInterval: 100,
@@ -51,6 +58,7 @@ async function phase(label: string, preset: object | undefined): Promise<number>
     return rate;
   } finally {
     await utils.release();
+    await pool.end();
   }
 }
 
