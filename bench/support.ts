@@ -283,10 +283,11 @@ export async function withDiskProbe<T>(during: () => Promise<T>): Promise<{ resu
     Atomics.store(stop, 0, 1);
     Atomics.notify(stop, 0);
   }
-  const lat = (await samples).sort((a, b) => a - b);
+  const lat = await samples;
   await worker.terminate();
   if (!lat.length) return { result };
-  return { result, disk: { count: lat.length, p99: lat[Math.min(lat.length - 1, Math.floor(0.99 * lat.length))], max: lat[lat.length - 1], over30: lat.filter((x) => x > 30).length } };
+  const { count, p99 } = summarise(lat, 0);
+  return { result, disk: { count, p99, max: Math.max(...lat), over30: lat.filter((x) => x > 30).length } };
 }
 
 async function databaseParentDir(): Promise<string | undefined> {

@@ -190,6 +190,8 @@ function cpuOfProcesses(comm: string, match: (pid: string) => boolean, options: 
   return total;
 }
 
+type GcPauses = { count: number; sumMs: number; within10ms: number };
+
 /**
  * The service's own view of a phase, from its GET /metrics (prom-client's default metrics):
  * event-loop delay since the previous scrape (prom-client resets it on every scrape) and its
@@ -197,19 +199,17 @@ function cpuOfProcesses(comm: string, match: (pid: string) => boolean, options: 
  * bucket). Read before and after the half-load phase, it tells whether the service's tail is its
  * own stalls or waiting for the database.
  */
-async function serviceLoop(url: string): Promise<{ lagP99Ms: number; lagMaxMs: number; gc: Map<string, { count: number; sumMs: number; over10ms: number }> }> {
+async function serviceLoop(url: string): Promise<{ lagP99Ms: number; lagMaxMs: number; gc: Map<string, GcPauses> }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const value = (name: string) => Number(new RegExp(`^onewindow_${name}(?:\\{[^}]*\\})? ([\\d.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN) * 1000;
-  const gc = new Map<string, { count: number; sumMs: number; over10ms: number }>();
-  const of = (kind: string) => gc.get(kind) ?? gc.set(kind, { count: 0, sumMs: 0, over10ms: 0 }).get(kind)!;
+  const gc = new Map<string, GcPauses>();
+  const of = (kind: string) => gc.get(kind) ?? gc.set(kind, { count: 0, sumMs: 0, within10ms: 0 }).get(kind)!;
   for (const m of text.matchAll(/^onewindow_nodejs_gc_duration_seconds_(bucket|sum|count)\{([^}]*)\} ([\d.e+-]+)$/gm)) {
     const kind = /kind="([^"]+)"/.exec(m[2])?.[1] ?? '?';
-    const le = /le="([^"]+)"/.exec(m[2])?.[1];
     if (m[1] === 'count') of(kind).count = Number(m[3]);
     else if (m[1] === 'sum') of(kind).sumMs = Number(m[3]) * 1000;
-    else if (le === '0.01') of(kind).over10ms -= Number(m[3]);
+    else if (/le="0.01"/.test(m[2])) of(kind).within10ms = Number(m[3]);
   }
-  for (const g of gc.values()) g.over10ms += g.count;
   return { lagP99Ms: value('nodejs_eventloop_lag_p99_seconds'), lagMaxMs: value('nodejs_eventloop_lag_max_seconds'), gc };
 }
 
@@ -220,8 +220,9 @@ function diskReport(disk: DiskProbe | undefined): string {
 
 function loopReport(before: Awaited<ReturnType<typeof serviceLoop>>, after: Awaited<ReturnType<typeof serviceLoop>>): string {
   const kinds = [...after.gc].map(([kind, g]) => {
-    const b = before.gc.get(kind) ?? { count: 0, sumMs: 0, over10ms: 0 };
-    return `${kind} ${g.count - b.count} (${(g.sumMs - b.sumMs).toFixed(0)} ms, ${g.over10ms - b.over10ms} over 10 ms)`;
+    const b = before.gc.get(kind) ?? { count: 0, sumMs: 0, within10ms: 0 };
+    const over10ms = g.count - g.within10ms - (b.count - b.within10ms);
+    return `${kind} ${g.count - b.count} (${(g.sumMs - b.sumMs).toFixed(0)} ms, ${over10ms} over 10 ms)`;
   });
   return `event-loop delay p99 ${after.lagP99Ms.toFixed(1)} ms, max ${after.lagMaxMs.toFixed(1)} ms; GC pauses ${kinds.join(', ')}`;
 }

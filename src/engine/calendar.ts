@@ -47,6 +47,8 @@ export interface WorkCalendarOptions {
 
 export class WorkCalendar {
   private readonly provisionalDays = new Map<number, ReadonlyMap<string, DayKind>>();
+  /** Kept day arithmetic (`remembered`), by question and China start day. */
+  private readonly answers = new Map<string, { end: Date; provisional: boolean }>();
   private touchedProvisional = false;
 
   /**
@@ -131,10 +133,11 @@ export class WorkCalendar {
    * loaded) is not kept, so it is thrown again.
    */
   private remembered(question: string, from: Date, count: (startDay: string) => string): Date {
-    const key = `${question}:${chinaDay(from)}`;
+    const start = chinaDay(from);
+    const key = `${question}:${start}`;
     let hit = this.answers.get(key);
     if (!hit) {
-      const { value, provisional } = this.trace(() => count(key.slice(question.length + 1)));
+      const { value, provisional } = this.trace(() => count(start));
       // A calendar lives while its cache entry does (30 s): the bound only guards a pathological caller.
       if (this.answers.size >= 10_000) this.answers.clear();
       this.answers.set(key, (hit = { end: endOfChinaDay(value), provisional }));
@@ -142,8 +145,6 @@ export class WorkCalendar {
     if (hit.provisional) this.touchedProvisional = true;
     return new Date(hit.end.getTime());
   }
-
-  private readonly answers = new Map<string, { end: Date; provisional: boolean }>();
 
   /** Working days after `from`'s day up to and including `to`'s day; negative if `to` is earlier. */
   workingDaysBetween(from: Date, to: Date): number {
