@@ -190,11 +190,46 @@ function poolerConfig(env: NodeJS.ProcessEnv): Pick<DatabaseConfig, 'pooler' | '
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  return positiveNumber(env, name, fallback, true);
+}
+
+/** A positive number; fractions allowed (SESSION_HOURS=0.5) unless `integer`. */
+function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, integer = false): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${raw}`);
+  if (!(integer ? Number.isInteger(n) : Number.isFinite(n)) || n <= 0) throw new Error(`${name} must be a positive ${integer ? 'integer' : 'number'}, got ${raw}`);
   return n;
+}
+
+/** ONEWINDOW_NOW: a fixed instant, refused at start if it is not one (every command would fail on it). */
+function fixedNow(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.ONEWINDOW_NOW || undefined;
+  if (raw !== undefined && Number.isNaN(new Date(raw).getTime())) throw new Error(`ONEWINDOW_NOW must be an ISO date-time, e.g. 2026-03-18T09:30:00+08:00, got ${raw}`);
+  return raw;
+}
+
+/** What `npm run worker` reads (src/worker.ts); the service's in-process loops keep their defaults. */
+export interface WorkerConfig {
+  /** WORKER_ID: names this process in claims and heartbeats; unset → host and pid. */
+  workerId: string | undefined;
+  /** WORKER_BATCH: timers claimed per batch. */
+  timerBatch: number;
+  /** WORKER_LEASE_MS: how long a claimed timer stays this worker's. */
+  timerLeaseMs: number;
+  /** NOTICE_BATCH / PAYMENT_BATCH: notices and payments claimed per batch. */
+  noticeBatch: number;
+  paymentBatch: number;
+}
+
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  return {
+    workerId: env.WORKER_ID || undefined,
+    timerBatch: positiveInt(env, 'WORKER_BATCH', 100),
+    timerLeaseMs: positiveInt(env, 'WORKER_LEASE_MS', 60_000),
+    noticeBatch: positiveInt(env, 'NOTICE_BATCH', 50),
+    paymentBatch: positiveInt(env, 'PAYMENT_BATCH', 50),
+  };
 }
 
 function serviceProcesses(env: NodeJS.ProcessEnv): number {
@@ -204,18 +239,18 @@ function serviceProcesses(env: NodeJS.ProcessEnv): number {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const port = Number(env.PORT ?? 3000);
+  const port = Number(env.PORT || 3000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got ${env.PORT}`);
   return {
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: path.resolve(env.ONEWINDOW_DATA_DIR ?? 'data/pglite'),
     host: env.HOST ?? '127.0.0.1',
     port,
-    sessionHours: Number(env.SESSION_HOURS ?? 12),
+    sessionHours: positiveNumber(env, 'SESSION_HOURS', 12),
     logLevel: env.LOG_LEVEL ?? 'info',
     worker: env.WORKER !== 'off',
     serviceProcesses: serviceProcesses(env),
-    fixedNow: env.ONEWINDOW_NOW || undefined,
+    fixedNow: fixedNow(env),
     dataKeys: env.ONEWINDOW_DATA_KEYS || undefined,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     connections: {

@@ -1,5 +1,5 @@
 // npm run worker — the timer worker and the notice dispatcher alone (npm start runs both inside the service too).
-import { loadConfig } from './config.ts';
+import { loadConfig, loadWorkerConfig } from './config.ts';
 import { createEngine, loadCipher, openDatabase } from './services.ts';
 import { TimerWorker } from './worker/timerWorker.ts';
 import { createDispatcher } from './notifications/index.ts';
@@ -7,14 +7,15 @@ import { gracefulShutdown } from './shutdown.ts';
 import { createDeliverer } from './payments/index.ts';
 
 const config = loadConfig();
+const own = loadWorkerConfig();
 const db = await openDatabase(config);
 const engine = createEngine({ clock: config.fixedNow ? () => new Date(config.fixedNow!) : undefined, cipher: loadCipher(config) });
 const worker = new TimerWorker({
   db,
   engine,
-  workerId: process.env.WORKER_ID,
-  batchSize: Number(process.env.WORKER_BATCH ?? 100),
-  leaseMs: Number(process.env.WORKER_LEASE_MS ?? 60_000),
+  workerId: own.workerId,
+  batchSize: own.timerBatch,
+  leaseMs: own.timerLeaseMs,
   // Fault injection for crash tests: claim one batch, then die without firing it.
   afterClaim: process.env.WORKER_FAULT === 'exit-after-claim' ? (ids) => ids.length && process.exit(137) : undefined,
   log: (msg, extra) => console.error(JSON.stringify({ msg, ...extra })),
@@ -24,8 +25,8 @@ const dispatcher = createDispatcher(config.notices, {
   db,
   cipher: engine.cipher,
   clock: engine.clock,
-  workerId: process.env.WORKER_ID ? `${process.env.WORKER_ID}:notices` : undefined,
-  batchSize: Number(process.env.NOTICE_BATCH ?? 50),
+  workerId: own.workerId ? `${own.workerId}:notices` : undefined,
+  batchSize: own.noticeBatch,
   // Phone numbers never reach this log: the dispatcher logs notice ids, kinds and redacted errors.
   log: (msg, extra) => console.error(JSON.stringify({ msg, ...extra })),
   // Fault injection for crash tests: NOTICE_FAULT=exit-after-send:<n> dies right after the n-th
@@ -36,8 +37,8 @@ const dispatcher = createDispatcher(config.notices, {
 const deliverer = createDeliverer(config.payments, {
   db,
   engine,
-  workerId: process.env.WORKER_ID ? `${process.env.WORKER_ID}:payments` : undefined,
-  batchSize: Number(process.env.PAYMENT_BATCH ?? 50),
+  workerId: own.workerId ? `${own.workerId}:payments` : undefined,
+  batchSize: own.paymentBatch,
   // Bank cards never reach this log: the deliverer logs payment ids and scrubbed errors.
   log: (msg, extra) => console.error(JSON.stringify({ msg, ...extra })),
   // PAYMENT_FAULT=exit-after-send:<n> dies right after the n-th instruction the adapter accepted, before recording it.

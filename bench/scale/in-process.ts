@@ -5,7 +5,7 @@
  *   engine   Engine.sendEvent in runTransaction (no HTTP, no session lookup)
  *   inject   POST /api/cases/:id/events through app.inject (fastify, session, validation, serializer)
  *
- *   ROUNDS=5 npx tsx bench/scale/in-process.ts [transitions per round=1000] [layers=engine,inject]
+ *   ROUNDS=5 WARM=2000 npx tsx bench/scale/in-process.ts [transitions per round=1000] [layers=engine,inject]
  */
 import { buildApp } from '../../src/http/app.ts';
 import { runTransaction } from '../../src/db/transaction.ts';
@@ -61,7 +61,7 @@ async function loop(layer: string, n: number) {
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 for (const layer of LAYERS) {
-  await loop(layer, 2000); // warm: V8 tiers up
+  await loop(layer, Number(process.env.WARM ?? 2000)); // warm: V8 tiers up
   // Neighbours on shared cores only ever add CPU: the least of several rounds is the steadiest figure.
   const perTransition: { all: number; system: number }[] = [];
   for (let r = 0; r < ROUNDS; r++) {

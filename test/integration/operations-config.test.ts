@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, loadOperationsConfig } from '../../src/config.ts';
+import { loadConfig, loadOperationsConfig, loadWorkerConfig } from '../../src/config.ts';
 import { openDatabase } from '../../src/services.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
@@ -28,6 +28,22 @@ describe('operations configuration', () => {
     expect(() => loadConfig({ DATABASE_URL: 'postgres://svc@pgbouncer/ow', DB_POOLER: 'transaction' })).toThrow(/DATABASE_MIGRATION_URL/);
     expect(() => loadConfig({ DB_POOLER: 'session' })).toThrow(/DB_POOLER must be none or transaction/);
     expect(loadConfig({ DATABASE_URL: 'postgres://svc@pgbouncer/ow', DB_POOLER: 'transaction', DATABASE_MIGRATION_URL: 'postgres://owner@db/ow' }).database).toMatchObject({ pooler: 'transaction', migrationUrl: 'postgres://owner@db/ow' });
+  });
+
+  // A mistyped variable stops the start with its name, instead of a service whose every login
+  // (SESSION_HOURS=abc: an invalid expiry) or every command (ONEWINDOW_NOW=abc) answers 500.
+  it('refuses a session lifetime, a fixed clock or a worker batch that is not one, naming the variable', () => {
+    expect(loadConfig({}).sessionHours).toBe(12);
+    expect(loadConfig({ SESSION_HOURS: '0.5' }).sessionHours).toBe(0.5);
+    for (const bad of ['abc', '0', '-1', 'Infinity']) expect(() => loadConfig({ SESSION_HOURS: bad })).toThrow(/SESSION_HOURS must be a positive number/);
+    expect(loadConfig({ ONEWINDOW_NOW: '2026-03-18T09:30:00+08:00' }).fixedNow).toBe('2026-03-18T09:30:00+08:00');
+    expect(() => loadConfig({ ONEWINDOW_NOW: 'tomorrow' })).toThrow(/ONEWINDOW_NOW must be an ISO date-time/);
+    expect(loadConfig({ PORT: '' }).port).toBe(3000);
+    expect(loadWorkerConfig({})).toEqual({ workerId: undefined, timerBatch: 100, timerLeaseMs: 60_000, noticeBatch: 50, paymentBatch: 50 });
+    expect(loadWorkerConfig({ WORKER_ID: 'w2', WORKER_BATCH: '20', NOTICE_BATCH: '4' })).toMatchObject({ workerId: 'w2', timerBatch: 20, noticeBatch: 4 });
+    expect(() => loadWorkerConfig({ WORKER_BATCH: 'lots' })).toThrow(/WORKER_BATCH must be a positive integer/);
+    expect(() => loadWorkerConfig({ WORKER_LEASE_MS: '0' })).toThrow(/WORKER_LEASE_MS/);
+    expect(() => loadWorkerConfig({ PAYMENT_BATCH: '1.5' })).toThrow(/PAYMENT_BATCH/);
   });
 
   it('sets the pool size, statement_timeout and idle_in_transaction_session_timeout on PostgreSQL connections', async () => {
