@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
 import path from 'node:path';
+import { WORKER_KINDS } from './worker/heartbeat.ts';
 import { DEFAULT_CONNECTION_LIMITS, defaultMaxConnections, descriptorLimit, type ConnectionLimits } from './http/connections.ts';
 
 export interface Config {
@@ -164,6 +165,9 @@ function nonNegativeInt(env: NodeJS.ProcessEnv, name: string, fallback: number):
 
 export function loadOperationsConfig(env: NodeJS.ProcessEnv, heapLimitBytes: number): OperationsConfig {
   const workers = (env.READY_WORKERS ?? 'timers,notices').split(',').map((w) => w.trim()).filter(Boolean);
+  // A misspelt kind would keep /readyz at 503 WORKER_STALE forever: no loop beats under that name.
+  const unknown = workers.filter((w) => w !== 'none' && !(WORKER_KINDS as readonly string[]).includes(w));
+  if (unknown.length) throw new Error(`READY_WORKERS: unknown worker kind ${unknown.join(', ')} (kinds: ${WORKER_KINDS.join(', ')}, or none)`);
   return {
     metricsToken: env.METRICS_TOKEN || undefined,
     readyWorkers: workers.includes('none') ? [] : workers,

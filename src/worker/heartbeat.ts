@@ -5,6 +5,10 @@ import * as heartbeats from '../db/workerHeartbeats.ts';
 export const HEARTBEAT_EVERY_MS = 10_000;
 export const HEARTBEAT_STALE_MS = 60_000;
 
+/** The loops that beat; READY_WORKERS names some of them (config.ts). */
+export const WORKER_KINDS = ['timers', 'notices'] as const;
+export type WorkerKind = (typeof WORKER_KINDS)[number];
+
 /**
  * The heartbeat of one worker loop (timers, notices, any later loop): `tick()` on every
  * iteration writes at most one row update per HEARTBEAT_EVERY_MS, `stop()` removes the row. A
@@ -16,7 +20,7 @@ export class Heartbeat {
   constructor(
     private readonly db: Knex,
     readonly workerId: string,
-    readonly kind: string,
+    readonly kind: WorkerKind,
     private readonly clock: () => Date = () => new Date(),
     private readonly everyMs = HEARTBEAT_EVERY_MS,
   ) {}

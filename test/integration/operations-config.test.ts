@@ -23,6 +23,9 @@ describe('operations configuration', () => {
     const set = loadOperationsConfig({ METRICS_TOKEN: 't', READY_WORKERS: 'none', OVERLOAD_MAX_HEAP_BYTES: '0', OVERLOAD_MAX_RSS_BYTES: '2000000000' }, 1_000_000);
     expect(set).toMatchObject({ metricsToken: 't', readyWorkers: [], overload: { maxHeapUsedBytes: 0, maxRssBytes: 2_000_000_000 } });
     expect(() => loadOperationsConfig({ SHUTDOWN_TIMEOUT_MS: 'soon' }, 1)).toThrow(/SHUTDOWN_TIMEOUT_MS/);
+    // A misspelt kind would keep /readyz at 503 forever.
+    expect(() => loadOperationsConfig({ READY_WORKERS: 'timer' }, 1)).toThrow(/READY_WORKERS: unknown worker kind timer/);
+    expect(loadOperationsConfig({ READY_WORKERS: ' notices ' }, 1).readyWorkers).toEqual(['notices']);
     expect(loadConfig({ DB_POOL_MAX: '4', DB_STATEMENT_TIMEOUT_MS: '1234' }).database).toEqual({ poolMax: 4, statementTimeoutMs: 1234, idleInTransactionTimeoutMs: 15_000, pooler: 'none', migrationUrl: undefined });
     // Behind PgBouncer in transaction mode the owner's direct URL is needed for migrations (docs/scaling.md §3).
     expect(() => loadConfig({ DATABASE_URL: 'postgres://svc@pgbouncer/ow', DB_POOLER: 'transaction' })).toThrow(/DATABASE_MIGRATION_URL/);
