@@ -9,7 +9,8 @@ import type { WorkCalendar } from './calendar.ts';
 import { CALENDAR_CACHE_MS } from './calendars.ts';
 import { dueOrNote, escalationTimers, planTaskDeadline } from './deadlines.ts';
 import { DomainError } from './errors.ts';
-import { DEADLINES_RECOMPUTED } from './views.ts';
+import { DEADLINES_RECOMPUTED, appendCaseNote } from './caseNotes.ts';
+import { SYSTEM_ACTOR } from './authorization.ts';
 import type { Engine } from './engine.ts';
 import { recomputeLeadDues } from './commands/leads.ts';
 
@@ -134,7 +135,7 @@ export async function recomputeCase(engine: Engine, trx: Db, caseId: string, cal
     changes,
   };
   // Logged through the audit path (hash-chained), then the case's own dates written on top.
-  await engine.appendNote(trx, row, DEADLINES_RECOMPUTED, payload, now);
+  await appendCaseNote(trx, row, DEADLINES_RECOMPUTED, payload, SYSTEM_ACTOR, now);
   if (caseChange) {
     await trx('cases').where({ id: caseId }).update({ due_at: caseChange.dueAt, deadline_note: caseChange.deadlineNote, deadline_provisional: caseChange.deadlineProvisional });
   }

@@ -13,7 +13,7 @@ import { nextSequence } from '../db/referenceSequences.ts';
 import { activeLeaves, initialSnapshot, knownEvents, resolve, restore, stageText, type ActiveLeaf, type PersistedSnapshot } from './chart.ts';
 import { DomainError, fieldIssues, notFound, type FieldIssue } from './errors.ts';
 import { PersonalDataCipher } from './personalData.ts';
-import { actionsFor, taskViewFor } from './views.ts';
+import { actionsFor, caseActions, isServiceTask, taskViewFor } from './views.ts';
 import { acceptedNotice, paymentNotice, transitionNotices } from '../notifications/triggers.ts';
 import { caseView } from './queries/caseView.ts';
 import { inbox, type InboxQuery } from './queries/inbox.ts';
@@ -27,6 +27,7 @@ import { CalendarYearMissingError } from './calendar.ts';
 import { CalendarService } from './calendars.ts';
 import { ESCALATION_LEVEL, dueOrNote, escalationTimers, isHigherLevel, planTaskDeadline } from './deadlines.ts';
 import * as service from './commands/service.ts';
+import { appendCaseNote } from './caseNotes.ts';
 import { isServiceOutcome } from './serviceEvents.ts';
 import { SYSTEM_ACTOR, allowedEvents, coversRegion, decide, maySeeCase, mayWork, type Actor, type Refusal } from './authorization.ts';
 
@@ -414,7 +415,7 @@ export class Engine {
     const taskLeaves = leaves.filter((l) => l.meta.task && !l.final);
     const activeIds = new Set(taskLeaves.map((l) => l.stateId));
     // Service tasks (好差评 整改 / 回访) come from no chart state: reconciliation leaves them alone.
-    const closing = live.filter((t) => !service.isServiceTask(t) && !activeIds.has(t.state_id));
+    const closing = live.filter((t) => !isServiceTask(t) && !activeIds.has(t.state_id));
     for (const t of closing) {
       const completed = usedTask?.id === t.id;
       writes.push(tasks.closeTaskQuery(t.id, {
@@ -464,7 +465,7 @@ export class Engine {
     // Left and entered are disjoint sets of states: the cancelled rows are never the inserted ones.
     const left = previousLeaves.filter((l) => l.meta.timer && !activeLeafIds.has(l.stateId)).map((l) => l.stateId);
     if (left.length) writes.push(timers.cancelStateTimersQuery(caseRow.id, left));
-    return { writes, liveTasks: [...live.filter((t) => service.isServiceTask(t) || activeIds.has(t.state_id)), ...opened] };
+    return { writes, liveTasks: [...live.filter((t) => isServiceTask(t) || activeIds.has(t.state_id)), ...opened] };
   }
 
   private async recordEffect(trx: Db, def: ProcedureDefinition, row: cases.CaseRow, eventId: string, effect: { type: string; [k: string]: unknown }, now: Date) {
@@ -521,32 +522,10 @@ export class Engine {
     if (current.status === 'active' && knownEvents(current).includes(event.type) && current.can(event)) {
       await this.sendEvent(trx, SYSTEM_ACTOR, row.id, event);
     } else {
-      await this.appendNote(trx, row, timer.event_type, payload, now);
+      await appendCaseNote(trx, row, timer.event_type, payload, SYSTEM_ACTOR, now);
     }
     await timers.finishTimer(trx, timer.id, 'fired', now);
     return 'fired';
-  }
-
-  /** Records an event the chart does not act on (an escalation, a deadline recompute): version moves, state stays. */
-  async appendNote(trx: Db, row: cases.CaseRow, type: string, payload: Record<string, unknown>, now: Date): Promise<void> {
-    const logged = chained(
-      {
-        case_id: row.id,
-        seq: row.version + 1,
-        type,
-        payload,
-        actor_id: null,
-        actor_name: SYSTEM_ACTOR.name,
-        from_state: row.state_value,
-        to_state: row.state_value,
-        occurred_at: now,
-      },
-      row.chain_head,
-    );
-    if (!(await cases.saveTransition(trx, row.id, row.version, { status: row.status, stateValue: row.state_value, snapshot: row.snapshot, updatedAt: now, chainHead: logged.hash }))) {
-      throw new DomainError('conflict', 'VERSION_CONFLICT', '办件已被他人更新，请刷新后重试');
-    }
-    await caseEvents.appendEvent(trx, logged);
   }
 
   async claimTask(trx: Db, actor: Actor, taskId: string): Promise<void> {
@@ -591,7 +570,7 @@ export class Engine {
         { path: 'outcome', message: `可选：${task.actions.join('、')}` },
       ]);
     }
-    if (service.isServiceTask(task) && isServiceOutcome(command.outcome)) {
+    if (isServiceTask(task) && isServiceOutcome(command.outcome)) {
       return this.currentResult(trx, actor, await service.completeServiceTask(this, trx, actor, task, command));
     }
     return this.sendEvent(
@@ -619,7 +598,7 @@ export class Engine {
       activeStates: leaves.map((l) => ({ stateId: l.stateId, stage: l.meta.stage })),
       facts: snap.context as Record<string, unknown>,
       openTasks: liveTasks.map((t) => taskViewFor(actor, def, t)),
-      allowedEvents: actionsFor(def, [...new Set([...allowedEvents(actor, def, row.region_code, knownEvents(snap), liveTasks), ...service.serviceActions(actor, def, liveTasks)])]),
+      allowedEvents: caseActions(actor, def, row.region_code, knownEvents(snap), liveTasks),
     };
   }
 

@@ -5,12 +5,9 @@ import type { WorkCalendar } from './calendar.ts';
 import { chinaDay } from './calendar.ts';
 import { ESCALATION_LABELS } from './deadlines.ts';
 import { maskName } from './masking.ts';
-import { taskActions, type Actor } from './authorization.ts';
-import { ASSIGNMENT_EVENTS } from './commands/assignment.ts';
+import { allowedEvents, taskActions, type Actor } from './authorization.ts';
+import { ASSIGNMENT_EVENTS, DEADLINES_RECOMPUTED, MIGRATION_EVENT, NOTE_LABELS } from './caseNotes.ts';
 import { SERVICE_EVENT_LABELS, isServiceOutcome, serviceSchemaId } from './serviceEvents.ts';
-
-/** The case-log event of a deadline recompute after a calendar load (calendarRecompute.ts). */
-export const DEADLINES_RECOMPUTED = 'DEADLINES_RECOMPUTED';
 
 // How cases and tasks are presented to staff and citizens: pure functions over stored rows.
 
@@ -31,9 +28,7 @@ export function actionView(def: ProcedureDefinition, type: string) {
 
 export function eventLabel(def: ProcedureDefinition, type: string): string {
   if (type === 'CASE_OPENED') return '申请已登记';
-  if (type === DEADLINES_RECOMPUTED) return '时限已按公布的节假日安排重新计算';
-  // commands/migrateDefinition.ts (a literal: importing it here would be an import cycle).
-  if (type === 'DEFINITION_MIGRATED') return '办理流程版本升级';
+  if (type === DEADLINES_RECOMPUTED || type === MIGRATION_EVENT) return NOTE_LABELS[type];
   return def.events[type]?.label ?? ESCALATION_LABELS[type] ?? (ASSIGNMENT_EVENTS as Record<string, string>)[type] ?? (SERVICE_EVENT_LABELS as Record<string, string>)[type] ?? type;
 }
 
@@ -102,6 +97,18 @@ export function taskViewFor(actor: Actor, def: ProcedureDefinition, t: tasks.Tas
 /** Event types with their labels, as views list them. */
 export function actionsFor(def: ProcedureDefinition, types: string[]) {
   return types.map((type) => ({ type, label: def.events[type]?.label ?? (SERVICE_EVENT_LABELS as Record<string, string>)[type] ?? type }));
+}
+
+/**
+ * 好差评 整改 and 回访 tasks (commands/service.ts): they come from no chart state, so the chart's
+ * reconciliation leaves them alone and the chart's events never list their actions.
+ */
+export const isServiceTask = (t: { state_id: string }) => t.state_id.startsWith('service.');
+
+/** What the actor may do on the case now: the chart's events they hold, and their service tasks' actions. */
+export function caseActions(actor: Actor, def: ProcedureDefinition, regionCode: string, known: string[], live: tasks.TaskRow[]) {
+  const service = live.filter(isServiceTask).flatMap((t) => taskActions(actor, def, t));
+  return actionsFor(def, [...new Set([...allowedEvents(actor, def, regionCode, known, live), ...service])]);
 }
 
 /** 2026年3月16日: a China-time date as people write it. */

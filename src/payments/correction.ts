@@ -7,7 +7,7 @@ import * as payments from '../db/payments.ts';
 import * as tasks from '../db/tasks.ts';
 import * as timers from '../db/timers.ts';
 import type { Actor } from '../engine/authorization.ts';
-import { appendServiceEvent } from '../engine/commands/service.ts';
+import { appendCaseNote } from '../engine/caseNotes.ts';
 import { escalationTimers, planTaskDeadline } from '../engine/deadlines.ts';
 import type { Engine } from '../engine/engine.ts';
 import { DomainError } from '../engine/errors.ts';
@@ -48,7 +48,7 @@ export async function recordPaid(engine: Engine, trx: Db, p: payments.DeliveryRo
   const { row, payment } = await lockBoth(trx, p.case_id, p.id);
   const now = engine.clock();
   await payments.markPaid(trx, payment.id, { bankReference: r.bankReference, at: now });
-  await appendServiceEvent(
+  await appendCaseNote(
     trx,
     row,
     'PAYMENT_PAID',
@@ -92,7 +92,7 @@ export async function recordFailed(engine: Engine, trx: Db, p: payments.Delivery
   await tasks.insertTasks(trx, [task]);
   await timers.insertTimers(trx, escalationTimers(task, meta, now));
   await payments.markFailed(trx, payment.id, { reason: r.reason, correctionTaskId: task.id, at: now });
-  await appendServiceEvent(
+  await appendCaseNote(
     trx,
     row,
     'PAYMENT_FAILED',
@@ -124,5 +124,5 @@ export async function paymentCorrected(engine: Engine, trx: Db, row: cases.CaseR
 export async function recordIncidentDecision(engine: Engine, trx: Db, caseId: string, type: 'INCIDENT_RETRIED' | 'INCIDENT_RESOLVED', payload: Record<string, unknown>, actor: Actor) {
   const row = await cases.lockCase(trx, caseId);
   if (!row) return;
-  await appendServiceEvent(trx, row, type, payload, who(actor), engine.clock());
+  await appendCaseNote(trx, row, type, payload, who(actor), engine.clock());
 }

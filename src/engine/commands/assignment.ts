@@ -1,9 +1,8 @@
 import type { Db } from '../../db/connection.ts';
 import * as cases from '../../db/cases.ts';
-import * as caseEvents from '../../db/caseEvents.ts';
 import * as tasks from '../../db/tasks.ts';
 import * as users from '../../db/users.ts';
-import { eventHash } from '../audit.ts';
+import { appendCaseNote, type AssignmentEvent } from '../caseNotes.ts';
 import { coversRegion, mayWork, type Actor } from '../authorization.ts';
 import { DomainError } from '../errors.ts';
 import type { Engine } from '../engine.ts';
@@ -16,9 +15,6 @@ import { taskViewFor } from '../views.ts';
  * write one hash-chained case event (the case version moves, the chart state does not), so a
  * delegation racing a completion serialises: exactly one of them succeeds.
  */
-
-export const ASSIGNMENT_EVENTS = { TASK_DELEGATED: '任务委派', TASK_REASSIGNED: '任务改派' } as const;
-export type AssignmentEvent = keyof typeof ASSIGNMENT_EVENTS;
 
 export interface AssignmentCommand {
   /** User id of the colleague who takes the task. */
@@ -89,30 +85,16 @@ async function assign(
 
   const previous = task.assignee_id ? await users.getUser(trx, task.assignee_id) : undefined;
   const now = engine.clock();
-  const content = {
-    case_id: row.id,
-    seq: row.version + 1,
-    type,
-    payload: {
-      taskId: task.id,
-      task: task.title,
-      department: task.department,
-      from: previous ? { id: previous.id, name: previous.display_name } : null,
-      to: { id: assignee.id, name: assignee.display_name },
-      reason: command.reason,
-    },
-    actor_id: actor.id,
-    actor_name: actor.name,
-    from_state: row.state_value,
-    to_state: row.state_value,
-    occurred_at: now,
+  const payload = {
+    taskId: task.id,
+    task: task.title,
+    department: task.department,
+    from: previous ? { id: previous.id, name: previous.display_name } : null,
+    to: { id: assignee.id, name: assignee.display_name },
+    reason: command.reason,
   };
-  const hash = eventHash(content, row.chain_head);
-  if (!(await cases.saveTransition(trx, row.id, row.version, { status: row.status, stateValue: row.state_value, snapshot: row.snapshot, updatedAt: now, chainHead: hash }))) {
-    throw new DomainError('conflict', 'VERSION_CONFLICT', '办件已被他人更新，请刷新后重试');
-  }
-  await caseEvents.appendEvent(trx, { ...content, prev_hash: row.chain_head, hash });
+  await appendCaseNote(trx, row, type, payload, actor, now);
   await tasks.assignTask(trx, task.id, assignee.id);
   const def = engine.registry.pinned(row.procedure_id, row.definition_version);
-  return { task: taskViewFor(actor, def, { ...task, status: 'claimed', assignee_id: assignee.id }), caseVersion: row.version + 1 };
+  return { task: taskViewFor(actor, def, { ...task, status: 'claimed', assignee_id: assignee.id }), caseVersion: row.version };
 }

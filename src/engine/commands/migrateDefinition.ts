@@ -10,7 +10,8 @@ import { canonicalJson } from '../audit.ts';
 import { activeLeaves, resolve, step, type PersistedSnapshot } from '../chart.ts';
 import { DomainError } from '../errors.ts';
 import { caseStatus, chained, type Actor, type Engine } from '../engine.ts';
-import { isServiceTask } from './service.ts';
+import { isServiceTask } from '../views.ts';
+import { MIGRATION_EVENT } from '../caseNotes.ts';
 
 /**
  * Definition migration (docs/versioning.md): moves running cases of one procedure version to the
@@ -19,8 +20,6 @@ import { isServiceTask } from './service.ts';
  * for cases that move between the two, which the run maps again under their lock.
  */
 
-export const MIGRATION_EVENT = 'DEFINITION_MIGRATED';
-export const MIGRATION_EVENT_LABEL = '办理流程版本升级';
 /** The actor of a migration started from the command line. */
 export const MIGRATION_ACTOR: Actor = { id: null, name: '系统（流程版本迁移）', regionCode: '', department: 'system', roles: [], system: true };
 

@@ -8,12 +8,12 @@ import * as timers from '../../db/timers.ts';
 import * as outbox from '../../db/outbox.ts';
 import { effectiveSettings } from '../../db/regions.ts';
 import { ratingInvitationNotice } from '../../notifications/triggers.ts';
-import { eventHash } from '../audit.ts';
-import { mayWork, SYSTEM_ACTOR, taskActions, type Actor } from '../authorization.ts';
+import { mayWork, SYSTEM_ACTOR, type Actor } from '../authorization.ts';
 import { activeLeaves, resolve, type ActiveLeaf } from '../chart.ts';
 import { escalationTimers, planTaskDeadline } from '../deadlines.ts';
 import { DomainError, fieldIssues } from '../errors.ts';
-import { PAYMENT_ONLY_EVENTS } from '../queries/monthlyReport.ts';
+import { isDecided } from '../decided.ts';
+import { appendCaseNote } from '../caseNotes.ts';
 import { trackingCodeMatches } from '../references.ts';
 import { BAD_LEVELS, SERVICE_OUTCOMES, type RatingRequest, type ServiceOutcome } from '../serviceEvents.ts';
 import type { Engine } from '../engine.ts';
@@ -36,14 +36,6 @@ export const SERVICE_STATES = {
   /** The invitation timer (3 days after the decision). */
   invite: 'service.invite',
 } as const;
-export const isServiceTask = (t: { state_id: string }) => t.state_id.startsWith('service.');
-
-/**
- * The service tasks' actions this actor may take now: added to a view's `allowedEvents` (the
- * chart does not know these events, so the chart-derived list never holds them).
- */
-export const serviceActions = (actor: Actor, def: ProcedureDefinition, live: tasks.TaskRow[]) =>
-  live.filter(isServiceTask).flatMap((t) => taskActions(actor, def, t));
 
 /** The supervisors' department: the county civil-affairs bureau, whose 督办 staff hold these tasks. */
 export const SERVICE_DEPARTMENT = 'county-civil-affairs';
@@ -53,12 +45,6 @@ const CITIZEN = '申请人（好差评）';
 
 const NOT_FOUND = () => new DomainError('not_found', 'TRACKING_NOT_FOUND', '未查询到办件，请核对受理编号和查询码');
 
-/** A decided case (办结) as the 月报告 reads it: a final state, or only monthly payments left. */
-export function isDecided(leaves: ActiveLeaf[], done: boolean): boolean {
-  if (done) return true;
-  const working = leaves.filter((l) => !l.final && l.meta.task);
-  return working.length > 0 && working.every((l) => l.meta.task!.actions.every((a) => PAYMENT_ONLY_EVENTS.includes(a)));
-}
 
 /**
  * Deterministic sample: the reference's SHA-256 read as a fraction of 2^32, below the share. The
@@ -73,18 +59,6 @@ const numberSetting = (settings: Record<string, unknown>, key: keyof typeof DEFA
   const v = settings[key];
   return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : DEFAULTS[key];
 };
-
-/** Appends a service event to the case's chain: the version moves, the state stays. */
-export async function appendServiceEvent(trx: Db, row: cases.CaseRow, type: string, payload: Record<string, unknown>, actor: { id: string | null; name: string }, now: Date) {
-  const content = { case_id: row.id, seq: row.version + 1, type, payload, actor_id: actor.id, actor_name: actor.name, from_state: row.state_value, to_state: row.state_value, occurred_at: now };
-  const hash = eventHash(content, row.chain_head);
-  if (!(await cases.saveTransition(trx, row.id, row.version, { status: row.status, stateValue: row.state_value, snapshot: row.snapshot, updatedAt: now, chainHead: hash }))) {
-    throw new DomainError('conflict', 'VERSION_CONFLICT', '办件已被他人更新，请刷新后重试');
-  }
-  await caseEvents.appendEvent(trx, { ...content, prev_hash: row.chain_head, hash });
-  row.version += 1;
-  row.chain_head = hash;
-}
 
 /** Opens a service task with its deadline on the region's statutory calendar and its escalation timers. */
 async function openServiceTask(engine: Engine, trx: Db, def: ProcedureDefinition, row: cases.CaseRow, stateId: string, title: string, action: ServiceOutcome, days: number, now: Date) {
@@ -136,7 +110,7 @@ export async function rateCase(engine: Engine, trx: Db, reference: string, input
     throw new DomainError('conflict', 'NOT_YET_DECIDED', '办件尚未办结，办结后才能评价办理结果');
   }
   const payload = { stage: input.stage, channel: input.channel, level: input.level, indicators: input.indicators, ...(input.comment ? { comment: input.comment } : {}) };
-  await appendServiceEvent(trx, row, 'CASE_RATED', payload, { id: null, name: CITIZEN }, now);
+  await appendCaseNote(trx, row, 'CASE_RATED', payload, { id: null, name: CITIZEN }, now);
   let rectificationDueAt: string | null = null;
   if (BAD_LEVELS.includes(input.level)) {
     const days = numberSetting(await effectiveSettings(trx, row.region_code), 'rectificationWorkingDays');
@@ -183,7 +157,7 @@ export async function fireInvitation(engine: Engine, trx: Db, def: ProcedureDefi
     await timers.finishTimer(trx, timer.id, 'cancelled', now);
     return 'moot';
   }
-  await appendServiceEvent(trx, row, 'RATING_INVITED', { timerId: timer.id }, SYSTEM_ACTOR, now);
+  await appendCaseNote(trx, row, 'RATING_INVITED', { timerId: timer.id }, SYSTEM_ACTOR, now);
   await outbox.insertNotice(trx, row.id, ratingInvitationNotice(def, row.reference), now);
   const settings = await effectiveSettings(trx, row.region_code);
   if (sampled(row.reference, numberSetting(settings, 'followUpSampleShare'))) {
@@ -213,7 +187,7 @@ export async function completeServiceTask(engine: Engine, trx: Db, actor: Actor,
   const now = engine.clock();
   // A corrected bank card is sealed on the case; the event records only its last digits.
   const data = outcome === 'PAYMENT_CORRECTED' ? await paymentCorrected(engine, trx, row, fresh, parsed.data as { bankCard: string; note: string }, now) : parsed.data;
-  await appendServiceEvent(trx, row, outcome, { ...data, taskId: fresh.id }, actor, now);
+  await appendCaseNote(trx, row, outcome, { ...data, taskId: fresh.id }, actor, now);
   await tasks.closeTask(trx, fresh.id, { status: 'completed', closedAt: now, closedBy: actor.id, outcome });
   await timers.cancelTaskTimers(trx, [fresh.id]);
   if (outcome === 'RECTIFICATION_DONE') {

@@ -3,13 +3,12 @@ import * as cases from '../../db/cases.ts';
 import * as caseEvents from '../../db/caseEvents.ts';
 import * as payments from '../../db/payments.ts';
 import * as tasks from '../../db/tasks.ts';
-import { allowedEvents, coversRegion, maySeeCase, type Actor } from '../authorization.ts';
+import { coversRegion, maySeeCase, type Actor } from '../authorization.ts';
 import { activeLeaves, knownEvents, resolve, stageText } from '../chart.ts';
 import { notFound } from '../errors.ts';
 import { maskDeep } from '../masking.ts';
-import { actionsFor, caseDeadline, eventLabel, remainingFn, taskView, taskViewFor } from '../views.ts';
+import { caseActions, caseDeadline, eventLabel, remainingFn, taskView, taskViewFor } from '../views.ts';
 import type { ReadContext } from './context.ts';
-import { serviceActions } from '../commands/service.ts';
 
 /** The case page: state, tasks (with what this actor may do), history and payments; personal data masked. */
 export async function caseView(ctx: ReadContext, db: Db, actor: Actor, caseId: string) {
@@ -45,7 +44,7 @@ export async function caseView(ctx: ReadContext, db: Db, actor: Actor, caseId: s
     deadlineText: deadline.text,
     openTasks: liveTasks.map((t) => taskViewFor(actor, def, t, remaining)),
     closedTasks: allTasks.filter((t) => !tasks.LIVE_STATUSES.includes(t.status)).map((t) => taskView(def, t)),
-    allowedEvents: actionsFor(def, [...new Set([...allowedEvents(actor, def, row.region_code, knownEvents(snap), liveTasks), ...serviceActions(actor, def, liveTasks)])]),
+    allowedEvents: caseActions(actor, def, row.region_code, knownEvents(snap), liveTasks),
     history: events.map((e) => ({
       seq: e.seq,
       type: e.type,

@@ -6,6 +6,7 @@ import { coversRegion, type Actor } from '../authorization.ts';
 import type { WorkCalendar } from '../calendar.ts';
 import { DomainError } from '../errors.ts';
 import type { ReadContext } from './context.ts';
+import { PAYMENT_ONLY_EVENTS } from '../decided.ts';
 
 /**
  * 月报告 (monthly report): for a region and the regions below it and one China-time month, per
@@ -23,12 +24,6 @@ export const ACCEPT_EVENTS = ['ACCEPT', 'ACCEPT_URGENT'];
 export const NOT_ACCEPTED_EVENTS = ['REJECT_APPLICATION'];
 /** A 补正 notice: the window's one-time notice, or a department branch's own (`<BRANCH>_SUPPLEMENT_REQUESTED`). */
 export const isSupplementRequest = (type: string) => type === 'REQUEST_SUPPLEMENT' || type.endsWith('_SUPPLEMENT_REQUESTED');
-/**
- * Steps that only issue a decided benefit month by month: a case whose remaining work is these is
- * decided (办结). A late 转办 (REFER_TO_SPECIALISED_RELIEF) is offered on those same steps and opens
- * tasks of its own; while a referral's task is open the case is not decided (docs/reports.md).
- */
-export const PAYMENT_ONLY_EVENTS = ['PAY_MONTH', 'STOP_PAYMENTS', 'REFER_TO_SPECIALISED_RELIEF'];
 
 /**
  * Service-duty events (issue 9, 好差评 / 整改 / 回访) the later work writes; the report reads them

@@ -9,8 +9,8 @@ import { maskName } from '../masking.ts';
 import { trackingCodeMatches } from '../references.ts';
 import { caseDeadline, citizenDecision, eventLabel, remainingFn } from '../views.ts';
 import type { ReadContext } from './context.ts';
-import { ASSIGNMENT_EVENTS } from '../commands/assignment.ts';
-import { isDecided } from '../commands/service.ts';
+import { ASSIGNMENT_EVENTS } from '../caseNotes.ts';
+import { isDecided } from '../decided.ts';
 
 /**
  * The citizen's view. An unknown reference and a wrong code give the same answer, so the
