@@ -1,4 +1,6 @@
 import type { EscalationPolicy, ProcedureDefinition, TaskMeta, TimeLimit } from '../../workflows/index.ts';
+import { randomUUID } from 'node:crypto';
+import type { TaskRow } from '../db/tasks.ts';
 import type { NewTimer } from '../db/timers.ts';
 import { CalendarYearMissingError, type WorkCalendar } from './calendar.ts';
 
@@ -43,6 +45,35 @@ export function planTaskDeadline(calendar: WorkCalendar, openedAt: Date, task: T
     if (e instanceof CalendarYearMissingError) return { due_at: null, warn_at: null, red_at: null, deadline_note: e.code + ':' + e.year, deadline_provisional: false };
     throw e;
   }
+}
+
+/**
+ * A task row as it opens now: its holder, actions and time limit from `meta` (a chart state's
+ * task, or one of the tasks that come from no state — 好差评 整改 / 回访, 发放失败更正), its due,
+ * warning and red dates on the region's calendar. The caller inserts it with its escalation timers.
+ */
+export function openingTask(def: ProcedureDefinition, caseRow: { id: string; region_code: string }, stateId: string, meta: TaskMeta, calendar: WorkCalendar, now: Date, title = meta.title): TaskRow {
+  return {
+    id: randomUUID(),
+    case_id: caseRow.id,
+    procedure_id: def.id,
+    region_code: caseRow.region_code,
+    state_id: stateId,
+    title,
+    department: meta.department,
+    role: meta.role,
+    actions: meta.actions,
+    time_limit: meta.timeLimit,
+    status: 'open',
+    assignee_id: null,
+    opened_at: now,
+    closed_at: null,
+    closed_by: null,
+    outcome: null,
+    escalation: 'none',
+    escalated_at: null,
+    ...planTaskDeadline(calendar, now, meta, def),
+  };
 }
 
 export function escalationTimers(

@@ -25,7 +25,7 @@ import * as timers from '../db/timers.ts';
 import { eventHash, verifyChain, type ChainedContent } from './audit.ts';
 import { CalendarYearMissingError } from './calendar.ts';
 import { CalendarService } from './calendars.ts';
-import { ESCALATION_LEVEL, dueOrNote, escalationTimers, isHigherLevel, planTaskDeadline } from './deadlines.ts';
+import { ESCALATION_LEVEL, dueOrNote, escalationTimers, isHigherLevel, openingTask } from './deadlines.ts';
 import * as service from './commands/service.ts';
 import { appendCaseNote } from './caseNotes.ts';
 import { isServiceOutcome } from './serviceEvents.ts';
@@ -432,27 +432,7 @@ export class Engine {
     const previousIds = new Set(previousLeaves.map((l) => l.stateId));
     const timedEntered = leaves.filter((l) => l.meta.timer && !previousIds.has(l.stateId));
     const calendar = entering.length || timedEntered.length ? await this.calendars.forRegion(trx, caseRow.region_code) : null;
-    const opened: tasks.TaskRow[] = entering.map((l) => ({
-      id: randomUUID(),
-      case_id: caseRow.id,
-      procedure_id: def.id,
-      region_code: caseRow.region_code,
-      state_id: l.stateId,
-      title: l.meta.task!.title,
-      department: l.meta.task!.department,
-      role: l.meta.task!.role,
-      actions: l.meta.task!.actions,
-      time_limit: l.meta.task!.timeLimit,
-      status: 'open' as const,
-      assignee_id: null,
-      opened_at: now,
-      closed_at: null,
-      closed_by: null,
-      outcome: null,
-      escalation: 'none' as const,
-      escalated_at: null,
-      ...planTaskDeadline(calendar!, now, l.meta.task!, def),
-    }));
+    const opened = entering.map((l) => openingTask(def, caseRow, l.stateId, l.meta.task!, calendar!, now));
     if (opened.length) writes.push(tasks.insertTasksQuery(opened));
 
     const newTimers = opened.flatMap((t, i) => escalationTimers(t, entering[i].meta.task!, now));

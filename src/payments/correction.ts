@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { TaskMeta } from '../../workflows/index.ts';
 import type { Db } from '../db/connection.ts';
 import * as cases from '../db/cases.ts';
@@ -8,7 +7,7 @@ import * as tasks from '../db/tasks.ts';
 import * as timers from '../db/timers.ts';
 import type { Actor } from '../engine/authorization.ts';
 import { appendCaseNote } from '../engine/caseNotes.ts';
-import { escalationTimers, planTaskDeadline } from '../engine/deadlines.ts';
+import { escalationTimers, openingTask } from '../engine/deadlines.ts';
 import type { Engine } from '../engine/engine.ts';
 import { DomainError } from '../engine/errors.ts';
 import { maskBankCard } from '../engine/masking.ts';
@@ -68,27 +67,7 @@ export async function recordFailed(engine: Engine, trx: Db, p: payments.Delivery
   const def = engine.registry.pinned(row.procedure_id, row.definition_version);
   const calendar = await engine.calendars.forRegion(trx, row.region_code);
   const meta = CORRECTION_TASK;
-  const task: tasks.TaskRow = {
-    id: randomUUID(),
-    case_id: row.id,
-    procedure_id: def.id,
-    region_code: row.region_code,
-    state_id: CORRECTION_STATE,
-    title: `${meta.title}（${payment.period}）`,
-    department: meta.department,
-    role: meta.role,
-    actions: meta.actions,
-    time_limit: meta.timeLimit,
-    status: 'open',
-    assignee_id: null,
-    opened_at: now,
-    closed_at: null,
-    closed_by: null,
-    outcome: null,
-    escalation: 'none',
-    escalated_at: null,
-    ...planTaskDeadline(calendar, now, meta, def),
-  };
+  const task = openingTask(def, row, CORRECTION_STATE, meta, calendar, now, `${meta.title}（${payment.period}）`);
   await tasks.insertTasks(trx, [task]);
   await timers.insertTimers(trx, escalationTimers(task, meta, now));
   await payments.markFailed(trx, payment.id, { reason: r.reason, correctionTaskId: task.id, at: now });

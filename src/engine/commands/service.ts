@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { ProcedureDefinition, TaskMeta } from '../../../workflows/index.ts';
 import type { Db } from '../../db/connection.ts';
 import * as cases from '../../db/cases.ts';
@@ -10,7 +10,7 @@ import { effectiveSettings } from '../../db/regions.ts';
 import { ratingInvitationNotice } from '../../notifications/triggers.ts';
 import { mayWork, SYSTEM_ACTOR, type Actor } from '../authorization.ts';
 import { activeLeaves, resolve, type ActiveLeaf } from '../chart.ts';
-import { escalationTimers, planTaskDeadline } from '../deadlines.ts';
+import { escalationTimers, openingTask } from '../deadlines.ts';
 import { DomainError, fieldIssues } from '../errors.ts';
 import { isDecided } from '../decided.ts';
 import { appendCaseNote } from '../caseNotes.ts';
@@ -64,27 +64,7 @@ const numberSetting = (settings: Record<string, unknown>, key: keyof typeof DEFA
 async function openServiceTask(engine: Engine, trx: Db, def: ProcedureDefinition, row: cases.CaseRow, stateId: string, title: string, action: ServiceOutcome, days: number, now: Date) {
   const meta: TaskMeta = { title, department: SERVICE_DEPARTMENT, role: 'supervisor', actions: [action], timeLimit: { days, unit: 'WD', source: SOURCE } };
   const calendar = await engine.calendars.forRegion(trx, row.region_code);
-  const task: tasks.TaskRow = {
-    id: randomUUID(),
-    case_id: row.id,
-    procedure_id: def.id,
-    region_code: row.region_code,
-    state_id: stateId,
-    title,
-    department: meta.department,
-    role: meta.role,
-    actions: meta.actions,
-    time_limit: meta.timeLimit,
-    status: 'open',
-    assignee_id: null,
-    opened_at: now,
-    closed_at: null,
-    closed_by: null,
-    outcome: null,
-    escalation: 'none',
-    escalated_at: null,
-    ...planTaskDeadline(calendar, now, meta, def),
-  };
+  const task = openingTask(def, row, stateId, meta, calendar, now);
   await tasks.insertTasks(trx, [task]);
   await timers.insertTimers(trx, escalationTimers(task, meta, now));
   return task;
