@@ -3,6 +3,7 @@ import { insertSinkMessage } from '../db/notices.ts';
 import { maskPhone } from '../engine/masking.ts';
 import type { PersonalDataCipher } from '../engine/personalData.ts';
 import { redactText } from '../http/logging.ts';
+import { postIdempotent, type GatewayOptions } from '../gatewayPost.ts';
 
 /** One message to one phone. The idempotency key is the notice's, the same on every attempt. */
 export interface OutgoingSms {
@@ -52,10 +53,7 @@ export class DevSinkChannel implements NoticeChannel {
   }
 }
 
-export interface HttpGatewayOptions {
-  url: string;
-  token?: string;
-  timeoutMs: number;
+export interface HttpGatewayOptions extends GatewayOptions {
   /** Sender signature the gateway has on file, sent as `signName` (the text carries 【一窗通办】 too). */
   signName?: string;
 }
@@ -74,34 +72,8 @@ export class HttpGatewayChannel implements NoticeChannel {
   constructor(private readonly o: HttpGatewayOptions) {}
 
   async send(sms: OutgoingSms): Promise<SendResult> {
-    let res: Response;
-    try {
-      res = await fetch(this.o.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'idempotency-key': sms.idempotencyKey,
-          ...(this.o.token ? { authorization: `Bearer ${this.o.token}` } : {}),
-        },
-        body: JSON.stringify({ to: sms.to, text: sms.text, idempotencyKey: sms.idempotencyKey, ...(this.o.signName ? { signName: this.o.signName } : {}) }),
-        signal: AbortSignal.timeout(this.o.timeoutMs),
-      });
-    } catch (err) {
-      const e = err as Error;
-      return { ok: false, retryable: true, error: e.name === 'TimeoutError' ? `gateway timeout after ${this.o.timeoutMs} ms` : `gateway unreachable: ${redactText(e.message.replaceAll(sms.to, maskPhone(sms.to)))}` };
-    }
-    const body = await res.text().catch(() => '');
-    if (res.ok || res.status === 409) {
-      let messageId: string | null = null;
-      try {
-        const parsed = JSON.parse(body);
-        if (parsed && (typeof parsed.messageId === 'string' || typeof parsed.messageId === 'number')) messageId = String(parsed.messageId).slice(0, 128);
-      } catch {
-        /* an empty or non-JSON 2xx still means accepted */
-      }
-      return { ok: true, providerMessageId: messageId };
-    }
-    const retryable = res.status >= 500 || [408, 425, 429].includes(res.status);
-    return { ok: false, retryable, error: `gateway HTTP ${res.status}: ${redactText(body.slice(0, 200).replaceAll(sms.to, maskPhone(sms.to)))}` };
+    const body = { to: sms.to, text: sms.text, idempotencyKey: sms.idempotencyKey, ...(this.o.signName ? { signName: this.o.signName } : {}) };
+    const answer = await postIdempotent(this.o, sms.idempotencyKey, body, 'messageId', (text) => redactText(text.replaceAll(sms.to, maskPhone(sms.to))));
+    return answer.ok ? { ok: true, providerMessageId: answer.id } : answer;
   }
 }

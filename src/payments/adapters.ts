@@ -6,6 +6,7 @@ import { maskBankCard } from '../engine/masking.ts';
 import type { PersonalDataCipher } from '../engine/personalData.ts';
 import { redactText } from '../http/logging.ts';
 import { batchFileName, renderBatchFile, yuan } from './batchFile.ts';
+import { postIdempotent, type GatewayOptions } from '../gatewayPost.ts';
 
 /** One round of one payment, as the bank is told it. The instruction id is the idempotency key. */
 export interface PaymentInstruction {
@@ -133,11 +134,7 @@ export class BatchFileAdapter implements PaymentAdapter {
   }
 }
 
-export interface HttpPaymentGatewayOptions {
-  url: string;
-  token?: string;
-  timeoutMs: number;
-}
+export type HttpPaymentGatewayOptions = GatewayOptions;
 
 /**
  * A bank / finance gateway (财政 一卡通 平台): one POST per instruction — JSON
@@ -153,42 +150,20 @@ export class HttpPaymentGateway implements PaymentAdapter {
   constructor(private readonly o: HttpPaymentGatewayOptions) {}
 
   async deliver(i: PaymentInstruction): Promise<DeliveryResult> {
-    let res: Response;
-    try {
-      res = await fetch(this.o.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': i.instructionId, ...(this.o.token ? { authorization: `Bearer ${this.o.token}` } : {}) },
-        body: JSON.stringify({
-          instructionId: i.instructionId,
-          paymentId: i.paymentId,
-          round: i.round,
-          reference: i.reference,
-          regionCode: i.regionCode,
-          period: i.period,
-          amountFen: i.amountFen,
-          amount: yuan(i.amountFen),
-          summary: i.summary,
-          name: i.name,
-          bankCard: i.bankCard,
-        }),
-        signal: AbortSignal.timeout(this.o.timeoutMs),
-      });
-    } catch (err) {
-      const e = err as Error;
-      return { ok: false, retryable: true, error: e.name === 'TimeoutError' ? `gateway timeout after ${this.o.timeoutMs} ms` : `gateway unreachable: ${scrub(e.message, i.bankCard)}` };
-    }
-    const body = await res.text().catch(() => '');
-    if (res.ok || res.status === 409) {
-      let reference: string | null = null;
-      try {
-        const parsed = JSON.parse(body);
-        if (parsed && (typeof parsed.reference === 'string' || typeof parsed.reference === 'number')) reference = String(parsed.reference).slice(0, 128);
-      } catch {
-        /* an empty or non-JSON 2xx still means accepted */
-      }
-      return { ok: true, batchId: null, bankReference: reference };
-    }
-    const retryable = res.status >= 500 || [408, 425, 429].includes(res.status);
-    return { ok: false, retryable, error: `gateway HTTP ${res.status}: ${scrub(body.slice(0, 200), i.bankCard)}` };
+    const body = {
+      instructionId: i.instructionId,
+      paymentId: i.paymentId,
+      round: i.round,
+      reference: i.reference,
+      regionCode: i.regionCode,
+      period: i.period,
+      amountFen: i.amountFen,
+      amount: yuan(i.amountFen),
+      summary: i.summary,
+      name: i.name,
+      bankCard: i.bankCard,
+    };
+    const answer = await postIdempotent(this.o, i.instructionId, body, 'reference', (text) => scrub(text, i.bankCard));
+    return answer.ok ? { ok: true, batchId: null, bankReference: answer.id } : answer;
   }
 }
