@@ -586,6 +586,9 @@ export class Engine {
     command: { outcome: string; data?: unknown; expectedVersion?: number },
   ): Promise<TransitionResult> {
     const task = await this.visibleTask(trx, actor, taskId);
+    // Who may work the task is decided before what they sent: a caller who sees the case but not
+    // the task's department learns that, not which outcomes the task takes.
+    if (!mayWork(actor, task)) throw refuse('NOT_YOUR_DEPARTMENT');
     if (!task.actions.includes(command.outcome)) {
       throw new DomainError('invalid', 'INVALID_OUTCOME', '该任务不能以此结果办结', [
         { path: 'outcome', message: `可选：${task.actions.join('、')}` },
