@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -121,6 +121,18 @@ function installDrainRefusal(app: FastifyInstance): void {
   });
 }
 
+/**
+ * The router's own refusals answer before any route (and so the error handler) is chosen, by
+ * default in English and echoing the path. A path segment longer than the router takes is an id
+ * that names nothing, as a malformed id is (src/http/errors.ts).
+ */
+function routerRefusal(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  // 414: a path parameter over the router's maxParamLength.
+  if (error.statusCode === 414) reply.status(404).send({ code: 'NOT_FOUND', message: '未找到该资源' });
+  else if (error.code === 'FST_ERR_BAD_URL') reply.status(400).send({ code: 'BAD_URL', message: '请求地址格式有误' });
+  else reply.status(400).send({ code: 'BAD_REQUEST', message: '请求有误' });
+}
+
 /** Options every OneWindow server is built with (tests that build their own Fastify use them too). */
 export const SERVER_OPTIONS = {
   // Small bodies (no endpoint needs more than a few KB), __proto__ and constructor.prototype refused.
@@ -129,6 +141,7 @@ export const SERVER_OPTIONS = {
   onConstructorPoisoning: 'error',
   // Requests during a drain are refused by installDrainRefusal, in the API's error format.
   return503OnClosing: false,
+  frameworkErrors: routerRefusal,
 } satisfies FastifyServerOptions;
 
 export async function buildApp(
