@@ -1,4 +1,5 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { type ConnectionError, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -133,6 +134,26 @@ function routerRefusal(error: FastifyError, _request: FastifyRequest, reply: Fas
   else reply.status(400).send({ code: 'BAD_REQUEST', message: '请求有误' });
 }
 
+/**
+ * A request Node's HTTP parser refuses (or one too slow, src/http/connections.ts) never reaches
+ * Fastify's routing: its answer is written to the socket here, as Fastify's default does, but in
+ * the API's shape and words.
+ */
+function connectionRefusal(error: ConnectionError, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, code, message] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request Timeout', 'REQUEST_TIMEOUT', '请求超时，请重试']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'HEADERS_TOO_LARGE', '请求头过大']
+        : [400, 'Bad Request', 'BAD_REQUEST', '请求格式有误'];
+  const body = JSON.stringify({ code, message });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(error);
+}
+
 /** Options every OneWindow server is built with (tests that build their own Fastify use them too). */
 export const SERVER_OPTIONS = {
   // Small bodies (no endpoint needs more than a few KB), __proto__ and constructor.prototype refused.
@@ -142,6 +163,7 @@ export const SERVER_OPTIONS = {
   // Requests during a drain are refused by installDrainRefusal, in the API's error format.
   return503OnClosing: false,
   frameworkErrors: routerRefusal,
+  clientErrorHandler: connectionRefusal,
 } satisfies FastifyServerOptions;
 
 export async function buildApp(
