@@ -117,6 +117,30 @@ describe('changing one’s password', () => {
     expect((await me(token)).statusCode).toBe(401);
     expect((await login('temp.pw2')).statusCode).toBe(200); // the password did not change
   });
+
+  it('answers a retry of a change that went through with its first answer, keeping the session', async () => {
+    await addUser('temp.pw3', '330106', 'tax', ['reviewer']);
+    const token = await tokenOf('temp.pw3');
+    const body = { currentPassword: DEMO_PASSWORD, newPassword: 'Xihu#Window2027' };
+    const send = () => ctx.app.inject({ method: 'POST', url: '/api/auth/password', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'pw-change-1' }, payload: body });
+    const first = await send();
+    expect(first.statusCode, first.body).toBe(200);
+    // The answer was lost on the way; the client retries as docs/api.md says it may.
+    const retry = await send();
+    expect(retry.statusCode, retry.body).toBe(200);
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    expect(retry.json()).toEqual(first.json());
+    expect((await me(token)).statusCode).toBe(200);
+    expect((await login('temp.pw3', 'Xihu#Window2027')).statusCode).toBe(200);
+    // The same key for another change is refused, not answered as done.
+    const other = await ctx.app.inject({ method: 'POST', url: '/api/auth/password', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'pw-change-1' }, payload: { currentPassword: 'Xihu#Window2027', newPassword: 'Other#Window2027' } });
+    expect(other.json().code).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect((await login('temp.pw3', 'Xihu#Window2027')).statusCode).toBe(200);
+    // A wrong current password with the same key is still refused, and still ends the session.
+    const guess = await ctx.app.inject({ method: 'POST', url: '/api/auth/password', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'pw-change-1' }, payload: { currentPassword: 'Guess#12345', newPassword: 'Other#Window2027' } });
+    expect(guess.json().code).toBe('WRONG_PASSWORD');
+    expect((await me(token)).statusCode).toBe(401);
+  });
 });
 
 describe('a user without roles', () => {
