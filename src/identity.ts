@@ -66,9 +66,15 @@ export async function logout(db: Db, token: string): Promise<void> {
  * each guess costs a login (rate-limited and locked like any other) — a stolen token cannot be
  * turned into the password by trying. The new password revokes every other session.
  */
-export async function verifyOwnPassword(db: Db, actor: Actor, token: string, currentPassword: string): Promise<void> {
+/**
+ * `newPassword` already being the password means a retry of a change that went through (its
+ * answer was lost): the caller knows the current password, so the retry may go on and be
+ * answered as the first time (Idempotency-Key) instead of ending the session as a wrong guess.
+ */
+export async function verifyOwnPassword(db: Db, actor: Actor, token: string, currentPassword: string, newPassword?: string): Promise<void> {
   const user = actor.id ? await users.getUser(db, actor.id) : undefined;
   if (user && (await verifyPassword(currentPassword, user.password_hash))) return;
+  if (user && newPassword !== undefined && (await verifyPassword(newPassword, user.password_hash))) return;
   await sessions.deleteSession(db, tokenHash(token));
   throw new DomainError('invalid', 'WRONG_PASSWORD', '当前密码不正确；为安全起见本次登录已失效，请重新登录', [
     { path: 'body.currentPassword', message: '当前密码不正确' },

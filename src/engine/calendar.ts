@@ -160,11 +160,21 @@ export class WorkCalendar {
     return limit.unit === 'WD' ? this.addWorkingDays(from, limit.days) : this.addCalendarDays(from, limit.days);
   }
 
-  /** Moves a due date later by time that did not count, in the limit's own unit. */
-  extend(due: Date, pausedFrom: Date, resumedAt: Date, unit: TimeLimit['unit']): Date {
-    if (unit === 'WD') return this.addWorkingDays(due, this.workingDaysBetween(pausedFrom, resumedAt));
-    const days = Math.round((Date.parse(chinaDay(resumedAt)) - Date.parse(chinaDay(pausedFrom))) / DAY_MS);
-    return endOfChinaDay(addDays(chinaDay(due), days));
+  /** Moves a working-day due date later by the working days that did not count. */
+  extend(due: Date, pausedFrom: Date, resumedAt: Date): Date {
+    return this.addWorkingDays(due, this.workingDaysBetween(pausedFrom, resumedAt));
+  }
+
+  /**
+   * A period from `opened` with `pauses` not counted. Working days add up pause by pause. A
+   * calendar-day period counts its days past every paused day and only then moves off a day off
+   * (民法典 art. 203): moving the already-moved due date by the pause would overshoot when it had
+   * been moved off a weekend, and could end on a holiday.
+   */
+  periodEnd(opened: Date, limit: Pick<TimeLimit, 'days' | 'unit'>, pauses: readonly { from: Date; to: Date }[]): Date {
+    if (limit.unit === 'WD') return pauses.reduce((due, p) => this.extend(due, p.from, p.to), this.due(opened, limit));
+    const paused = pauses.reduce((n, p) => n + Math.round((Date.parse(chinaDay(p.to)) - Date.parse(chinaDay(p.from))) / DAY_MS), 0);
+    return this.addCalendarDays(opened, limit.days + paused);
   }
 
   /** Working days left until `due` (0 on its last day, negative once overdue). */

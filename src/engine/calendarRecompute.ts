@@ -50,25 +50,28 @@ function leafNodes(node: any, value: unknown): any[] {
 const pausedIn = (def: ProcedureDefinition, value: unknown) =>
   leafNodes((def.machine as any).root, value).some((n) => (n.meta as StateMeta | undefined)?.clockStopped && n.type !== 'final');
 
+/** The clock pauses the event log shows closed: a clock-stopped state entered, then left. */
+export function closedPauses(def: ProcedureDefinition, events: readonly Pick<caseEvents.CaseEventRow, 'to_state' | 'occurred_at'>[]) {
+  const pauses: { from: Date; to: Date }[] = [];
+  let pausedAt: Date | null = null;
+  for (const e of events) {
+    const paused = pausedIn(def, e.to_state);
+    if (paused && !pausedAt) pausedAt = e.occurred_at;
+    else if (!paused && pausedAt) {
+      pauses.push({ from: pausedAt, to: e.occurred_at });
+      pausedAt = null;
+    }
+  }
+  return pauses;
+}
+
 /**
  * The whole-case due date as the engine would have computed it on `calendar`: from the opening,
- * moved later by every pause the event log shows (clock-stopped states entered and left), exactly
- * as caseClock() does while the case runs. An open pause has not moved it yet.
+ * past every pause the event log shows (clock-stopped states entered and left), exactly as
+ * caseClock() does while the case runs. An open pause has not moved it yet.
  */
 export function replayCaseDue(calendar: WorkCalendar, def: ProcedureDefinition, row: cases.CaseRow, events: caseEvents.CaseEventRow[]) {
-  return calendar.trace(() => {
-    let due = calendar.due(row.created_at, def.totalTimeLimit);
-    let pausedAt: Date | null = null;
-    for (const e of events) {
-      const paused = pausedIn(def, e.to_state);
-      if (paused && !pausedAt) pausedAt = e.occurred_at;
-      else if (!paused && pausedAt) {
-        due = calendar.extend(due, pausedAt, e.occurred_at, def.totalTimeLimit.unit);
-        pausedAt = null;
-      }
-    }
-    return due;
-  });
+  return calendar.trace(() => calendar.periodEnd(row.created_at, def.totalTimeLimit, closedPauses(def, events)));
 }
 
 export interface CaseRecompute {

@@ -5,6 +5,7 @@ import { writeTogether } from '../db/batch.ts';
 import type { Sql } from '../db/sql.ts';
 import * as cases from '../db/cases.ts';
 import * as caseEvents from '../db/caseEvents.ts';
+import { closedPauses } from './calendarRecompute.ts';
 import * as tasks from '../db/tasks.ts';
 import * as payments from '../db/payments.ts';
 import * as outbox from '../db/outbox.ts';
@@ -353,7 +354,15 @@ export class Engine {
     if (!row.due_at) return { clockPausedAt: null };
     const calendar = await this.calendars.forRegion(trx, row.region_code);
     try {
-      const { value, provisional } = calendar.trace(() => calendar.extend(row.due_at!, row.clock_paused_at!, now, def.totalTimeLimit.unit));
+      // Working days add up, so the stored due date moves by this pause. A calendar-day period is
+      // counted again from the opening past every pause (WorkCalendar.periodEnd), which needs the
+      // earlier pauses from the log; resuming is rare (补正, 公示, 冷静期 ending).
+      const pauses = def.totalTimeLimit.unit === 'WD' ? [] : closedPauses(def, await caseEvents.listEvents(trx, row.id));
+      const { value, provisional } = calendar.trace(() =>
+        def.totalTimeLimit.unit === 'WD'
+          ? calendar.extend(row.due_at!, row.clock_paused_at!, now)
+          : calendar.periodEnd(row.created_at, def.totalTimeLimit, [...pauses, { from: row.clock_paused_at!, to: now }]),
+      );
       return { clockPausedAt: null, dueAt: value, deadlineProvisional: row.deadline_provisional || provisional };
     } catch (e) {
       if (e instanceof CalendarYearMissingError) return { clockPausedAt: null, dueAt: null, deadlineNote: `${e.code}:${e.year}`, deadlineProvisional: false };
@@ -545,6 +554,9 @@ export class Engine {
     command: { outcome: string; data?: unknown; expectedVersion?: number },
   ): Promise<TransitionResult> {
     const task = await this.visibleTask(trx, actor, taskId);
+    // Who may work the task is decided before what they sent: a caller who sees the case but not
+    // the task's department learns that, not which outcomes the task takes.
+    if (!mayWork(actor, task)) throw refuse('NOT_YOUR_DEPARTMENT');
     if (!task.actions.includes(command.outcome)) {
       throw new DomainError('invalid', 'INVALID_OUTCOME', '该任务不能以此结果办结', [
         { path: 'outcome', message: `可选：${task.actions.join('、')}` },

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 
 /**
  * Application-level encryption of the most sensitive personal data (ID numbers, bank cards) at
@@ -34,6 +34,16 @@ export class PersonalDataCipher {
         return { id, key: Buffer.from(key, 'base64') };
       }),
     );
+  }
+
+  /**
+   * A keyed digest of a secret (a password in a request), so a record can tell two requests
+   * apart without holding anything a secret could be guessed from offline: without the data
+   * key, a dump of the digests is no guessing target. Keyed by the current key, so a rotation
+   * changes it (a retry across one is refused, never mistaken for the original).
+   */
+  fingerprint(secret: string): string {
+    return createHmac('sha256', this.keys[0].key).update(`onewindow:fingerprint:${secret}`).digest('base64url');
   }
 
   encrypt(plain: string): string {

@@ -1,4 +1,5 @@
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
+import Fastify, { type ConnectionError, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -121,6 +122,38 @@ function installDrainRefusal(app: FastifyInstance): void {
   });
 }
 
+/**
+ * The router's own refusals answer before any route (and so the error handler) is chosen, by
+ * default in English and echoing the path. A path segment longer than the router takes is an id
+ * that names nothing, as a malformed id is (src/http/errors.ts).
+ */
+function routerRefusal(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  // 414: a path parameter over the router's maxParamLength.
+  if (error.statusCode === 414) reply.status(404).send({ code: 'NOT_FOUND', message: '未找到该资源' });
+  else if (error.code === 'FST_ERR_BAD_URL') reply.status(400).send({ code: 'BAD_URL', message: '请求地址格式有误' });
+  else reply.status(400).send({ code: 'BAD_REQUEST', message: '请求有误' });
+}
+
+/**
+ * A request Node's HTTP parser refuses (or one too slow, src/http/connections.ts) never reaches
+ * Fastify's routing: its answer is written to the socket here, as Fastify's default does, but in
+ * the API's shape and words.
+ */
+function connectionRefusal(error: ConnectionError, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, code, message] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request Timeout', 'REQUEST_TIMEOUT', '请求超时，请重试']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'HEADERS_TOO_LARGE', '请求头过大']
+        : [400, 'Bad Request', 'BAD_REQUEST', '请求格式有误'];
+  const body = JSON.stringify({ code, message });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(error);
+}
+
 /** Options every OneWindow server is built with (tests that build their own Fastify use them too). */
 export const SERVER_OPTIONS = {
   // Small bodies (no endpoint needs more than a few KB), __proto__ and constructor.prototype refused.
@@ -129,6 +162,8 @@ export const SERVER_OPTIONS = {
   onConstructorPoisoning: 'error',
   // Requests during a drain are refused by installDrainRefusal, in the API's error format.
   return503OnClosing: false,
+  frameworkErrors: routerRefusal,
+  clientErrorHandler: connectionRefusal,
 } satisfies FastifyServerOptions;
 
 export async function buildApp(

@@ -159,6 +159,20 @@ describe('commands on a case', () => {
     const clerk = await ctx.as('clerk.beishan');
     expect((await clerk.get('/api/cases/00000000-0000-4000-8000-000000000000')).statusCode).toBe(404);
     expect((await clerk.get('/api/cases/not-a-uuid')).statusCode).toBe(404);
+    // An id longer than the router takes, or a path that is not valid percent-encoding, gets the
+    // API's own error shape in Chinese (not Fastify's English text echoing the path), signed in or not.
+    for (const headers of [{ authorization: `Bearer ${clerk.token}` }, {}]) {
+      for (const url of [`/api/tasks/${'a'.repeat(150)}/claim`, `/api/cases/${'a'.repeat(150)}/events`, `/api/admin/users/${'9'.repeat(150)}/disable`]) {
+        const long = await ctx.app.inject({ method: 'POST', url, headers });
+        expect(long.statusCode, long.body).toBe(404);
+        expect(long.json()).toEqual({ code: 'NOT_FOUND', message: '未找到该资源' });
+      }
+      for (const url of ['/api/cases/%zz', '/api/tasks/%E0%A4%A/claim']) {
+        const bad = await ctx.app.inject({ method: url.includes('claim') ? 'POST' : 'GET', url, headers });
+        expect(bad.statusCode, bad.body).toBe(400);
+        expect(bad.json()).toEqual({ code: 'BAD_URL', message: '请求地址格式有误' });
+      }
+    }
     const anon = await ctx.app.inject({ method: 'GET', url: '/api/tasks' });
     expect(anon.statusCode).toBe(401);
     expect(anon.json()).toEqual({ code: 'UNAUTHENTICATED', message: '请先登录' });

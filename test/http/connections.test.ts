@@ -48,6 +48,13 @@ function connect(localAddress: string): Promise<{ socket: net.Socket; closed: Pr
   });
 }
 
+/** The JSON body of a raw HTTP answer, checked against its Content-Length. */
+function bodyOf(raw: string): unknown {
+  const [head, body] = raw.split('\r\n\r\n');
+  expect(Number(/content-length: (\d+)/i.exec(head)?.[1])).toBe(Buffer.byteLength(body));
+  return JSON.parse(body);
+}
+
 function get(localAddress: string, url: string): Promise<number> {
   return new Promise((resolve, reject) => {
     http.get({ host: '127.0.0.1', port, path: url, localAddress, agent: false }, (res) => {
@@ -80,8 +87,22 @@ describe('connection caps', () => {
     expect(after).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 50);
     expect(after).toBeLessThan(HEADERS_TIMEOUT_MS + 1_000);
     expect(slow.received()).toMatch(/^HTTP\/1\.1 408/);
+    expect(bodyOf(slow.received())).toEqual({ code: 'REQUEST_TIMEOUT', message: '请求超时，请重试' });
     // The address's slots are free again.
     expect(await get('127.0.0.3', TRACK)).toBe(404);
+  });
+
+  it("answers a request HTTP cannot parse in the API's error shape, in Chinese", async () => {
+    const bad = await connect('127.0.0.4');
+    bad.socket.write('GET /api/procedures HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n');
+    await bad.closed;
+    expect(bad.received()).toMatch(/^HTTP\/1\.1 400/);
+    expect(bodyOf(bad.received())).toEqual({ code: 'BAD_REQUEST', message: '请求格式有误' });
+    const huge = await connect('127.0.0.4');
+    huge.socket.write(`GET /api/procedures HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    await huge.closed;
+    expect(huge.received()).toMatch(/^HTTP\/1\.1 431/);
+    expect(bodyOf(huge.received())).toEqual({ code: 'HEADERS_TOO_LARGE', message: '请求头过大' });
   });
 });
 

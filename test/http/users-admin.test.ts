@@ -108,6 +108,27 @@ describe('resetting a password', () => {
     expect((await login('clerk.forgetful', 'Fresh#Window2026')).statusCode).toBe(200);
   });
 
+  it('refuses an Idempotency-Key reused with another new password instead of reporting a reset that did not happen', async () => {
+    const admin = await ctx.as('admin.xihu');
+    expect((await admin.post('/api/admin/users', newUser({ username: 'clerk.rekeyed' }))).statusCode).toBe(201);
+    const id = (await db()('users').where({ username: 'clerk.rekeyed' }).first()).id;
+    const reset = (newPassword: string) =>
+      ctx.app.inject({ method: 'POST', url: `/api/admin/users/${id}/reset-password`, headers: { authorization: `Bearer ${admin.token}`, 'idempotency-key': 'reset-rekeyed' }, payload: { newPassword } });
+    expect((await reset('Fresh#Window2026')).statusCode).toBe(200);
+    const retried = await reset('Fresh#Window2026');
+    expect(retried.statusCode).toBe(200);
+    expect(retried.headers['idempotent-replayed']).toBe('true');
+    const other = await reset('Other#Window2026');
+    expect(other.statusCode, other.body).toBe(422);
+    expect(other.json().code).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect((await login('clerk.rekeyed', 'Fresh#Window2026')).statusCode).toBe(200);
+    // The key record still holds nothing a password could be guessed from offline.
+    const stored = await db()('idempotency_keys').where({ key: 'reset-rekeyed' }).first();
+    for (const body of [{ newPassword: 'Fresh#Window2026' }, { userId: id, newPassword: 'Fresh#Window2026' }]) {
+      expect(stored.request_hash).not.toBe(createHash('sha256').update(`POST /api/admin/users/${id}/reset-password\n${canonicalJson(body)}`).digest('hex'));
+    }
+  });
+
   it('treats a user outside the admin’s region as absent, and refuses non-admins', async () => {
     await upsertRegion(db(), { code: '330105', name: '拱墅区（演示）', parent_code: null, settings: {} });
     const outsider = crypto.randomUUID();

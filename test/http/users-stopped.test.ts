@@ -117,6 +117,30 @@ describe('changing one’s password', () => {
     expect((await me(token)).statusCode).toBe(401);
     expect((await login('temp.pw2')).statusCode).toBe(200); // the password did not change
   });
+
+  it('answers a retry of a change that went through with its first answer, keeping the session', async () => {
+    await addUser('temp.pw3', '330106', 'tax', ['reviewer']);
+    const token = await tokenOf('temp.pw3');
+    const body = { currentPassword: DEMO_PASSWORD, newPassword: 'Xihu#Window2027' };
+    const send = () => ctx.app.inject({ method: 'POST', url: '/api/auth/password', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'pw-change-1' }, payload: body });
+    const first = await send();
+    expect(first.statusCode, first.body).toBe(200);
+    // The answer was lost on the way; the client retries as docs/api.md says it may.
+    const retry = await send();
+    expect(retry.statusCode, retry.body).toBe(200);
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    expect(retry.json()).toEqual(first.json());
+    expect((await me(token)).statusCode).toBe(200);
+    expect((await login('temp.pw3', 'Xihu#Window2027')).statusCode).toBe(200);
+    // The same key for another change is refused, not answered as done.
+    const other = await ctx.app.inject({ method: 'POST', url: '/api/auth/password', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'pw-change-1' }, payload: { currentPassword: 'Xihu#Window2027', newPassword: 'Other#Window2027' } });
+    expect(other.json().code).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect((await login('temp.pw3', 'Xihu#Window2027')).statusCode).toBe(200);
+    // A wrong current password with the same key is still refused, and still ends the session.
+    const guess = await ctx.app.inject({ method: 'POST', url: '/api/auth/password', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'pw-change-1' }, payload: { currentPassword: 'Guess#12345', newPassword: 'Other#Window2027' } });
+    expect(guess.json().code).toBe('WRONG_PASSWORD');
+    expect((await me(token)).statusCode).toBe(401);
+  });
 });
 
 describe('a user without roles', () => {
@@ -167,6 +191,46 @@ describe('authorization before validation', () => {
     expect(calendar.statusCode).toBe(403);
     // The rightful caller with the same malformed body gets the field errors.
     expect((await (await ctx.as('clerk.beishan')).post('/api/cases', { procedureId: 42 })).statusCode).toBe(422);
+  });
+
+  it('holds on the typed per-procedure operations as on the generic ones', async () => {
+    const none = '00000000-0000-4000-8000-000000000000';
+    const admin = await ctx.as('admin.xihu');
+    const supervisor = await ctx.as('supervisor.xihu');
+    const grid = await ctx.as('grid.beishan');
+    for (const procedure of ['social-assistance', 'marriage', 'funeral']) {
+      for (const caller of [admin, supervisor, grid]) {
+        const event = await caller.post(`/api/procedures/${procedure}/cases/${none}/events`, { type: 7 });
+        expect(event.statusCode, event.body).toBe(403);
+        expect(event.json().code).toBe('ROLE_REQUIRED');
+      }
+      for (const caller of [admin, grid]) {
+        const complete = await caller.post(`/api/procedures/${procedure}/tasks/${none}/complete`, { outcome: [] });
+        expect(complete.statusCode, complete.body).toBe(403);
+        expect(complete.json().code).toBe('ROLE_REQUIRED');
+      }
+    }
+  });
+
+  it('refuses a task of another department before looking at the outcome', async () => {
+    const clerk = await ctx.as('clerk.beishan');
+    const opened = (await clerk.post('/api/cases', { procedureId: 'social-assistance', applicant, application })).json();
+    const accepted = (await clerk.post(`/api/cases/${opened.id}/events`, { type: 'ACCEPT', data: {}, expectedVersion: 1 })).json();
+    const verification = accepted.openTasks.find((t: { department: string }) => t.department === 'county-verification').id;
+    // The window clerk and a supervisor see the case, but the verification task is not theirs:
+    // they learn that, not which outcomes the task would take.
+    for (const caller of [clerk, await ctx.as('supervisor.xihu')]) {
+      for (const url of [`/api/tasks/${verification}/complete`, `/api/procedures/social-assistance/tasks/${verification}/complete`]) {
+        const res = await caller.post(url, { outcome: 'NO_SUCH_OUTCOME' });
+        expect(res.statusCode, res.body).toBe(403);
+        expect(res.json().code).toBe('NOT_YOUR_DEPARTMENT');
+      }
+    }
+    // The department's own reviewer gets the outcome's refusal.
+    const verifier = await ctx.as('verify.xihu');
+    const own = await verifier.post(`/api/tasks/${verification}/complete`, { outcome: 'NO_SUCH_OUTCOME' });
+    expect(own.statusCode).toBe(422);
+    expect(own.json().code).toBe('INVALID_OUTCOME');
   });
 });
 

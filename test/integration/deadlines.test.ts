@@ -152,6 +152,27 @@ describe('durable timers fired by the worker', () => {
     expect(await db()('timers').where({ case_id: c.id, status: 'pending' }).select('kind')).toEqual([{ kind: 'invite' }]);
   });
 
+  it('counts a calendar-day case clock past its pause before moving it off a day off (民法典 art. 203)', async () => {
+    at('2026-06-01T10:00:00');
+    const c = await openCase('registry.xihu', 'marriage', { kind: 'divorce', partner: { name: '王芳', idNumber: '11010519491231002X' } });
+    const registry = await ctx.as('registry.xihu');
+    // 90 days from 06-01 end on Sunday 08-30: the period ends on Monday 08-31.
+    expect((await registry.get(`/api/cases/${c.id}`)).json().deadline.dueAt).toBe('2026-08-31T15:59:59.999Z');
+    await act('registry.xihu', c.id, 'ACCEPT');
+    at('2026-07-02T00:00:05'); // the 冷静期 ended with 07-01; the clock stood still 31 days
+    expect(await runWorker()).toMatchObject({ fired: 1 });
+    const view = (await registry.get(`/api/cases/${c.id}`)).json();
+    expect(view.deadline.clockPaused).toBe(false);
+    // 90 counted days with 31 not counted end on Wednesday 09-30, a working day — not on 10-01
+    // (the moved Monday plus 31, inside the National Day holiday) nor after it.
+    expect(view.deadline.dueAt).toBe('2026-09-30T15:59:59.999Z');
+    // A calendar reload replays the case clock from the event log to the same date.
+    const { replayCaseDue } = await import('../../src/engine/calendarRecompute.ts');
+    const row = await db()('cases').where({ id: c.id }).first();
+    const cal = await ctx.engine.calendars.forRegion(db(), row.region_code);
+    expect(replayCaseDue(cal, ctx.engine.registry.pinned(row.procedure_id, row.definition_version), row, await db()('case_events').where({ case_id: c.id }).orderBy('seq')).value.toISOString()).toBe('2026-09-30T15:59:59.999Z');
+  });
+
   it('terminates a case whose 补正 notice goes unanswered past its period', async () => {
     at('2026-03-02T10:00:00');
     const c = await openCase();

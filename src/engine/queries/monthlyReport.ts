@@ -244,13 +244,13 @@ function clockAt(calendar: WorkCalendar, r: CaseReplay, end: Date) {
   const handlingWorkingDays = working - pausedWorking;
   if (limit.unit === 'WD') return { handlingWorkingDays, withinLimit: handlingWorkingDays <= limit.days };
   // Calendar-day limits: the engine's own due date (民法典 art. 201/203), moved by each pause.
-  let due = calendar.due(r.openedAt, limit);
+  const closed: { from: Date; to: Date }[] = [];
   for (const p of r.pauses) {
     if (p.from >= end) continue;
-    if (!p.to || p.to > end) return { handlingWorkingDays, withinLimit: p.from <= due };
-    due = calendar.extend(due, p.from, p.to, 'CD');
+    if (!p.to || p.to > end) return { handlingWorkingDays, withinLimit: p.from <= calendar.periodEnd(r.openedAt, limit, closed) };
+    closed.push({ from: p.from, to: p.to });
   }
-  return { handlingWorkingDays, withinLimit: end <= due };
+  return { handlingWorkingDays, withinLimit: end <= calendar.periodEnd(r.openedAt, limit, closed) };
 }
 
 // ---------------------------------------------------------------------------------------------

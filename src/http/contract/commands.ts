@@ -1,9 +1,17 @@
 import { z } from 'zod';
-import type { ProcedureDefinition } from '../../../workflows/index.ts';
+import type { ProcedureDefinition, Role } from '../../../workflows/index.ts';
 import type { ProcedureRegistry } from '../../engine/registry.ts';
 import { expectedVersionField } from './procedureSchemas.ts';
 
 // The wire envelopes of the commands on a case, shared by the generic and the per-procedure routes.
+
+/**
+ * Who may call the commands at all, decided before the body is validated (src/http/auth.ts); the
+ * engine decides the rest. Shared so the typed per-procedure routes cannot drift from the generic ones.
+ */
+export const EVENT_SENDER_ROLES: Role[] = ['clerk', 'reviewer'];
+/** Supervisors complete their 差评整改 and 回访 tasks (docs/ratings.md). */
+export const TASK_WORKER_ROLES: Role[] = ['clerk', 'reviewer', 'supervisor'];
 
 /** Refusals of a command on a case. */
 export const COMMAND_REFUSALS = [

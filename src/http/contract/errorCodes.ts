@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   TRACKING_NOT_FOUND: [404, 'Unknown reference or wrong tracking code (indistinguishable)'],
   ROUTE_NOT_FOUND: [404, 'No such endpoint'],
   NOTICE_NOT_ISSUED: [404, 'The case has no document of this kind (no 补正 notice, not refused)'],
+  // 408
+  REQUEST_TIMEOUT: [408, 'The request (headers or body) did not arrive in time; the connection is closed'],
   // 409
   VERSION_CONFLICT: [409, 'The case changed since the caller read it (details: expected/current version)'],
   TASK_NOT_OPEN: [409, 'The task is already completed or cancelled'],
@@ -73,9 +75,10 @@ export const ERROR_CODES = {
   REPORT_MONTH_IN_FUTURE: [422, 'The report month has not begun yet'],
   UNKNOWN_DEFINITION_MIGRATION: [422, 'No mapping is declared from that definition version to that one for the procedure (docs/versioning.md)'],
   WRONG_PHONE_CODE: [422, 'The phone code is wrong (details: field issue with the attempts left)'],
-  // 429
+  // 429, 431
   RATE_LIMITED: [429, 'Too many requests from this client address (Retry-After)'],
   TEMPORARILY_LOCKED: [429, 'Too many failures on this username or reference (Retry-After)'],
+  HEADERS_TOO_LARGE: [431, 'The request headers exceed the server limit; the connection is closed'],
   // 500, 503
   INTERNAL_ERROR: [500, 'Unexpected failure'],
   SERVICE_UNAVAILABLE: [503, 'Database unavailable, pool exhausted or request deadline passed (Retry-After, agreed)'],

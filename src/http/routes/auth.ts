@@ -104,7 +104,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         tags: ['auth'],
         summary: '修改本人密码（其他登录随即失效）',
         description:
-          'Changes the caller’s own password. Every other session of the caller is revoked; this one stays. A wrong current password answers 422 WRONG_PASSWORD and ends this session too, so guessing costs a (rate-limited) login each time. Who: any logged-in user with a role, for themselves.',
+          'Changes the caller’s own password. Every other session of the caller is revoked; this one stays. A wrong current password answers 422 WRONG_PASSWORD and ends this session too, so guessing costs a (rate-limited) login each time. A retry of a change that went through (its new password is already the password) goes on: with the same Idempotency-Key it gets the first answer. Who: any logged-in user with a role, for themselves.',
         body: z.strictObject({ currentPassword: z.string().min(1).max(256), newPassword }),
         response: { 200: z.object({ revokedSessions: z.number().int().describe('Other sessions ended') }), ...errors(401, 403, 422) },
       },
@@ -114,10 +114,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       const actor = actorOf(request);
       const token = bearerToken(request)!;
       // Checked outside the command's transaction: ending the session must survive the refusal.
-      await verifyOwnPassword(db, actor, token, request.body.currentPassword);
-      // The key record's request hash leaves the passwords out: a plain hash of them would be an
-      // offline guessing target in idempotency_keys.
-      return command(db, request, reply, 200, (trx) => changePassword(trx, actor, token, request.body.currentPassword, request.body.newPassword, engine.clock()), {});
+      await verifyOwnPassword(db, actor, token, request.body.currentPassword, request.body.newPassword);
+      // The key record's request hash takes the new password only as a keyed digest: a plain hash
+      // would be an offline guessing target in idempotency_keys, and none at all would answer a
+      // retry with another new password as done.
+      const fingerprint = { newPassword: engine.cipher.fingerprint(request.body.newPassword) };
+      return command(db, request, reply, 200, (trx) => changePassword(trx, actor, token, request.body.currentPassword, request.body.newPassword, engine.clock()), fingerprint);
     },
   );
 };

@@ -4,7 +4,7 @@ import { actorOf } from '../auth.ts';
 import { command } from '../idempotency.ts';
 import { runTransaction } from '../../db/transaction.ts';
 import { documentAs } from '../contract/documented.ts';
-import { COMMAND_REFUSALS, eventEnvelope, procedureOfReference } from '../contract/commands.ts';
+import { COMMAND_REFUSALS, EVENT_SENDER_ROLES, eventEnvelope, procedureOfReference } from '../contract/commands.ts';
 import { openCaseUnion } from '../contract/procedureSchemas.ts';
 import { caseViewSchema, idParams, openMap, openedCaseSchema, refusals, transitionResultSchema, withActionSchemas } from '../schemas.ts';
 
@@ -130,7 +130,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/:id/events',
     {
-      config: { roles: ['clerk', 'reviewer'] },
+      config: { roles: EVENT_SENDER_ROLES },
       schema: {
         operationId: 'sendCaseEvent',
         tags: ['cases'],

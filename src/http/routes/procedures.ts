@@ -7,7 +7,7 @@ import { describeProcedure, type StateDescription } from '../../engine/describe.
 import { notFound } from '../../engine/errors.ts';
 import { eventSchemaId, procedureSchemaPrefix } from '../../engine/views.ts';
 import { actorOf } from '../auth.ts';
-import { COMMAND_REFUSALS, COMPLETION_REFUSALS, completionEnvelope, eventEnvelope } from '../contract/commands.ts';
+import { COMMAND_REFUSALS, COMPLETION_REFUSALS, EVENT_SENDER_ROLES, TASK_WORKER_ROLES, completionEnvelope, eventEnvelope } from '../contract/commands.ts';
 import { documentAs } from '../contract/documented.ts';
 import { procedureSchemas, standaloneJsonSchema } from '../contract/procedureSchemas.ts';
 import { command } from '../idempotency.ts';
@@ -124,6 +124,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     app.post(
       `/${def.id}/cases/:id/events`,
       {
+        config: { roles: EVENT_SENDER_ROLES },
         schema: {
           operationId: `send${prefix}Event`,
           tags: ['cases'],
@@ -149,6 +150,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     app.post(
       `/${def.id}/tasks/:id/complete`,
       {
+        config: { roles: TASK_WORKER_ROLES },
         schema: {
           operationId: `complete${prefix}Task`,
           tags: ['tasks'],

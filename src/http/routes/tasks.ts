@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { actorOf } from '../auth.ts';
 import { command } from '../idempotency.ts';
-import { COMPLETION_REFUSALS, completionEnvelope, procedureOfReference } from '../contract/commands.ts';
+import { COMPLETION_REFUSALS, TASK_WORKER_ROLES, completionEnvelope, procedureOfReference } from '../contract/commands.ts';
 import { idParams, inboxPageSchema, refusals, transitionResultSchema, withActions, withActionSchemas } from '../schemas.ts';
 
 const routes: FastifyPluginAsyncZod = async (app) => {
@@ -94,7 +94,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/:id/complete',
     {
-      config: { roles: ['clerk', 'reviewer', 'supervisor'] },
+      config: { roles: TASK_WORKER_ROLES },
       schema: {
         operationId: 'completeTask',
         tags: ['tasks'],

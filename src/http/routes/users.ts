@@ -92,15 +92,16 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         summary: '新建用户（本辖区及下级）',
         description:
           'Creates a user in the caller’s region or a region below it, with a department, roles and an initial password meeting the policy (10 characters, three kinds, not the username). A taken username is 409 USERNAME_TAKEN. ' +
-          'With Idempotency-Key, a retry is recognised by everything but the password (the password is never hashed into the key record). Who: admins (their region and below).',
+          'With Idempotency-Key, a retry is recognised by its whole body; the key record holds the password only as a digest keyed with the data key, nothing to guess it from offline. Who: admins (their region and below).',
         body: newUserSchema,
         response: { 201: userSchema, ...refusals('USERNAME_TAKEN') },
       },
     },
     async (request, reply) => {
       const actor = actorOf(request);
-      const { username, displayName, regionCode, department, roles } = request.body;
-      const fingerprint = { username, displayName, regionCode, department, roles };
+      const { username, displayName, regionCode, department, roles, password } = request.body;
+      // The password only as a keyed digest: a plain hash in idempotency_keys would be a guessing target.
+      const fingerprint = { username, displayName, regionCode, department, roles, password: engine.cipher.fingerprint(password) };
       return command(db, request, reply, 201, (trx) => createUser(trx, actor, request.body, engine.clock()), fingerprint);
     },
   );
@@ -115,7 +116,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         summary: '重置用户密码（其全部登录随即失效）',
         description:
           'Sets a new password for a user of the caller’s region or below (a forgotten password) and revokes every session of theirs at once. The policy applies. ' +
-          'With Idempotency-Key, a retry is recognised by the user id alone (the password is never hashed into the key record). Who: admins of the user’s region or above; a user outside the region is 404.',
+          'With Idempotency-Key, a retry is recognised by the user id and the new password, the key record holding the password only as a digest keyed with the data key; the same key with another password is 422 IDEMPOTENCY_KEY_REUSED. Who: admins of the user’s region or above; a user outside the region is 404.',
         params: idParams,
         body: z.strictObject({ newPassword: password }).meta({ id: 'PasswordReset' }),
         response: { 200: z.object({ userId: z.string(), revokedSessions: z.number().int() }), ...refusals('NOT_FOUND') },
@@ -123,7 +124,11 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const actor = actorOf(request);
-      return command(db, request, reply, 200, (trx) => resetPassword(trx, actor, request.params.id, request.body.newPassword, engine.clock()), { userId: request.params.id });
+      return command(db, request, reply, 200, (trx) => resetPassword(trx, actor, request.params.id, request.body.newPassword, engine.clock()), {
+        userId: request.params.id,
+        // Keyed digest (as in createUser): the same key with another password is refused, not replayed as done.
+        newPassword: engine.cipher.fingerprint(request.body.newPassword),
+      });
     },
   );
 
