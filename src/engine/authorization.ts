@@ -91,6 +91,19 @@ export function maySeeCase(actor: Actor, def: ProcedureDefinition, caseRegion: s
   return false;
 }
 
+/**
+ * Whose work needs the applicant's full personal data and the household's incomes: clerks of an
+ * accepting department, and reviewers of a department that holds or held a task on the case (and
+ * the system). Supervisors and admins oversee the case without them (社会救助暂行办法 art. 61).
+ */
+export function handlesPersonalData(actor: Actor, def: ProcedureDefinition, taskDepartments: Iterable<string>): boolean {
+  if (actor.system) return true;
+  if (holds(actor, 'clerk') && def.acceptingDepartments.includes(actor.department)) return true;
+  if (!holds(actor, 'reviewer')) return false;
+  for (const d of taskDepartments) if (d === actor.department) return true;
+  return false;
+}
+
 /** Human-readable sender of an event where no task carries it, for generated docs. */
 export function describeSender(sender: EventSender | undefined): string {
   if (!sender) return 'holder of an open task carrying it';

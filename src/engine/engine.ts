@@ -14,6 +14,7 @@ import { nextSequence } from '../db/referenceSequences.ts';
 import { activeLeaves, initialSnapshot, knownEvents, resolve, restore, stageText, type ActiveLeaf, type PersistedSnapshot } from './chart.ts';
 import { DomainError, fieldIssues, notFound, type FieldIssue } from './errors.ts';
 import { PersonalDataCipher } from './personalData.ts';
+import { withoutIncomes } from './masking.ts';
 import { actionsFor, caseActions, isServiceTask, taskViewFor } from './views.ts';
 import { acceptedNotice, paymentNotice, transitionNotices } from '../notifications/triggers.ts';
 import { caseView } from './queries/caseView.ts';
@@ -30,7 +31,7 @@ import { ESCALATION_LEVEL, dueOrNote, escalationTimers, isHigherLevel, openingTa
 import * as service from './commands/service.ts';
 import { appendCaseNote } from './caseNotes.ts';
 import { isServiceOutcome } from './serviceEvents.ts';
-import { SYSTEM_ACTOR, allowedEvents, coversRegion, decide, maySeeCase, mayWork, type Actor, type Refusal } from './authorization.ts';
+import { SYSTEM_ACTOR, allowedEvents, coversRegion, decide, handlesPersonalData, maySeeCase, mayWork, type Actor, type Refusal } from './authorization.ts';
 
 export { SYSTEM_ACTOR, coversRegion, type Actor } from './authorization.ts';
 
@@ -335,7 +336,8 @@ export class Engine {
       status: caseStatus(next),
       stage: stageText(leaves),
       activeStates: leaves.map((l) => ({ stateId: l.stateId, stage: l.meta.stage })),
-      facts: nextSnap.context as Record<string, unknown>,
+      // The sender holds a task of the case (its `live` ones include the one used) or is its window.
+      facts: factsFor(actor, def, live, nextSnap.context),
       openTasks: liveTasks.map((t) => taskViewFor(actor, def, t)),
       allowedEvents: actionsFor(def, allowedEvents(actor, def, row.region_code, knownEvents(nextSnap), liveTasks)),
     };
@@ -588,7 +590,7 @@ export class Engine {
       status: row.status,
       stage: stageText(leaves),
       activeStates: leaves.map((l) => ({ stateId: l.stateId, stage: l.meta.stage })),
-      facts: snap.context as Record<string, unknown>,
+      facts: factsFor(actor, def, liveTasks, snap.context),
       openTasks: liveTasks.map((t) => taskViewFor(actor, def, t)),
       allowedEvents: caseActions(actor, def, row.region_code, knownEvents(snap), liveTasks),
     };
@@ -630,9 +632,7 @@ export class Engine {
     const def = this.registry.pinned(row.procedure_id, row.definition_version);
     const taskDepartments = new Set((await tasks.tasksOfCase(trx, caseId)).map((t) => t.department));
     if (!maySeeCase(actor, def, row.region_code, taskDepartments)) throw notFound();
-    const acceptingClerk = actor.roles.includes('clerk') && def.acceptingDepartments.includes(actor.department);
-    const reviewer = actor.roles.includes('reviewer') && taskDepartments.has(actor.department);
-    if (!acceptingClerk && !reviewer) throw new DomainError('forbidden', 'NOT_ENTITLED', '您的岗位无需查看该办件的完整个人信息');
+    if (!handlesPersonalData(actor, def, taskDepartments)) throw new DomainError('forbidden', 'NOT_ENTITLED', '您的岗位无需查看该办件的完整个人信息');
     const applicant = this.cipher.open(row.applicant);
     const application = this.cipher.open(row.application);
     await trx('personal_data_access').insert({ user_id: actor.id, case_id: caseId, fields: ['applicant', 'application'], accessed_at: this.clock() });
@@ -671,6 +671,12 @@ export function ageOn(idNumber: string, at: Date): number {
 }
 
 /** An event row with its place in the case's hash chain. */
+/** The chart's facts as the actor may read them: incomes only for those who handle the case. */
+function factsFor(actor: Actor, def: ProcedureDefinition, tasksOfCase: readonly { department: string }[], context: unknown): Record<string, unknown> {
+  const facts = context as Record<string, unknown>;
+  return handlesPersonalData(actor, def, tasksOfCase.map((t) => t.department)) ? facts : withoutIncomes(facts);
+}
+
 export function chained(content: ChainedContent & { payload: Record<string, unknown> }, prevHash: string | null) {
   return { ...content, prev_hash: prevHash, hash: eventHash(content, prevHash) };
 }

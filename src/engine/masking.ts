@@ -19,6 +19,18 @@ export function maskBankCard(card: string): string {
 }
 
 
+/** Household incomes, by key name at any depth (`monthlyHouseholdIncomeFen`, `verifiedMonthlyIncomeFen`). */
+const INCOME_KEY = /income/i;
+
+/** A copy without the household's incomes, for those whose work does not need them (authorization.ts handlesPersonalData). */
+export function withoutIncomes<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(withoutIncomes) as T;
+  if (value === null || typeof value !== 'object' || value instanceof Date) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) if (!INCOME_KEY.test(k)) out[k] = withoutIncomes(v);
+  return out as T;
+}
+
 const MASKS: Record<string, (v: string) => string> = { idNumber: maskIdNumber, phone: maskPhone, bankCard: maskBankCard };
 
 /** A copy with ID numbers, phones and bank cards masked at any depth (e.g. a deceased's or partner's ID). */

@@ -118,3 +118,27 @@ describe('caller-aware actions (A5)', () => {
     expect(actionsByTask((await township.get(`/api/cases/${c.id}`)).json())['sa.homeVisit']).toEqual(['HOME_VISIT_COMPLETED']);
   });
 });
+
+describe('incomes (暂行办法 art. 61)', () => {
+  it('shows the household\'s incomes to the window and the departments that handle the case, not to its supervisors and admins', async () => {
+    const c = await openAccepted();
+    const verify = await ctx.as('verify.xihu');
+    const task = (await verify.get(`/api/cases/${c.id}`)).json().openTasks.find((t: any) => t.actions.some((a: any) => a.type === 'VERIFICATION_COMPLETED'));
+    const done = await verify.post(`/api/tasks/${task.id}/complete`, { outcome: 'VERIFICATION_COMPLETED', data: { verifiedMonthlyIncomeFen: 100000, propertyWithinLimit: true } });
+    expect(done.statusCode, done.body).toBe(200);
+    const incomes = (body: string) => body.match(/IncomeFen/g)?.length ?? 0;
+    for (const username of ['clerk.beishan', 'township.beishan', 'verify.xihu']) {
+      const view = await (await ctx.as(username)).get(`/api/cases/${c.id}`);
+      expect(view.json().application.monthlyHouseholdIncomeFen, username).toBe(120000);
+      expect(view.json().history.find((h: any) => h.type === 'VERIFICATION_COMPLETED').payload.verifiedMonthlyIncomeFen, username).toBe(100000);
+    }
+    for (const username of ['supervisor.xihu', 'admin.xihu']) {
+      const view = await (await ctx.as(username)).get(`/api/cases/${c.id}`);
+      expect(view.statusCode, username).toBe(200);
+      expect(incomes(view.body), username).toBe(0);
+      // The rest of what they oversee stays: the household size, the property check, the history.
+      expect(view.json().application.householdSize, username).toBe(3);
+      expect(view.json().history.find((h: any) => h.type === 'VERIFICATION_COMPLETED').payload, username).toEqual({ propertyWithinLimit: true });
+    }
+  });
+});

@@ -3,10 +3,10 @@ import * as cases from '../../db/cases.ts';
 import * as caseEvents from '../../db/caseEvents.ts';
 import * as payments from '../../db/payments.ts';
 import * as tasks from '../../db/tasks.ts';
-import { coversRegion, maySeeCase, type Actor } from '../authorization.ts';
+import { coversRegion, handlesPersonalData, maySeeCase, type Actor } from '../authorization.ts';
 import { activeLeaves, knownEvents, resolve, stageText } from '../chart.ts';
 import { notFound } from '../errors.ts';
-import { maskDeep } from '../masking.ts';
+import { maskDeep, withoutIncomes } from '../masking.ts';
 import { caseActions, caseDeadline, eventLabel, remainingFn, taskView, taskViewFor } from '../views.ts';
 import type { ReadContext } from './context.ts';
 
@@ -25,6 +25,8 @@ export async function caseView(ctx: ReadContext, db: Db, actor: Actor, caseId: s
   const paid = await payments.listPayments(db, caseId);
   const remaining = remainingFn(await ctx.calendars.forRegion(db, row.region_code), ctx.clock());
   const deadline = caseDeadline(row, remaining);
+  // Incomes (in the application, the chart's facts and the events that set them) for those whose work needs them.
+  const shown = handlesPersonalData(actor, def, allTasks.map((t) => t.department)) ? <T,>(v: T) => v : withoutIncomes;
   return {
     id: row.id,
     reference: row.reference,
@@ -37,9 +39,9 @@ export async function caseView(ctx: ReadContext, db: Db, actor: Actor, caseId: s
     stage: stageText(leaves),
     stateValue: row.state_value,
     activeStates: leaves.map((l) => ({ stateId: l.stateId, stage: l.meta.stage })),
-    facts: snap.context as Record<string, unknown>,
+    facts: shown(snap.context as Record<string, unknown>),
     applicant: maskDeep(ctx.cipher.open(row.applicant)),
-    application: maskDeep(ctx.cipher.open(row.application)),
+    application: shown(maskDeep(ctx.cipher.open(row.application))),
     deadline,
     deadlineText: deadline.text,
     openTasks: liveTasks.map((t) => taskViewFor(actor, def, t, remaining)),
@@ -53,7 +55,7 @@ export async function caseView(ctx: ReadContext, db: Db, actor: Actor, caseId: s
       at: e.occurred_at.toISOString(),
       fromState: e.from_state,
       toState: e.to_state,
-      payload: e.payload,
+      payload: shown(e.payload),
     })),
     payments: paid.map((p) => ({ period: p.period, amountFen: p.amount_fen, at: p.created_at.toISOString(), status: p.status, statusLabel: payments.PAYMENT_STATUS_LABELS[p.status] })),
     createdAt: row.created_at.toISOString(),

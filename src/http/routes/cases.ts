@@ -55,7 +55,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         tags: ['cases'],
         summary: '办件详情：当前状态、待办任务、可执行操作、历史',
         description:
-          'The case with its state, open and closed tasks, the events the caller may send now (`allowedEvents`, each with its data schema), history and payments; personal data masked. ' +
+          'The case with its state, open and closed tasks, the events the caller may send now (`allowedEvents`, each with its data schema), history and payments; personal data masked, and household incomes (application, facts, event payloads) left out unless the caller handles the case (the accepting window, or a reviewer of a department that holds or held a task on it). ' +
           "Who: any staff user whose region covers the case's region.",
         params: idParams,
         response: { 200: caseViewSchema, ...refusals('NOT_FOUND') },

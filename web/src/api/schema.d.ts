@@ -72,7 +72,7 @@ export interface paths {
         put?: never;
         /**
          * 修改本人密码（其他登录随即失效）
-         * @description Changes the caller’s own password. Every other session of the caller is revoked; this one stays. A wrong current password answers 422 WRONG_PASSWORD and ends this session too, so guessing costs a (rate-limited) login each time. Who: any logged-in user with a role, for themselves.
+         * @description Changes the caller’s own password. Every other session of the caller is revoked; this one stays. A wrong current password answers 422 WRONG_PASSWORD and ends this session too, so guessing costs a (rate-limited) login each time. A retry of a change that went through (its new password is already the password) goes on: with the same Idempotency-Key it gets the first answer. Who: any logged-in user with a role, for themselves.
          */
         post: operations["changePassword"];
         delete?: never;
@@ -110,7 +110,7 @@ export interface paths {
         };
         /**
          * 办件详情：当前状态、待办任务、可执行操作、历史
-         * @description The case with its state, open and closed tasks, the events the caller may send now (`allowedEvents`, each with its data schema), history and payments; personal data masked. Who: any staff user whose region covers the case's region.
+         * @description The case with its state, open and closed tasks, the events the caller may send now (`allowedEvents`, each with its data schema), history and payments; personal data masked, and household incomes (application, facts, event payloads) left out unless the caller handles the case (the accepting window, or a reviewer of a department that holds or held a task on it). Who: any staff user whose region covers the case's region.
          */
         get: operations["getCase"];
         put?: never;
@@ -880,7 +880,7 @@ export interface paths {
         put?: never;
         /**
          * 新建用户（本辖区及下级）
-         * @description Creates a user in the caller’s region or a region below it, with a department, roles and an initial password meeting the policy (10 characters, three kinds, not the username). A taken username is 409 USERNAME_TAKEN. With Idempotency-Key, a retry is recognised by everything but the password (the password is never hashed into the key record). Who: admins (their region and below).
+         * @description Creates a user in the caller’s region or a region below it, with a department, roles and an initial password meeting the policy (10 characters, three kinds, not the username). A taken username is 409 USERNAME_TAKEN. With Idempotency-Key, a retry is recognised by its whole body; the key record holds the password only as a digest keyed with the data key, nothing to guess it from offline. Who: admins (their region and below).
          */
         post: operations["createUser"];
         delete?: never;
@@ -900,7 +900,7 @@ export interface paths {
         put?: never;
         /**
          * 重置用户密码（其全部登录随即失效）
-         * @description Sets a new password for a user of the caller’s region or below (a forgotten password) and revokes every session of theirs at once. The policy applies. With Idempotency-Key, a retry is recognised by the user id alone (the password is never hashed into the key record). Who: admins of the user’s region or above; a user outside the region is 404.
+         * @description Sets a new password for a user of the caller’s region or below (a forgotten password) and revokes every session of theirs at once. The policy applies. With Idempotency-Key, a retry is recognised by the user id and the new password, the key record holding the password only as a digest keyed with the data key; the same key with another password is 422 IDEMPOTENCY_KEY_REUSED. Who: admins of the user’s region or above; a user outside the region is 404.
          */
         post: operations["resetUserPassword"];
         delete?: never;
@@ -2533,7 +2533,7 @@ export interface components {
              * @description Stable machine-readable code; the table in docs/api.md and each operation's x-error-codes list them
              * @enum {string}
              */
-            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "METRICS_FORBIDDEN" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "NOTICE_NOT_ISSUED" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "ALREADY_RATED" | "NOT_YET_DECIDED" | "CLAIM_REQUIRED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "NOTICE_NOT_DEAD" | "INCIDENT_NOT_OPEN" | "PAYMENT_NOT_FAILED" | "RECONCILIATION_IN_PROGRESS" | "APPLICATION_NOT_PENDING" | "PHONE_CODE_EXPIRED" | "LEAD_NOT_OPEN" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "INVALID_ASSIGNEE" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "REPORT_MONTH_IN_FUTURE" | "UNKNOWN_DEFINITION_MIGRATION" | "WRONG_PHONE_CODE" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "OVERLOADED" | "NOT_READY" | "METRICS_UNAVAILABLE";
+            code: "BAD_REQUEST" | "BAD_URL" | "EMPTY_JSON_BODY" | "INVALID_JSON_BODY" | "INVALID_CONTENT_LENGTH" | "INVALID_ENCODING" | "INVALID_IDEMPOTENCY_KEY" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ROLE_REQUIRED" | "ACCOUNT_DISABLED" | "NOT_PERMITTED" | "NOT_YOUR_DEPARTMENT" | "NOT_ACCEPTING_DEPARTMENT" | "NOT_ENTITLED" | "METRICS_FORBIDDEN" | "NOT_FOUND" | "PROCEDURE_NOT_FOUND" | "TRACKING_NOT_FOUND" | "ROUTE_NOT_FOUND" | "NOTICE_NOT_ISSUED" | "REQUEST_TIMEOUT" | "VERSION_CONFLICT" | "TASK_NOT_OPEN" | "TASK_CLAIMED_BY_OTHER" | "TASK_NOT_CLAIMED" | "ALREADY_RATED" | "NOT_YET_DECIDED" | "CLAIM_REQUIRED" | "EVENT_NOT_ALLOWED" | "EVENT_REFUSED" | "CASE_CLOSED" | "ALREADY_PAID" | "CALENDAR_YEAR_MISSING" | "CANNOT_DISABLE_SELF" | "USERNAME_TAKEN" | "CASE_BUSY" | "NOTICE_NOT_DEAD" | "INCIDENT_NOT_OPEN" | "PAYMENT_NOT_FAILED" | "RECONCILIATION_IN_PROGRESS" | "APPLICATION_NOT_PENDING" | "PHONE_CODE_EXPIRED" | "LEAD_NOT_OPEN" | "BODY_TOO_LARGE" | "INVALID_MEDIA_TYPE" | "VALIDATION_FAILED" | "INVALID_CHARACTERS" | "BODY_TOO_DEEP" | "IDEMPOTENCY_KEY_REUSED" | "INVALID_APPLICATION" | "UNKNOWN_PROCEDURE" | "INVALID_EVENT_DATA" | "INVALID_OUTCOME" | "INVALID_ASSIGNEE" | "WRONG_PASSWORD" | "INVALID_CALENDAR" | "REPORT_MONTH_IN_FUTURE" | "UNKNOWN_DEFINITION_MIGRATION" | "WRONG_PHONE_CODE" | "RATE_LIMITED" | "TEMPORARILY_LOCKED" | "HEADERS_TOO_LARGE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "OVERLOADED" | "NOT_READY" | "METRICS_UNAVAILABLE";
             /** @description Human-readable message (zh-CN), to show as it is */
             message: string;
             /** @description Field issues (422), retry hint (409 CASE_BUSY, 429, 503), allowed events (409), or version conflict (409) */
