@@ -181,6 +181,8 @@ describe.skipIf(!hasChromium)('待办 and the case page in Chromium', () => {
     expect(await text(clerk, '[data-state="sa.informationCheck"]')).toContain('当前');
     expect(await text(clerk, '[data-state="sa.homeVisit"]')).toContain('当前');
     expect(await text(clerk, '.timeline')).toContain('材料齐全，予以受理');
+    // The material came in on 补正: the case page says so, not 未收取 (the application keeps what the window first received).
+    expect(await text(clerk, '[data-material-state="verification-authorization"]')).toContain('已收取（补正）');
 
     // Citizen, point 2: the departments handling it.
     const midway = await track('mid-way');
