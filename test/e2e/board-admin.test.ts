@@ -278,4 +278,37 @@ describe.skipIf(!hasChromium)('the supervision board and the administration in C
     expect(errors).toEqual([]);
     await p.close();
   });
+
+  it('on a 375-px phone the staff screens fit: the menu sits above the page, the header is the banner, nothing is wider than the phone', async () => {
+    const screens: Array<[string, string[]]> = [
+      ['supervisor.xihu', ['/supervision', '/supervision/report', '/inbox', `/cases/${beishan.id}`]],
+      ['admin.xihu', ['/admin/calendars', '/admin/users', '/admin/notices', '/admin/incidents']],
+      ['clerk.beishan', ['/window', '/inbox']],
+    ];
+    for (const [user, paths] of screens) {
+      const { page: p, errors } = await page();
+      await p.setViewportSize({ width: 375, height: 740 });
+      await logIn(p, service.url, user);
+      await p.waitForURL((u) => !u.pathname.startsWith('/login'));
+      expect(await p.getByRole('banner').textContent(), user).toContain('退出');
+      for (const path of paths) {
+        await p.goto(`${service.url}${path}`);
+        await p.locator('h1').first().waitFor();
+        await p.waitForLoadState('networkidle');
+        const layout = await p.evaluate(() => {
+          const nav = document.querySelector('nav[aria-label="主菜单"]').getBoundingClientRect();
+          const page = document.querySelector('.el-main');
+          const main = page.getBoundingClientRect();
+          // The page scrolls on its own (overflow: auto): content wider than it is cut off at the right edge.
+          return { scroll: Math.max(document.documentElement.scrollWidth, page.scrollWidth), mainTop: main.top, navBottom: nav.bottom, mainWidth: main.width };
+        });
+        expect(layout.scroll, `${user} ${path}: page width`).toBeLessThanOrEqual(375);
+        // The menu above, not beside: the page keeps the phone's whole width.
+        expect(layout.mainTop, `${user} ${path}: menu above the page`).toBeGreaterThanOrEqual(layout.navBottom - 1);
+        expect(layout.mainWidth, `${user} ${path}: page width`).toBe(375);
+      }
+      expect(errors).toEqual([]);
+      await p.close();
+    }
+  });
 });
