@@ -238,6 +238,36 @@ describe.skipIf(!hasChromium)('the workbench in Chromium', () => {
     await p.close();
   });
 
+  it('a required number or amount left blank reads 请填写… beside it, at the window and on the citizen’s 网上申请, never the validator’s text', async () => {
+    const blankNumbers = async (p: Page, submit: string) => {
+      await p.getByRole('button', { name: submit }).click();
+      const size = p.locator('.el-form-item:has(#f-application-householdSize) .el-form-item__error');
+      await size.waitFor();
+      expect((await size.textContent())?.trim()).toBe('请填写家庭人口数');
+      expect(await text(p, '.el-form-item:has(#f-application-monthlyHouseholdIncomeFen) .el-form-item__error')).toBe('请填写家庭月收入');
+      expect((await p.locator('.el-form-item__error').allTextContents()).join('|')).not.toMatch(/undefined|无效输入/);
+    };
+    const { page: clerk, errors } = await page();
+    await logIn(clerk, service.url, 'clerk.beishan');
+    await clerk.waitForURL(/\/window$/);
+    await clerk.locator('#procedure').click();
+    await clerk.locator('.el-select-dropdown__item', { hasText: '最低生活保障' }).click();
+    await blankNumbers(clerk, '提交受理');
+
+    const citizen = await browser.context.newPage();
+    const citizenErrors = watchErrors(citizen);
+    await citizen.setViewportSize({ width: 375, height: 740 });
+    await citizen.goto(`${service.url}/apply`);
+    await citizen.locator('.el-select:has(#procedure)').click();
+    await citizen.locator('.el-select-dropdown__item', { hasText: '最低生活保障' }).click();
+    await citizen.locator('.el-select:has(#region)').click();
+    await citizen.locator('.el-select-dropdown__item:visible', { hasText: '北山街道' }).click();
+    await blankNumbers(citizen, '下一步：验证手机');
+    expect([...errors, ...citizenErrors]).toEqual([]);
+    await clerk.close();
+    await citizen.close();
+  });
+
   it('a deadline in a year whose calendar is not loaded reads 预计 with the caveat on the tracking page, never a code', async () => {
     // 30 working days from mid-December run into 2027, whose calendar is not loaded: a provisional date.
     const saved = service.clock.current;
