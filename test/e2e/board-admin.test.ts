@@ -7,6 +7,7 @@ import { CHROMIUM, hasChromium, launchBrowser, logIn, seriousViolations, startSe
 
 // Page-side globals inside page.evaluate callbacks (the root tsconfig has no DOM library).
 declare const document: any;
+declare const window: any;
 
 // Issue 8, screens 4 and 6 in a real browser: the supervisors' 督办看板 as time passes (journey
 // d), and the admins' 工作日历 and 用户. Cases are opened through the API; time moves by the
@@ -89,6 +90,8 @@ describe.skipIf(!hasChromium)('the supervision board and the administration in C
     // The chart: an image with a summary, and the numbers as a table for screen readers.
     expect(await p.locator('svg[role=img]').getAttribute('aria-label')).toMatch(/共受理1件/);
     expect(await p.locator('.day-chart table tbody tr').count()).toBe(30);
+    // That table is hidden from sight, and must not stretch the page into blank space below the board.
+    expect(await p.evaluate(() => document.documentElement.scrollHeight - Math.ceil(document.querySelector('.layout').getBoundingClientRect().bottom + window.scrollY))).toBeLessThanOrEqual(0);
     await a11y(p, '督办看板');
 
     await count(p, 'county-verification', 'overdue').click();
