@@ -103,6 +103,14 @@ describe.skipIf(!hasChromium)('the supervision board and the administration in C
     expect(await p.locator('.list .reference').getAttribute('href')).toBe(`/cases/${beishan.id}`);
     expect(await text(p, '.list .task-row .badge')).toBe('黄牌');
     await a11y(p, '督办看板明细');
+    // Into the case and back: the same list, not the bare board.
+    await p.locator('.list .reference').click();
+    await p.waitForURL(new RegExp(`/cases/${beishan.id}$`));
+    await p.goBack();
+    await p.waitForURL(/\/supervision\?/);
+    await row.first().waitFor();
+    expect(await text(p, '#board-list-title')).toContain('县级居民家庭经济状况核对机构 · 超期（黄牌）');
+    expect(await text(p, '.list .reference')).toBe(beishan.reference);
 
     // More than 3 working days past the due date: 红牌, after 刷新 (no reload).
     setClock('2026-03-20T01:00:00Z');
