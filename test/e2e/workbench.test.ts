@@ -268,6 +268,26 @@ describe.skipIf(!hasChromium)('the workbench in Chromium', () => {
     await citizen.close();
   });
 
+  it('a session that ends mid-work sends the clerk to login with 登录已失效, and logging in again returns to the same screen', async () => {
+    const { page: p, errors } = await page();
+    await logIn(p, service.url, 'clerk.xixi');
+    await p.waitForURL(/\/window$/);
+    await p.goto(`${service.url}/inbox?pageSize=5`);
+    await p.locator('[data-total]').waitFor();
+    // The session ends on the server (logged out elsewhere, revoked, expired); the tab still holds its token.
+    const token = await p.evaluate(() => sessionStorage.getItem('onewindow.token'));
+    expect((await fetch(`${service.url}/api/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status).toBeLessThan(300);
+    await p.locator('select[data-filter="status"]').selectOption('open');
+    await p.waitForURL(/\/login\?/);
+    expect(await text(p, '[role=alert]')).toBe('登录已失效，请重新登录');
+    await p.locator('#username').fill('clerk.xixi');
+    await p.locator('#password').fill(DEMO_PASSWORD);
+    await p.locator('#password').press('Enter');
+    await p.waitForURL((u) => u.pathname === '/inbox' && u.searchParams.get('pageSize') === '5');
+    expect(errors).toEqual([]);
+    await p.close();
+  });
+
   it('a deadline in a year whose calendar is not loaded reads 预计 with the caveat on the tracking page, never a code', async () => {
     // 30 working days from mid-December run into 2027, whose calendar is not loaded: a provisional date.
     const saved = service.clock.current;

@@ -46,7 +46,9 @@ app.use(router);
 
 whenSessionLost(() => {
   session.user = null;
-  if (!router.currentRoute.value.meta.public) void router.push({ path: '/login', query: { expired: '1' } });
+  // Back to the same screen after logging in again, as a deep link before login does.
+  const here = router.currentRoute.value;
+  if (!here.meta.public) void router.push({ path: '/login', query: { expired: '1', redirect: here.fullPath } });
 });
 
 app.mount('#app');
