@@ -52,7 +52,7 @@ describe.skipIf(!hasChromium)('the workbench in Chromium', () => {
     await logIn(p, service.url, 'clerk.beishan');
     await p.waitForURL(/\/window$/);
     // A clerk works at the window and on the window's own tasks (受理审查, 接收补正材料).
-    expect((await p.locator('nav [role=menuitem]').allTextContents()).map((s) => s.trim())).toEqual(['综合窗口', '网上申请预审', '待办']);
+    expect((await p.locator('nav[aria-label="主菜单"] a').allTextContents()).map((s) => s.trim())).toEqual(['综合窗口', '网上申请预审', '待办']);
 
     await p.locator('#procedure').click();
     await p.locator('.el-select-dropdown__item', { hasText: '最低生活保障' }).click();
@@ -160,8 +160,14 @@ describe.skipIf(!hasChromium)('the workbench in Chromium', () => {
     const { page: p, errors } = await page();
     await logIn(p, service.url, 'township.beishan');
     await p.waitForURL(/\/inbox$/);
-    const items = await p.locator('nav [role=menuitem]').allTextContents();
+    const items = await p.locator('nav[aria-label="主菜单"] a').allTextContents();
     expect(items.map((s) => s.trim())).toEqual(['待办', '线索']);
+    // The menu is reachable with Tab and opens a screen with Enter; the current one is marked.
+    expect(await p.locator('nav[aria-label="主菜单"] a[aria-current="page"]').textContent()).toContain('待办');
+    await tabTo(p, 'nav[aria-label="主菜单"] a[href="/leads"]');
+    await p.keyboard.press('Enter');
+    await p.waitForURL(/\/leads$/);
+    expect(await p.locator('nav[aria-label="主菜单"] a[aria-current="page"]').textContent()).toContain('线索');
     await p.goto(`${service.url}/window`);
     await p.waitForURL(/\/inbox$/);
     expect(await p.locator('nav').textContent()).not.toContain('综合窗口');

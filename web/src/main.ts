@@ -16,8 +16,6 @@ import {
   ElFormItem,
   ElInput,
   ElInputNumber,
-  ElMenu,
-  ElMenuItem,
   ElOption,
   ElResult,
   ElSelect,
@@ -37,7 +35,7 @@ const app = createApp(App);
 // Only the components the screens use, so the first load stays small.
 for (const component of [
   ElAlert, ElButton, ElCard, ElCheckbox, ElConfigProvider, ElContainer, ElAside, ElHeader, ElMain, ElDescriptions,
-  ElDescriptionsItem, ElEmpty, ElForm, ElFormItem, ElInput, ElInputNumber, ElMenu, ElMenuItem, ElOption, ElResult,
+  ElDescriptionsItem, ElEmpty, ElForm, ElFormItem, ElInput, ElInputNumber, ElOption, ElResult,
   ElSelect, ElSwitch, ElTag, ElTimeline, ElTimelineItem,
 ]) {
   app.use(component);
