@@ -19,6 +19,7 @@ import { retainedDefinitions } from '../workflows/index.ts';
 
 // Page-side global inside page.evaluate (the root tsconfig has no DOM library).
 declare const sessionStorage: { getItem(key: string): string | null };
+declare const document: { getAnimations(): any[] };
 
 const OUT = path.resolve(import.meta.dirname, '../docs/screenshots');
 
@@ -32,6 +33,8 @@ const db = await openAppDatabase({ kind: 'embedded' });
 const service = await startService(db);
 const browser = await launchBrowser();
 const shot = async (page: import('playwright-core').Page, name: string) => {
+  // Element Plus fades colours in (a radio button just chosen): shoot the settled screen, not a half-drawn one.
+  await page.waitForFunction(() => document.getAnimations().every((a: any) => a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity));
   await page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
   console.log(`docs/screenshots/${name}.png`);
 };

@@ -7,6 +7,7 @@ import { CHROMIUM, hasChromium, launchBrowser, logIn, seriousViolations, startSe
 
 // Page-side globals inside page.evaluate callbacks (the root tsconfig has no DOM library).
 declare const document: any;
+declare const window: any;
 
 // Issue 8, screens 4 and 6 in a real browser: the supervisors' 督办看板 as time passes (journey
 // d), and the admins' 工作日历 and 用户. Cases are opened through the API; time moves by the
@@ -89,6 +90,8 @@ describe.skipIf(!hasChromium)('the supervision board and the administration in C
     // The chart: an image with a summary, and the numbers as a table for screen readers.
     expect(await p.locator('svg[role=img]').getAttribute('aria-label')).toMatch(/共受理1件/);
     expect(await p.locator('.day-chart table tbody tr').count()).toBe(30);
+    // That table is hidden from sight, and must not stretch the page into blank space below the board.
+    expect(await p.evaluate(() => document.documentElement.scrollHeight - Math.ceil(document.querySelector('.layout').getBoundingClientRect().bottom + window.scrollY))).toBeLessThanOrEqual(0);
     await a11y(p, '督办看板');
 
     await count(p, 'county-verification', 'overdue').click();
@@ -100,6 +103,14 @@ describe.skipIf(!hasChromium)('the supervision board and the administration in C
     expect(await p.locator('.list .reference').getAttribute('href')).toBe(`/cases/${beishan.id}`);
     expect(await text(p, '.list .task-row .badge')).toBe('黄牌');
     await a11y(p, '督办看板明细');
+    // Into the case and back: the same list, not the bare board.
+    await p.locator('.list .reference').click();
+    await p.waitForURL(new RegExp(`/cases/${beishan.id}$`));
+    await p.goBack();
+    await p.waitForURL(/\/supervision\?/);
+    await row.first().waitFor();
+    expect(await text(p, '#board-list-title')).toContain('县级居民家庭经济状况核对机构 · 超期（黄牌）');
+    expect(await text(p, '.list .reference')).toBe(beishan.reference);
 
     // More than 3 working days past the due date: 红牌, after 刷新 (no reload).
     setClock('2026-03-20T01:00:00Z');
@@ -277,5 +288,38 @@ describe.skipIf(!hasChromium)('the supervision board and the administration in C
     await clerk.page.close();
     expect(errors).toEqual([]);
     await p.close();
+  });
+
+  it('on a 375-px phone the staff screens fit: the menu sits above the page, the header is the banner, nothing is wider than the phone', async () => {
+    const screens: Array<[string, string[]]> = [
+      ['supervisor.xihu', ['/supervision', '/supervision/report', '/inbox', `/cases/${beishan.id}`]],
+      ['admin.xihu', ['/admin/calendars', '/admin/users', '/admin/notices', '/admin/incidents']],
+      ['clerk.beishan', ['/window', '/inbox']],
+    ];
+    for (const [user, paths] of screens) {
+      const { page: p, errors } = await page();
+      await p.setViewportSize({ width: 375, height: 740 });
+      await logIn(p, service.url, user);
+      await p.waitForURL((u) => !u.pathname.startsWith('/login'));
+      expect(await p.getByRole('banner').textContent(), user).toContain('退出');
+      for (const path of paths) {
+        await p.goto(`${service.url}${path}`);
+        await p.locator('h1').first().waitFor();
+        await p.waitForLoadState('networkidle');
+        const layout = await p.evaluate(() => {
+          const nav = document.querySelector('nav[aria-label="主菜单"]').getBoundingClientRect();
+          const page = document.querySelector('.el-main');
+          const main = page.getBoundingClientRect();
+          // The page scrolls on its own (overflow: auto): content wider than it is cut off at the right edge.
+          return { scroll: Math.max(document.documentElement.scrollWidth, page.scrollWidth), mainTop: main.top, navBottom: nav.bottom, mainWidth: main.width };
+        });
+        expect(layout.scroll, `${user} ${path}: page width`).toBeLessThanOrEqual(375);
+        // The menu above, not beside: the page keeps the phone's whole width.
+        expect(layout.mainTop, `${user} ${path}: menu above the page`).toBeGreaterThanOrEqual(layout.navBottom - 1);
+        expect(layout.mainWidth, `${user} ${path}: page width`).toBe(375);
+      }
+      expect(errors).toEqual([]);
+      await p.close();
+    }
   });
 });

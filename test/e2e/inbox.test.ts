@@ -100,7 +100,7 @@ describe.skipIf(!hasChromium)('待办 and the case page in Chromium', () => {
   it('a 低保 case from the clerk’s form through 补正, acceptance, both verifications, 初审, 公示, confirmation and payment, each step in the browser; the citizen tracks it at three points', async () => {
     // The clerk opens the case with one required material missing.
     const clerk = await as('clerk.beishan');
-    expect((await clerk.locator('nav [role=menuitem]').allTextContents()).map((s) => s.trim())).toEqual(['综合窗口', '网上申请预审', '待办']);
+    expect((await clerk.locator('nav[aria-label="主菜单"] a').allTextContents()).map((s) => s.trim())).toEqual(['综合窗口', '网上申请预审', '待办']);
     await clerk.goto(`${service.url}/window`);
     await clerk.locator('#procedure').click();
     await clerk.locator('.el-select-dropdown__item', { hasText: '最低生活保障' }).click();
@@ -181,6 +181,8 @@ describe.skipIf(!hasChromium)('待办 and the case page in Chromium', () => {
     expect(await text(clerk, '[data-state="sa.informationCheck"]')).toContain('当前');
     expect(await text(clerk, '[data-state="sa.homeVisit"]')).toContain('当前');
     expect(await text(clerk, '.timeline')).toContain('材料齐全，予以受理');
+    // The material came in on 补正: the case page says so, not 未收取 (the application keeps what the window first received).
+    expect(await text(clerk, '[data-material-state="verification-authorization"]')).toContain('已收取（补正）');
 
     // Citizen, point 2: the departments handling it.
     const midway = await track('mid-way');

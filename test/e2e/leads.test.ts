@@ -38,7 +38,7 @@ describe.skipIf(!hasChromium)('主动发现 leads in Chromium', () => {
     await page.waitForURL((u) => !u.pathname.startsWith('/login'));
     return { page, errors };
   }
-  const menu = async (page: Page) => (await page.locator('nav [role=menuitem]').allTextContents()).map((s) => s.trim());
+  const menu = async (page: Page) => (await page.locator('nav[aria-label="主菜单"] a').allTextContents()).map((s) => s.trim());
 
   it('a grid worker registers an urgent lead; the township converts it and the urgent case page opens', async () => {
     const grid = await pageAs('grid.beishan', { width: 414, height: 896 });

@@ -81,7 +81,7 @@ describe.skipIf(!hasChromium)('网上申请 in Chromium', () => {
     const clerkErrors = watchErrors(c);
     await logIn(c, service.url, 'clerk.beishan');
     await c.waitForURL(/\/window$/);
-    await c.getByRole('menuitem', { name: '网上申请预审' }).click();
+    await c.getByRole('link', { name: '网上申请预审' }).click();
     await c.waitForURL(/\/window\/prescreen$/);
     const card = c.locator('article[data-application]');
     await card.first().waitFor();

@@ -52,7 +52,7 @@ describe.skipIf(!hasChromium)('the workbench in Chromium', () => {
     await logIn(p, service.url, 'clerk.beishan');
     await p.waitForURL(/\/window$/);
     // A clerk works at the window and on the window's own tasks (受理审查, 接收补正材料).
-    expect((await p.locator('nav [role=menuitem]').allTextContents()).map((s) => s.trim())).toEqual(['综合窗口', '网上申请预审', '待办']);
+    expect((await p.locator('nav[aria-label="主菜单"] a').allTextContents()).map((s) => s.trim())).toEqual(['综合窗口', '网上申请预审', '待办']);
 
     await p.locator('#procedure').click();
     await p.locator('.el-select-dropdown__item', { hasText: '最低生活保障' }).click();
@@ -160,8 +160,14 @@ describe.skipIf(!hasChromium)('the workbench in Chromium', () => {
     const { page: p, errors } = await page();
     await logIn(p, service.url, 'township.beishan');
     await p.waitForURL(/\/inbox$/);
-    const items = await p.locator('nav [role=menuitem]').allTextContents();
+    const items = await p.locator('nav[aria-label="主菜单"] a').allTextContents();
     expect(items.map((s) => s.trim())).toEqual(['待办', '线索']);
+    // The menu is reachable with Tab and opens a screen with Enter; the current one is marked.
+    expect(await p.locator('nav[aria-label="主菜单"] a[aria-current="page"]').textContent()).toContain('待办');
+    await tabTo(p, 'nav[aria-label="主菜单"] a[href="/leads"]');
+    await p.keyboard.press('Enter');
+    await p.waitForURL(/\/leads$/);
+    expect(await p.locator('nav[aria-label="主菜单"] a[aria-current="page"]').textContent()).toContain('线索');
     await p.goto(`${service.url}/window`);
     await p.waitForURL(/\/inbox$/);
     expect(await p.locator('nav').textContent()).not.toContain('综合窗口');
@@ -234,6 +240,56 @@ describe.skipIf(!hasChromium)('the workbench in Chromium', () => {
     await p.locator('.receipt .reference').waitFor();
     expect(await text(p, '.receipt .reference')).toMatch(/^TK-330106001-/);
     expect(await text(p, '.receipt')).not.toContain('尚缺材料');
+    expect(errors).toEqual([]);
+    await p.close();
+  });
+
+  it('a required number or amount left blank reads 请填写… beside it, at the window and on the citizen’s 网上申请, never the validator’s text', async () => {
+    const blankNumbers = async (p: Page, submit: string) => {
+      await p.getByRole('button', { name: submit }).click();
+      const size = p.locator('.el-form-item:has(#f-application-householdSize) .el-form-item__error');
+      await size.waitFor();
+      expect((await size.textContent())?.trim()).toBe('请填写家庭人口数');
+      expect(await text(p, '.el-form-item:has(#f-application-monthlyHouseholdIncomeFen) .el-form-item__error')).toBe('请填写家庭月收入');
+      expect((await p.locator('.el-form-item__error').allTextContents()).join('|')).not.toMatch(/undefined|无效输入/);
+    };
+    const { page: clerk, errors } = await page();
+    await logIn(clerk, service.url, 'clerk.beishan');
+    await clerk.waitForURL(/\/window$/);
+    await clerk.locator('#procedure').click();
+    await clerk.locator('.el-select-dropdown__item', { hasText: '最低生活保障' }).click();
+    await blankNumbers(clerk, '提交受理');
+
+    const citizen = await browser.context.newPage();
+    const citizenErrors = watchErrors(citizen);
+    await citizen.setViewportSize({ width: 375, height: 740 });
+    await citizen.goto(`${service.url}/apply`);
+    await citizen.locator('.el-select:has(#procedure)').click();
+    await citizen.locator('.el-select-dropdown__item', { hasText: '最低生活保障' }).click();
+    await citizen.locator('.el-select:has(#region)').click();
+    await citizen.locator('.el-select-dropdown__item:visible', { hasText: '北山街道' }).click();
+    await blankNumbers(citizen, '下一步：验证手机');
+    expect([...errors, ...citizenErrors]).toEqual([]);
+    await clerk.close();
+    await citizen.close();
+  });
+
+  it('a session that ends mid-work sends the clerk to login with 登录已失效, and logging in again returns to the same screen', async () => {
+    const { page: p, errors } = await page();
+    await logIn(p, service.url, 'clerk.xixi');
+    await p.waitForURL(/\/window$/);
+    await p.goto(`${service.url}/inbox?pageSize=5`);
+    await p.locator('[data-total]').waitFor();
+    // The session ends on the server (logged out elsewhere, revoked, expired); the tab still holds its token.
+    const token = await p.evaluate(() => sessionStorage.getItem('onewindow.token'));
+    expect((await fetch(`${service.url}/api/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status).toBeLessThan(300);
+    await p.locator('select[data-filter="status"]').selectOption('open');
+    await p.waitForURL(/\/login\?/);
+    expect(await text(p, '[role=alert]')).toBe('登录已失效，请重新登录');
+    await p.locator('#username').fill('clerk.xixi');
+    await p.locator('#password').fill(DEMO_PASSWORD);
+    await p.locator('#password').press('Enter');
+    await p.waitForURL((u) => u.pathname === '/inbox' && u.searchParams.get('pageSize') === '5');
     expect(errors).toEqual([]);
     await p.close();
   });

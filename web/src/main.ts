@@ -16,8 +16,6 @@ import {
   ElFormItem,
   ElInput,
   ElInputNumber,
-  ElMenu,
-  ElMenuItem,
   ElOption,
   ElResult,
   ElSelect,
@@ -37,7 +35,7 @@ const app = createApp(App);
 // Only the components the screens use, so the first load stays small.
 for (const component of [
   ElAlert, ElButton, ElCard, ElCheckbox, ElConfigProvider, ElContainer, ElAside, ElHeader, ElMain, ElDescriptions,
-  ElDescriptionsItem, ElEmpty, ElForm, ElFormItem, ElInput, ElInputNumber, ElMenu, ElMenuItem, ElOption, ElResult,
+  ElDescriptionsItem, ElEmpty, ElForm, ElFormItem, ElInput, ElInputNumber, ElOption, ElResult,
   ElSelect, ElSwitch, ElTag, ElTimeline, ElTimelineItem,
 ]) {
   app.use(component);
@@ -46,7 +44,9 @@ app.use(router);
 
 whenSessionLost(() => {
   session.user = null;
-  if (!router.currentRoute.value.meta.public) void router.push({ path: '/login', query: { expired: '1' } });
+  // Back to the same screen after logging in again, as a deep link before login does.
+  const here = router.currentRoute.value;
+  if (!here.meta.public) void router.push({ path: '/login', query: { expired: '1', redirect: here.fullPath } });
 });
 
 app.mount('#app');

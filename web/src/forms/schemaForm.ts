@@ -135,6 +135,35 @@ export function initialValues(fields: Field[]): Record<string, unknown> {
 }
 
 /**
+ * The message beside a field for the service's. A required number or amount left blank is not
+ * sent (toBody), and the service words an absent number as its validator does ("无效输入：期望
+ * 数字，实际接收 undefined"): such a field reads 请填写…, as a blank text field does.
+ */
+export function fieldMessage(field: { kind: string; label: string; required: boolean } | undefined, value: unknown, message: string): string {
+  const blankNumber = (field?.kind === 'number' || field?.kind === 'money') && !(typeof value === 'number' && Number.isFinite(value));
+  return field?.required && blankNumber ? `请填写${field.label}` : message;
+}
+
+/** A 422's field messages by path (`applicant.name`), each worded by fieldMessage against the values sent. */
+export function caseFieldMessages(form: CaseForm, values: Record<string, unknown>, issues: Array<{ path: string; message: string }>): Record<string, string> {
+  const fields = new Map<string, Field>();
+  const index = (list: Field[]) => {
+    for (const f of list) {
+      fields.set(f.path, f);
+      if (f.kind === 'group') index(f.fields);
+    }
+  };
+  index([...form.applicant, ...form.application]);
+  const out: Record<string, string> = {};
+  for (const issue of issues) {
+    const path = issue.path.replace(/^body\./, '');
+    const value = path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], values);
+    out[path] ??= fieldMessage(fields.get(path), value, issue.message);
+  }
+  return out;
+}
+
+/**
  * What the form sends: empty optional text left out (the schemas refuse '' where they allow
  * absence), 元 turned into integer fen, numbers left out when blank so the server names them.
  */
