@@ -135,6 +135,11 @@ describe('commands on a case', () => {
     expect(bad.statusCode).toBe(422);
     expect(bad.json().details.map((d: any) => d.path).sort()).toEqual(['applicant.idNumber', 'application.householdSize']);
     expect(bad.json().details[0].message).toBe('身份证号码格式或校验位不正确');
+    // A required field left out says so, in words a clerk reads (not "实际接收 undefined").
+    const { householdSize: _omitted, ...withoutSize } = application;
+    const missing = await clerk.post('/api/cases', { procedureId: 'social-assistance', applicant, application: withoutSize });
+    expect(missing.statusCode).toBe(422);
+    expect(missing.json().details).toEqual([{ path: 'application.householdSize', message: '此项为必填项' }]);
 
     const shape = await clerk.post(`/api/cases/${id}/events`, { type: 'ACCEPT' });
     expect(shape.statusCode).toBe(422);

@@ -136,8 +136,8 @@ export function initialValues(fields: Field[]): Record<string, unknown> {
 
 /**
  * The message beside a field for the service's. A required number or amount left blank is not
- * sent (toBody), and the service words an absent number as its validator does ("无效输入：期望
- * 数字，实际接收 undefined"): such a field reads 请填写…, as a blank text field does.
+ * sent (toBody), and the service answers 此项为必填项 for it: beside the field it reads 请填写…,
+ * naming the field, as a blank text field does.
  */
 export function fieldMessage(field: { kind: string; label: string; required: boolean } | undefined, value: unknown, message: string): string {
   const blankNumber = (field?.kind === 'number' || field?.kind === 'money') && !(typeof value === 'number' && Number.isFinite(value));
