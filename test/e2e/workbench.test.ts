@@ -294,6 +294,19 @@ describe.skipIf(!hasChromium)('the workbench in Chromium', () => {
     await p.close();
   });
 
+  it('logging in from a link whose redirect names another site stays in the workbench', async () => {
+    for (const redirect of ['//evil.example/x', '/\\evil.example/x']) {
+      const { page: p } = await page();
+      await p.goto(`${service.url}/login?redirect=${encodeURIComponent(redirect)}`);
+      await p.locator('#username').fill('clerk.xixi');
+      await p.locator('#password').fill(DEMO_PASSWORD);
+      await p.locator('#password').press('Enter');
+      await p.waitForURL(/\/window$/);
+      expect(new URL(p.url()).host, redirect).toBe(new URL(service.url).host);
+      await p.close();
+    }
+  });
+
   it('a deadline in a year whose calendar is not loaded reads 预计 with the caveat on the tracking page, never a code', async () => {
     // 30 working days from mid-December run into 2027, whose calendar is not loaded: a provisional date.
     const saved = service.clock.current;
