@@ -162,7 +162,7 @@ describe.skipIf(!hasChromium)('the supervision board and the administration in C
     // The national 2026 schedule is loaded: 国庆节 is a holiday, a 调休 Saturday is a working day.
     // The month grids are drawn before the year's days arrive: wait for the marking itself.
     await p.locator('[data-day="2026-10-01"].holiday').waitFor();
-    expect(await text(p, 'nav[aria-label="管理子菜单"]')).toMatch(/工作日历\s*用户\s*通知/);
+    expect(await text(p, 'nav[aria-label="管理子菜单"]')).toMatch(/工作日历\s*用户\s*群众通知\s*流程版本\s*故障处理/);
     await a11y(p, '工作日历（全国）');
 
     await p.locator('.el-select:has(#cal-region)').click();

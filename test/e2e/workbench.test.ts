@@ -294,6 +294,19 @@ describe.skipIf(!hasChromium)('the workbench in Chromium', () => {
     await p.close();
   });
 
+  it('a citizen who mistypes a public address gets 页面不存在 with the way to the page meant, not the staff login', async () => {
+    const { page: p } = await page({ width: 375, height: 740 });
+    for (const [url, label] of [['/track/DB-330106', '办件进度查询'], ['/apply/x', '网上申请']]) {
+      await p.goto(`${service.url}${url}`);
+      await p.locator('h1', { hasText: '页面不存在' }).waitFor();
+      expect(new URL(p.url()).pathname, url).toBe(url);
+      expect(await p.locator('#username').count(), url).toBe(0);
+      await p.locator('a', { hasText: label }).click();
+      await p.waitForURL((u) => u.pathname === url.split('/').slice(0, 2).join('/'));
+    }
+    await p.close();
+  });
+
   it('logging in from a link whose redirect names another site stays in the workbench', async () => {
     for (const redirect of ['//evil.example/x', '/\\evil.example/x']) {
       const { page: p } = await page();

@@ -117,6 +117,8 @@ describe('the supervision board', () => {
     const headers = { authorization: `Bearer ${created.token}` };
     const township = (await ctx.app.inject({ method: 'GET', url: '/api/supervision', headers })).json();
     expect(township.regionCode).toBe('330106002');
+    // Named as people read it, not only by its code (the board's heading shows it).
+    expect(township.regionName).toBe('西溪街道（演示，审核确认委托街道）');
     expect(township.counts.total.open).toBe(2);
     expect(township.daily.at(-1)).toMatchObject({ opened: 1, closed: 0 });
     const list = (await ctx.app.inject({ method: 'GET', url: '/api/supervision/tasks?pageSize=200', headers })).json();

@@ -16,6 +16,9 @@ const routes: RouteRecordRaw[] = [
   { path: '/login', component: () => import('./views/LoginView.vue'), meta: { public: true, title: '登录' } },
   { path: '/track', component: () => import('./views/TrackView.vue'), meta: { public: true, title: '办件进度查询' } },
   { path: '/apply', component: () => import('./views/ApplyView.vue'), meta: { public: true, title: '网上申请' } },
+  // A citizen's mistyped address: a not-found page that leads to the page meant, not the staff login.
+  { path: '/track/:rest(.*)+', component: () => import('./views/NotFoundView.vue'), props: { back: { to: '/track', label: '办件进度查询' } }, meta: { public: true, title: '页面不存在' } },
+  { path: '/apply/:rest(.*)+', component: () => import('./views/NotFoundView.vue'), props: { back: { to: '/apply', label: '网上申请' } }, meta: { public: true, title: '页面不存在' } },
   {
     path: '/',
     component: () => import('./views/LayoutView.vue'),

@@ -10,6 +10,7 @@ import { inboxItem, remainingFn } from '../views.ts';
 import type { ReadContext } from './context.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { COUNT_CAP } from './inbox.ts';
+import { getRegion } from '../../db/regions.ts';
 
 /**
  * The supervision board (督办看板): live tasks of the supervisor's region and below, counted by
@@ -214,9 +215,10 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
       tasks.countTasksCapped(db, { warned: { regionPrefix: actor.regionCode, statuses: tasks.LIVE_STATUSES, escalation: 'warned', dueAfter: now } }, COUNT_CAP),
       // 主动发现 (docs/leads.md): the region's leads; overdue = open past its review due date, now.
       leadCounts(db, actor.regionCode, now),
+      getRegion(db, actor.regionCode),
     ]),
   );
-  const [rows, [perDay, escalated, warned, leadBlock]] = await Promise.all([counting, others]);
+  const [rows, [perDay, escalated, warned, leadBlock, region]] = await Promise.all([counting, others]);
   const byDepartment = new Map<string, Counts>();
   const byProcedure = new Map<string, Counts>();
   const total = zero();
@@ -242,6 +244,7 @@ export async function supervisionBoard(ctx: ReadContext, db: Db, actor: Actor) {
 
   return {
     regionCode: actor.regionCode,
+    regionName: region?.name ?? actor.regionCode,
     asOf: now.toISOString(),
     dueSoonUntil: soon.toISOString(),
     countCap: COUNT_CAP,

@@ -19,6 +19,7 @@ const counts = {
 const boardSchema = z
   .object({
     regionCode: z.string(),
+    regionName: z.string().describe("The supervisor's region by name, as people read it (e.g. 西湖区)"),
     asOf: z.string().describe('The instant the counts were computed at (from due dates, not from the timer worker)'),
     dueSoonUntil: z.string().describe('End of the 2nd working day from asOf'),
     countCap: z.number().int().describe('Where a region holds 50,000 live tasks or more, each number per department and procedure stops here; below that every number is exact'),

@@ -5512,6 +5512,8 @@ export interface components {
         };
         SupervisionBoard: {
             regionCode: string;
+            /** @description The supervisor's region by name, as people read it (e.g. 西湖区) */
+            regionName: string;
             /** @description The instant the counts were computed at (from due dates, not from the timer worker) */
             asOf: string;
             /** @description End of the 2nd working day from asOf */
