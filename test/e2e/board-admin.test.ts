@@ -141,7 +141,7 @@ describe.skipIf(!hasChromium)('the supervision board and the administration in C
     await logIn(p, service.url, 'supervisor.xixi', 'Initial#Pass2026');
     await p.waitForURL(/\/supervision$/);
     await p.locator('button[data-scope="total"][data-bucket="open"]').waitFor();
-    expect(await text(p, '.as-of')).toContain('330106002');
+    expect(await text(p, '.as-of')).toContain('辖区：西溪街道（演示，审核确认委托街道）及下级');
     // Only the 西溪 case's two tasks; the 北山 case (red at the county's verification) is not counted.
     expect((await text(p, 'button[data-scope="total"][data-bucket="open"]')).replace(/\D/g, '')).toBe('2');
     expect((await text(p, 'button[data-scope="total"][data-bucket="red"]')).replace(/\D/g, '')).toBe('0');
