@@ -23,21 +23,26 @@ export function maskBankCard(card: string): string {
 const INCOME_KEY = /income/i;
 
 /** A copy without the household's incomes, for those whose work does not need them (authorization.ts handlesPersonalData). */
-export function withoutIncomes<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(withoutIncomes) as T;
-  if (value === null || typeof value !== 'object' || value instanceof Date) return value;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) if (!INCOME_KEY.test(k)) out[k] = withoutIncomes(v);
-  return out as T;
-}
+export const withoutIncomes = <T>(value: T): T => rewriteDeep(value, (k, v) => (INCOME_KEY.test(k) ? OMIT : v));
 
 const MASKS: Record<string, (v: string) => string> = { idNumber: maskIdNumber, phone: maskPhone, bankCard: maskBankCard };
 
 /** A copy with ID numbers, phones and bank cards masked at any depth (e.g. a deceased's or partner's ID). */
-export function maskDeep<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(maskDeep) as T;
-  if (value === null || typeof value !== 'object') return value;
+export const maskDeep = <T>(value: T): T => rewriteDeep(value, (k, v) => (typeof v === 'string' && MASKS[k] ? MASKS[k](v) : v));
+
+const OMIT = Symbol('omit');
+
+/**
+ * A copy of JSON-like data in which `entry` decides each object entry at any depth: a new value
+ * (then not walked further), the value itself (walked into), or OMIT.
+ */
+function rewriteDeep<T>(value: T, entry: (key: string, value: unknown) => unknown): T {
+  if (Array.isArray(value)) return value.map((v) => rewriteDeep(v, entry)) as T;
+  if (value === null || typeof value !== 'object' || value instanceof Date) return value;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = typeof v === 'string' && MASKS[k] ? MASKS[k](v) : maskDeep(v);
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    const next = entry(k, v);
+    if (next !== OMIT) out[k] = next === v ? rewriteDeep(v, entry) : next;
+  }
   return out as T;
 }
